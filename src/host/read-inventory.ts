@@ -1,0 +1,269 @@
+/**
+ * Read a host's PCI functions and IOMMU groups from its sysfs (live, or a captured tree under --root).
+ * Mandatory attributes (vendor, device, class) fall back to the config header; optional ones that are
+ * absent are listed in `missing`; files that exist but cannot be read are reported as problems, never
+ * treated as absent.
+ */
+import { HostRoot, type ReadResult } from './host-root.js';
+import { readPciIds } from './read-pci-ids.js';
+import { type PciAddress, type PciAddressString, formatPciAddress, parsePciAddress, comparePciAddress, pciAddressOf } from '../model/pci-address.js';
+import { decodeConfigSpace, decodeHeaderIds, emptyCapabilities } from '../model/pci-config.js';
+import { isBridgeClass } from '../model/pci-class.js';
+import { assembleGroup } from '../model/groups.js';
+import type { PciIds } from '../model/pci-ids.js';
+import type { AttributeProblem, IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+
+const ROOT_BUS = /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/;
+const OPTIONAL_ATTRS = ['boot_vga', 'reset_method', 'd3cold_allowed', 'power_state', 'sriov_totalvfs', 'numa_node', 'driver_override', 'revision'] as const;
+
+export interface ReadInventoryOptions {
+  /** Look names up in pci.ids (default true). */
+  names?: boolean;
+  ids?: PciIds;
+}
+
+export function readInventory(host: HostRoot, opts: ReadInventoryOptions = {}): PciInventory {
+  const ids = opts.names === false ? null : (opts.ids ?? readPciIds(host));
+  const problems: PciInventory['problems'] = [];
+  const listing = host.listPciAddresses();
+  let addresses: PciAddress[] = [];
+  if (listing.state === 'ok') {
+    addresses = listing.value.addresses;
+    for (const name of listing.value.rejected) {
+      problems.push({ path: HostRoot.PCI_DEVICES, code: 'EBADNAME', message: `ignored entry ${JSON.stringify(name)}: not a PCI address` });
+    }
+  } else if (listing.state === 'unreadable') {
+    problems.push({ path: HostRoot.PCI_DEVICES, code: listing.code, message: `cannot list PCI devices: ${listing.message}` });
+  } else {
+    problems.push({ path: HostRoot.PCI_DEVICES, code: 'ENOENT', message: 'no PCI bus in this host root (sys/bus/pci/devices is missing)' });
+  }
+  addresses.sort(comparePciAddress);
+
+  const functions: PciFunction[] = [];
+  for (const addr of addresses) {
+    const fn = readFunction(host, addr, ids, problems);
+    if (fn) functions.push(fn);
+  }
+  const byAddress = new Map<string, PciFunction>(functions.map((f) => [f.address, f]));
+  const groups = readGroups(host, functions, byAddress, problems);
+  const units = host.listDir('sys/class/iommu');
+  return {
+    source: { kind: 'sysfs', root: host.root },
+    iommu: { enabled: groups.length > 0, units: units.state === 'ok' ? units.value.sort() : [], groupCount: groups.length },
+    functions,
+    groups,
+    problems,
+  };
+}
+
+function trimmed(r: ReadResult<string | Buffer>): string | null {
+  return r.state === 'ok' ? String(r.value).trim() : null;
+}
+
+function hexValue(text: string | null, width: number): string | null {
+  if (text === null) return null;
+  const m = /^(?:0x)?([0-9a-fA-F]+)$/.exec(text);
+  if (!m) return null;
+  return parseInt(m[1]!, 16).toString(16).padStart(width, '0').slice(-width);
+}
+
+function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, problems: PciInventory['problems']): PciFunction | null {
+  const address = formatPciAddress(addr);
+  const resolved = host.resolvePciDevice(addr);
+  if (resolved.state !== 'ok') {
+    problems.push({
+      path: host.pciDeviceRel(addr),
+      code: resolved.state === 'absent' ? 'ENOENT' : resolved.code,
+      message: resolved.state === 'absent' ? `${address} vanished while reading (hot-unplug?)` : resolved.message,
+    });
+    return null;
+  }
+  const { dir, linkParts } = resolved.value;
+  const fnProblems: AttributeProblem[] = [];
+  const listing = host.listAttrsIn(dir);
+  if (listing.state !== 'ok') {
+    problems.push({ path: host.pciDeviceRel(addr), code: listing.state === 'absent' ? 'ENOENT' : listing.code, message: listing.state === 'absent' ? `${address}: device directory is missing` : listing.message });
+    return null;
+  }
+  const present = new Set(listing.value);
+
+  const text = (attr: string, mandatory = false): string | null => {
+    if (!present.has(attr)) {
+      if (mandatory) fnProblems.push({ attribute: attr, code: 'ENOENT', message: `${attr} is missing` });
+      return null;
+    }
+    const r = host.readAttrIn(dir, attr);
+    if (r.state === 'unreadable') {
+      fnProblems.push({ attribute: attr, code: r.code, message: `${attr} is unreadable: ${r.message}` });
+      return null;
+    }
+    return trimmed(r);
+  };
+  const link = (attr: string): string | null => {
+    if (!present.has(attr)) return null;
+    const r = host.linkAttrIn(dir, attr);
+    if (r.state === 'unreadable') {
+      fnProblems.push({ attribute: attr, code: r.code, message: `${attr} link is unreadable: ${r.message}` });
+      return null;
+    }
+    return r.state === 'ok' ? r.value : null;
+  };
+  const base = (l: string | null): string | null => (l === null ? null : (l.split('/').filter(Boolean).pop() ?? null));
+
+  // config space
+  let configBytes: Buffer | null = null;
+  if (present.has('config')) {
+    const r = host.readAttrIn(dir, 'config', null);
+    if (r.state === 'ok') configBytes = r.value as Buffer;
+    else if (r.state === 'unreadable') fnProblems.push({ attribute: 'config', code: r.code, message: `config is unreadable: ${r.message}` });
+  } else {
+    fnProblems.push({ attribute: 'config', code: 'ENOENT', message: 'config is missing' });
+  }
+  const capabilities = configBytes ? decodeConfigSpace(configBytes) : emptyCapabilities(0);
+  const header = configBytes ? decodeHeaderIds(configBytes) : null;
+
+  const hdr = (v: number | undefined, w: number): string | null => (v === undefined ? null : v.toString(16).padStart(w, '0'));
+  const vendorId = hexValue(text('vendor', !header), 4) ?? hdr(header?.vendor, 4) ?? 'ffff';
+  const deviceId = hexValue(text('device', !header), 4) ?? hdr(header?.device, 4) ?? 'ffff';
+  const cls = hexValue(text('class', !header), 6) ?? hdr(header?.classCode, 6) ?? 'ff0000';
+  const revision = hexValue(text('revision'), 2) ?? hdr(header?.revision, 2);
+  const subsystemVendorId = hexValue(text('subsystem_vendor'), 4);
+  const subsystemDeviceId = hexValue(text('subsystem_device'), 4);
+
+  if (configBytes && configBytes.length < 0x100) {
+    fnProblems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configBytes.length} bytes (read without root?): capabilities and extended capabilities not readable` });
+  } else if (configBytes && capabilities.pcie && !capabilities.extendedReadable) {
+    fnProblems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configBytes.length} bytes: extended capabilities not readable` });
+  }
+  for (const e of capabilities.errors) fnProblems.push({ attribute: 'config', code: 'EBADCAP', message: e });
+
+  const driver = base(link('driver'));
+  const overrideText = text('driver_override');
+  const driverOverride = overrideText === null || overrideText === '(null)' || overrideText === '' ? null : overrideText;
+  const groupText = base(link('iommu_group'));
+  const iommuGroup = groupText !== null && /^\d+$/.test(groupText) ? Number(groupText) : null;
+  const numaText = text('numa_node');
+  const numaNode = numaText !== null && /^-?\d+$/.test(numaText) && Number(numaText) >= 0 ? Number(numaText) : null;
+  const bootVgaText = text('boot_vga');
+  const resetText = text('reset_method');
+  const d3Text = text('d3cold_allowed');
+
+  let sriov: PciFunction['sriov'] = null;
+  const totalText = text('sriov_totalvfs');
+  if (totalText !== null) {
+    const vfs: PciAddressString[] = [];
+    for (const name of listing.value) {
+      if (!/^virtfn\d+$/.test(name)) continue;
+      const t = base(link(name));
+      const p = t ? parsePciAddress(t) : null;
+      if (p?.ok) vfs.push(formatPciAddress(p.value));
+    }
+    vfs.sort((a, b) => comparePciAddress(pciAddressOf(a), pciAddressOf(b)));
+    const numText = text('sriov_numvfs');
+    sriov = { totalVfs: Number(totalText) || 0, numVfs: numText !== null ? Number(numText) || 0 : vfs.length, vfs };
+  }
+  const physText = base(link('physfn'));
+  const physParsed = physText ? parsePciAddress(physText) : null;
+
+  const parentChain: PciAddressString[] = [];
+  let rootBus: string | null = null;
+  for (const part of linkParts.slice(0, -1)) {
+    if (ROOT_BUS.test(part)) {
+      rootBus = part;
+      parentChain.length = 0;
+      continue;
+    }
+    const p = parsePciAddress(part);
+    if (p.ok && formatPciAddress(p.value) === part) parentChain.push(part as PciAddressString);
+  }
+
+  const missing = OPTIONAL_ATTRS.filter((a) => !present.has(a) && !(a === 'sriov_totalvfs'));
+  const v = parseInt(vendorId, 16);
+  const d = parseInt(deviceId, 16);
+  const c = parseInt(cls, 16);
+  const sv = subsystemVendorId ? parseInt(subsystemVendorId, 16) : null;
+  const sd = subsystemDeviceId ? parseInt(subsystemDeviceId, 16) : null;
+
+  return {
+    address,
+    vendorId,
+    deviceId,
+    subsystemVendorId,
+    subsystemDeviceId,
+    class: cls,
+    revision,
+    names: {
+      vendor: ids?.vendor(v) ?? null,
+      device: ids?.device(v, d) ?? null,
+      subsystem: ids && sv !== null && sd !== null ? ids.subsystem(v, d, sv, sd) : null,
+      className: ids?.className(c >> 16) ?? null,
+      subclassName: ids?.subclassName(c >> 16, (c >> 8) & 0xff) ?? null,
+      progIfName: ids?.progIfName(c >> 16, (c >> 8) & 0xff, c & 0xff) ?? null,
+    },
+    driver,
+    driverOverride,
+    iommuGroup,
+    numaNode,
+    parentChain,
+    rootBus,
+    isBridge: isBridgeClass(cls),
+    multifunction: capabilities.headerType === null ? null : (capabilities.headerType & 0x80) !== 0,
+    bootVga: bootVgaText === null ? null : bootVgaText === '1',
+    resetMethods: resetText === null ? null : resetText.split(/\s+/).filter(Boolean),
+    d3coldAllowed: d3Text === null ? null : d3Text === '1',
+    powerState: text('power_state'),
+    sriov,
+    physfn: physParsed?.ok ? formatPciAddress(physParsed.value) : null,
+    hasRom: present.has('rom'),
+    flr: !!(capabilities.pcie?.flr || capabilities.af?.flr),
+    capabilities,
+    missing: [...missing],
+    problems: fnProblems,
+  };
+}
+
+function readGroups(host: HostRoot, functions: PciFunction[], byAddress: Map<string, PciFunction>, problems: PciInventory['problems']): IommuGroup[] {
+  const dirs = host.listDir(HostRoot.IOMMU_GROUPS);
+  const members = new Map<number, PciAddressString[]>();
+  const types = new Map<number, string | null>();
+  if (dirs.state === 'unreadable') {
+    problems.push({ path: HostRoot.IOMMU_GROUPS, code: dirs.code, message: `cannot list IOMMU groups: ${dirs.message}` });
+  }
+  if (dirs.state === 'ok') {
+    for (const name of dirs.value) {
+      if (!/^\d{1,9}$/.test(name)) {
+        problems.push({ path: HostRoot.IOMMU_GROUPS, code: 'EBADNAME', message: `ignored entry ${JSON.stringify(name)}: not a group number` });
+        continue;
+      }
+      const id = Number(name);
+      const devs = host.listDir(host.iommuGroupDevicesRel(id));
+      const list: PciAddressString[] = [];
+      if (devs.state === 'ok') {
+        for (const d of devs.value) {
+          const p = parsePciAddress(d);
+          // Groups may hold non-PCI devices (platform devices on ARM); vfioctl models PCI members.
+          if (p.ok && formatPciAddress(p.value) === d) list.push(d as PciAddressString);
+        }
+      } else if (devs.state === 'unreadable') {
+        problems.push({ path: host.iommuGroupDevicesRel(id), code: devs.code, message: devs.message });
+      }
+      members.set(id, list);
+      const t = host.readText(`${HostRoot.IOMMU_GROUPS}/${id}/type`);
+      types.set(id, t.state === 'ok' ? t.value.trim() : null);
+    }
+  }
+  // Functions whose iommu_group link names a group the listing did not show (partial captures).
+  for (const fn of functions) {
+    if (fn.iommuGroup === null) continue;
+    const list = members.get(fn.iommuGroup);
+    if (!list) {
+      members.set(fn.iommuGroup, [fn.address]);
+      types.set(fn.iommuGroup, null);
+    } else if (!list.includes(fn.address)) {
+      list.push(fn.address);
+    }
+  }
+  return [...members.keys()]
+    .sort((a, b) => a - b)
+    .map((id) => assembleGroup(id, types.get(id) ?? null, members.get(id) ?? [], byAddress));
+}

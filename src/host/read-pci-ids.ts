@@ -1,0 +1,60 @@
+/**
+ * Find and load the pci.ids database: first inside the host root (a captured tree may carry its own),
+ * then on the running system. Plain or gzip-compressed, at the paths pciutils and hwdata use.
+ */
+import { gunzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { HostRoot } from './host-root.js';
+import { type PciIds, parsePciIds, EMPTY_PCI_IDS } from '../model/pci-ids.js';
+
+const CANDIDATES = [
+  'usr/share/misc/pci.ids',
+  'usr/share/hwdata/pci.ids',
+  'usr/share/pci.ids',
+  'usr/share/misc/pci.ids.gz',
+  'usr/share/hwdata/pci.ids.gz',
+  'usr/share/pci.ids.gz',
+];
+
+const cache = new Map<string, PciIds>();
+
+export function readPciIds(host: HostRoot): PciIds {
+  const env = process.env.VFIOCTL_PCI_IDS;
+  const roots = env !== undefined ? [] : host.isLive ? [host] : [host, new HostRoot('/')];
+  if (env !== undefined) {
+    if (env === '') return EMPTY_PCI_IDS;
+    // An explicit database file (tests and users with a custom copy), outside any host root.
+    try {
+      const buf = readFileSync(env);
+      return parsePciIds((env.endsWith('.gz') ? gunzipSync(buf) : buf).toString('utf8'), env);
+    } catch {
+      return EMPTY_PCI_IDS;
+    }
+  }
+  for (const h of roots) {
+    for (const rel of CANDIDATES) {
+      const ids = loadFile(h, rel);
+      if (ids !== EMPTY_PCI_IDS) return ids;
+    }
+  }
+  return EMPTY_PCI_IDS;
+}
+
+function loadFile(h: HostRoot, rel: string): PciIds {
+  const display = h.display(rel);
+  const hit = cache.get(display);
+  if (hit) return hit;
+  const r = h.readBytes(rel);
+  if (r.state !== 'ok') return EMPTY_PCI_IDS;
+  let buf = r.value;
+  if (rel.endsWith('.gz')) {
+    try {
+      buf = gunzipSync(buf);
+    } catch {
+      return EMPTY_PCI_IDS;
+    }
+  }
+  const ids = parsePciIds(buf.toString('utf8'), display);
+  cache.set(display, ids);
+  return ids;
+}

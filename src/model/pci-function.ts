@@ -1,0 +1,110 @@
+/**
+ * The inventory model: what vfioctl knows about each PCI function and IOMMU group. Pure data; produced by
+ * src/host/read-inventory.ts (live or captured trees) or src/model/import-listing.ts (pasted text).
+ * The JSON output of `ls`, `groups` and `show` is this model (docs/json.md).
+ */
+import type { PciAddressString } from './pci-address.js';
+import type { PciCapabilities } from './pci-config.js';
+
+export interface PciNames {
+  vendor: string | null;
+  device: string | null;
+  subsystem: string | null;
+  /** Class and subclass names, e.g. "Display controller" / "VGA compatible controller". */
+  className: string | null;
+  subclassName: string | null;
+  progIfName: string | null;
+}
+
+export interface SriovInfo {
+  totalVfs: number;
+  numVfs: number;
+  /** Addresses of the virtual functions currently created (virtfn* links). */
+  vfs: PciAddressString[];
+}
+
+/** A file that exists but could not be read, or a value that could not be parsed. */
+export interface AttributeProblem {
+  attribute: string;
+  code: string;
+  message: string;
+}
+
+export interface PciFunction {
+  address: PciAddressString;
+  /** 4 lowercase hex digits. */
+  vendorId: string;
+  deviceId: string;
+  subsystemVendorId: string | null;
+  subsystemDeviceId: string | null;
+  /** 6 lowercase hex digits: class, subclass, prog-if. */
+  class: string;
+  revision: string | null;
+  names: PciNames;
+  driver: string | null;
+  /** null when unset (sysfs shows "(null)"); undefined-equivalent "absent" is reported in `missing`. */
+  driverOverride: string | null;
+  iommuGroup: number | null;
+  numaNode: number | null;
+  /** Upstream bridges from the root complex down to the direct parent (canonical addresses). */
+  parentChain: PciAddressString[];
+  /** Host bridge / root bus this function hangs off, e.g. "pci0000:00". */
+  rootBus: string | null;
+  /** PCI-to-PCI bridge or port (class 0604xx / 0609xx): stays on the host, never blocks assignment. */
+  isBridge: boolean;
+  /** Header type bit 7 (multifunction device), when the config header was readable. */
+  multifunction: boolean | null;
+  bootVga: boolean | null;
+  resetMethods: string[] | null;
+  d3coldAllowed: boolean | null;
+  powerState: string | null;
+  sriov: SriovInfo | null;
+  /** For a virtual function: its physical function. */
+  physfn: PciAddressString | null;
+  hasRom: boolean;
+  /** Any reset usable by vfio-pci's FLR path: PCIe FLR or AF FLR. */
+  flr: boolean;
+  capabilities: PciCapabilities;
+  /** Optional attributes that were absent (informational; e.g. "reset_method" on older kernels). */
+  missing: string[];
+  problems: AttributeProblem[];
+}
+
+export interface IommuGroupMember {
+  address: PciAddressString;
+  role: 'bridge' | 'endpoint';
+}
+
+export type GroupIsolation = 'isolated' | 'shared' | 'empty';
+
+export interface IommuGroup {
+  id: number;
+  /** sys/kernel/iommu_groups/N/type: DMA, DMA-FQ, identity, blocked, unmanaged; null when absent. */
+  type: string | null;
+  members: IommuGroupMember[];
+  /** isolated: one endpoint, or all endpoints are functions of one device; shared: several devices. */
+  isolation: GroupIsolation;
+  /** Members whose class is host-critical (storage, ISA/LPC bridge, SMBus, host bridge...). */
+  hostCritical: { address: PciAddressString; reason: string }[];
+}
+
+export interface IommuState {
+  /** Groups exist (the kernel's IOMMU is on and has grouped devices). */
+  enabled: boolean;
+  /** IOMMU hardware units the kernel registered (sys/class/iommu entries), e.g. dmar0, ivhd0. */
+  units: string[];
+  groupCount: number;
+}
+
+export type InventorySource =
+  | { kind: 'sysfs'; root: string }
+  | { kind: 'import'; format: string; file: string; unknown: string[] };
+
+export interface PciInventory {
+  source: InventorySource;
+  iommu: IommuState;
+  functions: PciFunction[];
+  groups: IommuGroup[];
+  /** Directory entries or files that could not be read or were rejected (hostile names). */
+  problems: { path: string; code: string; message: string }[];
+}

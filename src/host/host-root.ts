@@ -59,10 +59,20 @@ function errMessage(e: unknown): string {
 }
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
 
+/** What a recording HostRoot saw: absolute paths by kind of access (used by snapshots). */
+export interface AccessLog {
+  files: Set<string>;
+  dirs: Set<string>;
+  links: Set<string>;
+  unreadable: Map<string, string>;
+}
+
 export class HostRoot {
   /** Absolute, normalized root directory ("/" on a live host). */
   readonly root: string;
   private realRoot: string | undefined;
+  /** When set, every successful read is logged (snapshot capture). */
+  accessLog: AccessLog | undefined;
 
   constructor(root: string) {
     if (!root) throw new UsageError('bad-root', 'the host root is empty', 'pass --root DIR with an existing directory');
@@ -184,6 +194,7 @@ export class HostRoot {
     let target: string;
     try {
       target = fs.readlinkSync(entry);
+      this.accessLog?.links.add(entry);
     } catch (e) {
       const code = errCode(e);
       if (code === 'EINVAL') {
@@ -242,32 +253,38 @@ export class HostRoot {
   private readAbs(abs: string, encoding: 'utf8' | null): ReadResult<string | Buffer> {
     try {
       const v = encoding ? fs.readFileSync(abs, encoding) : fs.readFileSync(abs);
+      this.accessLog?.files.add(abs);
       return { state: 'ok', value: v };
     } catch (e) {
-      const code = errCode(e);
-      if (ABSENT_CODES.has(code)) return { state: 'absent' };
-      return { state: 'unreadable', code, message: errMessage(e) };
+      return this.failure(abs, e);
     }
   }
 
   private listAbs(abs: string): ReadResult<string[]> {
     try {
-      return { state: 'ok', value: fs.readdirSync(abs) };
+      const v = fs.readdirSync(abs);
+      this.accessLog?.dirs.add(abs);
+      return { state: 'ok', value: v };
     } catch (e) {
-      const code = errCode(e);
-      if (ABSENT_CODES.has(code)) return { state: 'absent' };
-      return { state: 'unreadable', code, message: errMessage(e) };
+      return this.failure(abs, e);
     }
   }
 
   private linkAbs(abs: string): ReadResult<string> {
     try {
-      return { state: 'ok', value: fs.readlinkSync(abs) };
+      const v = fs.readlinkSync(abs);
+      this.accessLog?.links.add(abs);
+      return { state: 'ok', value: v };
     } catch (e) {
-      const code = errCode(e);
-      if (ABSENT_CODES.has(code)) return { state: 'absent' };
-      return { state: 'unreadable', code, message: errMessage(e) };
+      return this.failure(abs, e);
     }
+  }
+
+  private failure(abs: string, e: unknown): { state: 'absent' } | { state: 'unreadable'; code: string; message: string } {
+    const code = errCode(e);
+    if (ABSENT_CODES.has(code)) return { state: 'absent' };
+    this.accessLog?.unreadable.set(abs, code);
+    return { state: 'unreadable', code, message: errMessage(e) };
   }
 }
 

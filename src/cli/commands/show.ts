@@ -1,0 +1,99 @@
+/** `vfioctl show ADDR`: everything known about one function, its group mates and topology path. */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action, withFrom } from '../command.js';
+import { acsEnabled, className, deviceName, driverText, flags, shortAddr } from '../describe.js';
+import { importNotes } from './shared.js';
+import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
+import { VfioctlError } from '../../model/errors.js';
+import type { PciFunction, PciInventory } from '../../model/pci-function.js';
+import { groupView } from './groups.js';
+
+export function findFunction(inv: PciInventory, input: string): PciFunction {
+  const addr = formatPciAddress(requirePciAddress(input));
+  const f = inv.functions.find((x) => x.address === addr);
+  if (!f) {
+    throw new VfioctlError('no-such-device', `no PCI function ${addr} on this host`, {
+      remedy: '`vfioctl ls` lists the functions present (check --root / --sample)',
+    });
+  }
+  return f;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  withFrom(program.command('show'))
+    .argument('<address>', 'PCI address: 01:00.0, 0000:01:00.0 or pci_0000_01_00_0')
+    .description('show everything known about one PCI function, with its IOMMU group mates and topology path')
+    .action(
+      action<[string]>(ctx, (input) => {
+        const inv = ctx.inventory();
+        const f = findFunction(inv, input);
+        const byAddr = new Map(inv.functions.map((x) => [x.address as string, x]));
+        const group = f.iommuGroup === null ? null : (inv.groups.find((g) => g.id === f.iommuGroup) ?? null);
+        const topology = [...f.parentChain, f.address].map((a) => {
+          const x = byAddr.get(a);
+          return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null };
+        });
+        if (ctx.json) {
+          ctx.printJson({ version: 1, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path: topology } });
+          return 0;
+        }
+        ctx.out(renderShow(f, inv, group ? groupView(group, byAddr) : null, topology, ctx));
+        return 0;
+      }),
+    );
+}
+
+function yesNo(v: boolean | null | undefined): string {
+  return v === null || v === undefined ? 'unknown' : v ? 'yes' : 'no';
+}
+
+function renderShow(
+  f: PciFunction,
+  inv: PciInventory,
+  group: ReturnType<typeof groupView> | null,
+  topology: { address: string; name: string | null; portType: string | null; acs: boolean | null }[],
+  ctx: CliContext,
+): string {
+  const c = ctx.c;
+  const caps = f.capabilities;
+  const rows: [string, string][] = [
+    ['address', `${f.address} (${shortAddr(f.address)})`],
+    ['device', deviceName(f)],
+    ['class', `${className(f)} [${f.class}]${f.names.progIfName ? ` prog-if ${f.names.progIfName}` : ''}`],
+    ['subsystem', f.subsystemVendorId ? `${f.names.subsystem ?? ''} [${f.subsystemVendorId}:${f.subsystemDeviceId}]`.trim() : 'unknown'],
+    ['revision', f.revision ?? 'unknown'],
+    ['driver', driverText(f, inv)],
+    ['driver_override', f.driverOverride ?? '(none)'],
+    ['iommu group', f.iommuGroup === null ? 'none' : `${f.iommuGroup}${group?.type ? ` (${group.type})` : ''}`],
+    ['numa node', f.numaNode === null ? 'unknown' : String(f.numaNode)],
+    ['role', f.isBridge ? 'bridge (stays on the host)' : 'endpoint'],
+    ['boot vga', yesNo(f.bootVga)],
+    ['expansion rom', f.hasRom ? 'present' : 'none'],
+    ['reset', `${f.resetMethods ? f.resetMethods.join(' ') || 'none' : 'reset_method not available'}; FLR ${f.flr ? 'yes' : 'no'}`],
+    ['power', `${f.powerState ?? 'unknown'}; d3cold allowed ${yesNo(f.d3coldAllowed)}`],
+  ];
+  if (f.sriov) rows.push(['sr-iov', `physical function: ${f.sriov.numVfs} of ${f.sriov.totalVfs} VFs${f.sriov.vfs.length ? ` (${f.sriov.vfs.map(shortAddr).join(' ')})` : ''}`]);
+  if (f.physfn) rows.push(['sr-iov', `virtual function of ${f.physfn}`]);
+  if (caps.pcie) rows.push(['pci express', `${caps.pcie.portType} v${caps.pcie.version}${caps.pcie.linkSpeed ? `, link ${caps.pcie.linkSpeed} x${caps.pcie.linkWidth}` : ''}`]);
+  if (caps.acs) {
+    const on = Object.entries(caps.acs.control).filter(([, v]) => v).map(([k]) => k.toUpperCase());
+    rows.push(['acs', `control: ${on.join(' ') || 'none'} (${acsEnabled(f) ? 'isolating' : 'not isolating'})`]);
+  }
+  rows.push(['capabilities', caps.list.length ? caps.list.map((x) => x.name).join(', ') : caps.standardReadable ? 'none' : 'not readable']);
+  if (!caps.extendedReadable && caps.pcie) rows.push(['note', 'extended capabilities not readable (run as root)']);
+  rows.push(['flags', flags(f).join(', ') || '-']);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  let out = rows.map(([k, v]) => `${c.bold(k.padEnd(w))}  ${v}`).join('\n') + '\n';
+  out += `\n${c.bold('topology')} ${f.rootBus ?? ''}\n`;
+  topology.forEach((t, i) => {
+    out += `${'  '.repeat(i + 1)}${shortAddr(t.address)} ${t.name ?? ''}${t.portType ? c.dim(` [${t.portType}${t.acs === null ? '' : t.acs ? ', ACS' : ', no ACS'}]`) : ''}\n`;
+  });
+  if (group) {
+    out += `\n${c.bold(`group ${group.id}`)} (${group.isolation})\n`;
+    for (const m of group.members) out += `  ${m.role === 'bridge' ? 'bridge  ' : 'endpoint'}  ${shortAddr(m.address)}  ${m.name ?? ''}  driver ${m.driver ?? '-'}${m.address === f.address ? c.dim('  <- this function') : ''}\n`;
+  }
+  if (f.problems.length) out += c.yellow(`\nwarnings:\n${f.problems.map((p) => `  ${p.message}`).join('\n')}\n`);
+  out += importNotes(inv, c);
+  return out;
+}

@@ -1,0 +1,34 @@
+/** `vfioctl snapshot OUT`: capture what vfioctl reads of this host into a tree or .tar.gz for --root. */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { captureSnapshot, type SnapshotReader } from '../../host/snapshot.js';
+import { readInventory } from '../../host/read-inventory.js';
+
+/** Every reader whose inputs a snapshot must carry. Readers added by other commands are listed here. */
+export const SNAPSHOT_READERS: SnapshotReader[] = [
+  (h) => readInventory(h, { names: false }),
+  (h) => ['proc/sys/kernel/osrelease', 'proc/sys/kernel/hostname', 'etc/hostname'].map((p) => h.readText(p)),
+];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('snapshot')
+    .argument('<out>', 'new directory (or a path ending in .tar.gz) to write the capture to')
+    .description('capture the parts of this host vfioctl reads, for bug reports and replay with --root')
+    .action(
+      action<[string]>(ctx, async (out) => {
+        const res = await captureSnapshot(ctx.host(), out, SNAPSHOT_READERS);
+        if (ctx.json) {
+          ctx.printJson({ version: 1, out: res.out, archive: res.archive, manifest: res.manifest });
+          return 0;
+        }
+        const m = res.manifest;
+        ctx.out(`wrote ${res.out}: ${m.files} files, ${m.links} links, ${m.dirs} directories\n`);
+        const bad = Object.keys(m.unreadable);
+        if (bad.length) ctx.out(ctx.c.yellow(`${bad.length} file(s) could not be read (run as root for a complete capture): ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ' ...' : ''}\n`));
+        ctx.out(`replay it with: vfioctl ls --root ${res.out}\n`);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,48 @@
+/** Short human descriptions of functions and groups, shared by ls, groups, show and the other commands. */
+import { formatShortAddress, pciAddressOf } from '../model/pci-address.js';
+import type { PciFunction, PciInventory } from '../model/pci-function.js';
+
+export function shortAddr(addr: string): string {
+  return formatShortAddress(pciAddressOf(addr));
+}
+
+export function className(f: PciFunction): string {
+  return f.names.subclassName ?? f.names.className ?? `class ${f.class}`;
+}
+
+/** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
+export function deviceName(f: PciFunction): string {
+  const ids = `[${f.vendorId}:${f.deviceId}]`;
+  const parts = [f.names.vendor, f.names.device].filter((x): x is string => !!x);
+  return parts.length ? `${parts.join(' ')} ${ids}` : ids;
+}
+
+export function driverText(f: PciFunction, inv: PciInventory): string {
+  if (inv.source.kind === 'import' && inv.source.unknown.includes('drivers in use')) return '?';
+  const d = f.driver ?? '-';
+  return f.driverOverride && f.driverOverride !== f.driver ? `${d} (override ${f.driverOverride})` : d;
+}
+
+export function flags(f: PciFunction): string[] {
+  const out: string[] = [];
+  if (f.isBridge) out.push('bridge');
+  if (f.multifunction) out.push('multifunction');
+  if (f.bootVga) out.push('boot-vga');
+  if (f.hasRom) out.push('rom');
+  if (f.flr) out.push('flr');
+  if (f.capabilities.acs) out.push(acsEnabled(f) ? 'acs' : 'acs-off');
+  if (f.sriov) out.push(`sriov ${f.sriov.numVfs}/${f.sriov.totalVfs}`);
+  if (f.physfn) out.push(`vf-of ${shortAddr(f.physfn)}`);
+  if (f.capabilities.pcie === null && f.capabilities.standardReadable && !f.isBridge && !isRootComplexDevice(f)) out.push('conventional-pci');
+  if (f.problems.length) out.push('unreadable');
+  return out;
+}
+
+export function acsEnabled(f: PciFunction): boolean {
+  const ctl = f.capabilities.acs?.control;
+  return !!ctl && ctl.sv && ctl.rr && ctl.cr && ctl.uf;
+}
+
+function isRootComplexDevice(f: PciFunction): boolean {
+  return f.parentChain.length === 0;
+}

@@ -1,0 +1,168 @@
+/**
+ * Snapshots: capture the subset of a host that vfioctl reads into a directory tree (or a .tar.gz) that
+ * `--root` reads back with identical results. The capture runs vfioctl's own readers on a recording
+ * HostRoot and copies exactly what they touched: files with their content, symbolic links with their
+ * (relative) targets, and directory listings as empty placeholder entries, so that a replay lists,
+ * resolves and reads the same things.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import * as tar from 'tar';
+import { HostRoot, type AccessLog } from './host-root.js';
+import { VfioctlError, UsageError } from '../model/errors.js';
+
+export const SNAPSHOT_MANIFEST = 'vfioctl-snapshot.json';
+
+export interface SnapshotManifest {
+  format: 'vfioctl-snapshot';
+  version: 1;
+  createdAt: string;
+  source: string;
+  hostname: string | null;
+  kernel: string | null;
+  files: number;
+  links: number;
+  dirs: number;
+  /** Files that existed but could not be read at capture time (root-relative), with the error code. */
+  unreadable: Record<string, string>;
+}
+
+export type SnapshotReader = (host: HostRoot) => unknown;
+
+export interface SnapshotResult {
+  out: string;
+  archive: boolean;
+  manifest: SnapshotManifest;
+}
+
+function rel(root: string, abs: string): string | null {
+  const r = path.relative(root, abs);
+  if (!r || r.startsWith('..') || path.isAbsolute(r)) return null;
+  return r;
+}
+
+/** Capture `source` into `out` (a new or empty directory, or a path ending in .tar.gz/.tgz). */
+export async function captureSnapshot(source: HostRoot, out: string, readers: SnapshotReader[]): Promise<SnapshotResult> {
+  const archive = /\.(tar\.gz|tgz)$/.test(out);
+  const target = path.resolve(out);
+  if (fs.existsSync(target) && (archive || fs.readdirSync(target).length > 0)) {
+    throw new UsageError('snapshot-exists', `${out} already exists${archive ? '' : ' and is not empty'}`, 'name a new output path; vfioctl never overwrites a snapshot');
+  }
+  const log: AccessLog = { files: new Set(), dirs: new Set(), links: new Set(), unreadable: new Map() };
+  const recording = new HostRoot(source.root);
+  recording.accessLog = log;
+  for (const read of readers) read(recording);
+
+  const dir = archive ? fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-snapshot-')) : target;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const occupied = new Set<string>();
+    const sorted = (s: Set<string>): string[] => [...s].sort();
+    let files = 0;
+    let links = 0;
+    // Links first (they define the shape: sys/bus/pci/devices/X -> ../../../devices/...).
+    for (const abs of sorted(log.links)) {
+      const r = rel(source.root, abs);
+      if (!r) continue;
+      const dest = path.join(dir, r);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      if (fs.existsSync(dest) || isLink(dest)) continue;
+      fs.symlinkSync(fs.readlinkSync(abs), dest);
+      occupied.add(r);
+      links++;
+    }
+    for (const abs of sorted(log.files)) {
+      const r = rel(source.root, abs);
+      if (!r) continue;
+      const dest = path.join(dir, r);
+      fs.mkdirSync(realParent(dir, path.dirname(dest)), { recursive: true });
+      let data: Buffer;
+      try {
+        data = fs.readFileSync(abs);
+      } catch {
+        continue; // vanished between read and copy; the replay will report it absent
+      }
+      fs.writeFileSync(dest, data);
+      occupied.add(r);
+      files++;
+    }
+    for (const abs of sorted(log.dirs)) {
+      const r = rel(source.root, abs) ?? '';
+      const destDir = path.join(dir, r);
+      fs.mkdirSync(destDir, { recursive: true });
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(abs);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const dest = path.join(destDir, name);
+        if (fs.existsSync(dest) || isLink(dest)) continue;
+        fs.writeFileSync(dest, '');
+      }
+    }
+    const unreadable: Record<string, string> = {};
+    for (const [abs, code] of log.unreadable) {
+      const r = rel(source.root, abs);
+      if (r) unreadable[r] = code;
+    }
+    const readOpt = (p: string): string | null => {
+      const x = source.readText(p);
+      return x.state === 'ok' ? x.value.trim() : null;
+    };
+    const manifest: SnapshotManifest = {
+      format: 'vfioctl-snapshot',
+      version: 1,
+      createdAt: new Date().toISOString(),
+      source: source.root,
+      hostname: readOpt('proc/sys/kernel/hostname') ?? readOpt('etc/hostname'),
+      kernel: readOpt('proc/sys/kernel/osrelease'),
+      files,
+      links,
+      dirs: log.dirs.size,
+      unreadable,
+    };
+    fs.writeFileSync(path.join(dir, SNAPSHOT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    if (archive) {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      await tar.create({ gzip: true, file: target, cwd: dir, portable: true }, fs.readdirSync(dir));
+    }
+    return { out: target, archive, manifest };
+  } catch (e) {
+    if (e instanceof VfioctlError) throw e;
+    throw new VfioctlError('snapshot-failed', `cannot write the snapshot to ${out}: ${(e as Error).message}`, { remedy: 'check that the output path is writable and has free space', cause: e });
+  } finally {
+    if (archive) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Directory to create for a file: keeps writes inside the snapshot even when a captured link is on the way. */
+function realParent(dir: string, parent: string): string {
+  return parent.startsWith(dir) ? parent : dir;
+}
+
+/**
+ * Open a snapshot archive (.tar.gz / .tgz) as a host root: unpacked into a private temporary directory
+ * that is removed when the process exits.
+ */
+export function openSnapshotArchive(file: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-root-'));
+  try {
+    tar.extract({ file, cwd: dir, sync: true, strict: true, preservePaths: false });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new UsageError('bad-snapshot', `cannot unpack ${file}: ${(e as Error).message}`, 'pass a .tar.gz written by `vfioctl snapshot OUT.tar.gz`, or a snapshot directory');
+  }
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -1,0 +1,618 @@
+/**
+ * The passthrough planner: from the functions a user asks for, compute — with no I/O — which functions
+ * must move to vfio-pci (IOMMU group rule), which bridges stay on the host, what the host would lose,
+ * what limits and device quirks apply, and the ordered steps. See docs/plan.md.
+ *
+ * Group rule: every endpoint of each touched IOMMU group is claimed for the same guest (added to the
+ * plan, or — with `exact` — reported as the reason the plan is blocked); bridges and ports in the group
+ * stay on the host. A group is never split between guests, nor between host and guest.
+ */
+import type { Finding, Severity } from '../model/finding.js';
+import { worstSeverity } from '../model/finding.js';
+import { type PciAddressString, comparePciAddress, deviceKey, pciAddressOf } from '../model/pci-address.js';
+import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { isDisplayClass } from '../model/pci-class.js';
+import type { CpuVendor } from '../model/host-impact.js';
+import {
+  MAX_ASSIGNED_FUNCTIONS,
+  type ClaimReason,
+  type ClaimedFunction,
+  type GuestSlot,
+  type PassthroughPlan,
+  type PlanContext,
+  type PlanRequest,
+  type PlanStep,
+  type PlannedGroup,
+} from '../model/plan.js';
+import { checkHostImpact } from './host-impact.js';
+import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
+
+const VFIO_DRIVER = 'vfio-pci';
+/** Hyper-V vendor_id shown to the guest when the hypervisor is hidden (any 1-12 character string). */
+export const HYPERV_VENDOR_ID = 'vfioctl';
+export const MODPROBE_FILE = '/etc/modprobe.d/vfio.conf';
+export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfio-unsafe-interrupts.conf';
+
+const byAddr = (a: string, b: string): number => comparePciAddress(pciAddressOf(a), pciAddressOf(b));
+
+function fnLabel(fn: PciFunction | undefined, address: string): string {
+  const name = fn?.names.device ?? fn?.names.subclassName ?? null;
+  return name ? `${address} (${name})` : address;
+}
+
+function idOf(fn: Pick<PciFunction, 'vendorId' | 'deviceId'>): string {
+  return `${fn.vendorId}:${fn.deviceId}`;
+}
+
+export function planPassthrough(inventory: PciInventory, request: PlanRequest, context: PlanContext = {}): PassthroughPlan {
+  const findings: Finding[] = [];
+  const add = (f: Omit<Finding, 'evidence'> & { evidence?: Finding['evidence'] }): void => {
+    findings.push({ evidence: [], ...f });
+  };
+  const fns = new Map<string, PciFunction>(inventory.functions.map((f) => [f.address, f]));
+  const groupsById = new Map<number, IommuGroup>(inventory.groups.map((g) => [g.id, g]));
+  const cpuVendor: CpuVendor | null = context.cpuVendor ?? context.impact?.cpuVendor ?? null;
+  const requested = [...new Set(request.addresses)];
+  const isImport = inventory.source.kind === 'import';
+  const groupsKnown = inventory.iommu.enabled && inventory.groups.length > 0;
+
+  // ---- 1. requested functions exist and are endpoints
+  const claimReason = new Map<PciAddressString, ClaimReason>();
+  const why = new Map<string, string>();
+  for (const a of requested) {
+    const fn = fns.get(a);
+    if (!fn) {
+      add({
+        id: 'device-not-found',
+        severity: 'fail',
+        summary: `${a} is not a PCI function of this host`,
+        remedy: '`vfioctl ls` lists the functions; check the address (and --root/--from)',
+        subjects: [a],
+        category: 'request',
+      });
+      continue;
+    }
+    if (fn.isBridge) {
+      add({
+        id: 'request-is-bridge',
+        severity: 'fail',
+        summary: `${fnLabel(fn, a)} is a PCI bridge or port: it stays on the host and cannot be assigned`,
+        remedy: 'pass the endpoint functions behind it instead (`vfioctl groups` shows them)',
+        subjects: [a],
+        category: 'request',
+      });
+      continue;
+    }
+    claimReason.set(a, 'requested');
+  }
+  if (requested.length === 0) {
+    add({ id: 'empty-request', severity: 'fail', summary: 'no PCI function was given', remedy: 'name at least one function: vfioctl plan 01:00.0', category: 'request' });
+  }
+
+  // ---- 2. IOMMU and the group rule
+  const hostSide = new Set<PciAddressString>();
+  const plannedGroups: PlannedGroup[] = [];
+  if (!groupsKnown) {
+    if (isImport) {
+      add({
+        id: 'groups-unknown',
+        severity: 'warn',
+        summary: 'the imported listing has no IOMMU groups: group members that must move along could not be checked',
+        remedy: 'import a group listing (for d in /sys/kernel/iommu_groups/*/devices/*; ...) or plan on the host itself',
+        category: 'iommu',
+      });
+    } else {
+      add({
+        id: 'iommu-not-enabled',
+        severity: 'fail',
+        summary: 'the kernel has no IOMMU groups: device assignment is impossible until the IOMMU is on',
+        detail: cpuVendor === 'amd'
+          ? 'The AMD IOMMU is used when the firmware enables it; amd_iommu=on is not a valid value and changes nothing.'
+          : undefined,
+        evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
+        remedy: cpuVendor === 'amd'
+          ? 'enable the IOMMU (AMD-Vi / "IOMMU") in the firmware settings, reboot, and plan again'
+          : cpuVendor === 'intel'
+            ? 'enable VT-d in the firmware settings, apply step enable-iommu (intel_iommu=on), reboot, and plan again'
+            : 'enable the IOMMU in the firmware and on the kernel command line, reboot, and plan again',
+        category: 'iommu',
+      });
+    }
+  } else {
+    const touched = new Set<number>();
+    for (const a of [...claimReason.keys()]) {
+      const fn = fns.get(a)!;
+      if (fn.iommuGroup === null || !groupsById.has(fn.iommuGroup)) {
+        add({
+          id: 'no-iommu-group',
+          severity: 'fail',
+          summary: `${fnLabel(fn, a)} is in no IOMMU group: the IOMMU does not cover it`,
+          remedy: 'check the firmware (DMAR/IVRS tables) and dmesg for IOMMU errors about this device',
+          subjects: [a],
+          category: 'iommu',
+        });
+        claimReason.delete(a);
+        continue;
+      }
+      touched.add(fn.iommuGroup);
+    }
+    for (const gid of [...touched].sort((x, y) => x - y)) {
+      const g = groupsById.get(gid)!;
+      const endpoints = g.members.filter((m) => m.role === 'endpoint').map((m) => m.address);
+      const bridges = g.members.filter((m) => m.role === 'bridge').map((m) => m.address);
+      bridges.forEach((b) => hostSide.add(b));
+      plannedGroups.push({ id: gid, endpoints, bridges });
+      const requestedHere = endpoints.filter((e) => claimReason.get(e) === 'requested');
+      const requestedDevices = new Set(requestedHere.map((e) => deviceKey(pciAddressOf(e))));
+      const anchor = requestedHere[0] ?? '';
+      const extraSameDevice: PciAddressString[] = [];
+      const extraOther: PciAddressString[] = [];
+      for (const e of endpoints) {
+        if (claimReason.has(e)) continue;
+        (requestedDevices.has(deviceKey(pciAddressOf(e))) ? extraSameDevice : extraOther).push(e);
+      }
+      const extras = [...extraSameDevice, ...extraOther];
+      if (!extras.length) continue;
+      const names = extras.map((e) => fnLabel(fns.get(e), e));
+      if (request.exact) {
+        add({
+          id: 'group-member-not-requested',
+          severity: 'fail',
+          summary: `${names.join(', ')} ${extras.length > 1 ? 'share' : 'shares'} IOMMU group ${gid} with ${requestedHere.join(', ')} and would stay on the host`,
+          detail: 'All endpoints of an IOMMU group must be given to the same guest: the kernel refuses to use a group ("group is not viable") while any endpoint is on a host driver.',
+          remedy: `pass them too (vfioctl plan ${[...requestedHere, ...extras].join(' ')}), or leave the group on the host`,
+          subjects: extras,
+          category: 'group',
+        });
+        continue;
+      }
+      for (const e of extraSameDevice) {
+        claimReason.set(e, 'same-device');
+        why.set(e, `another function of ${anchor}'s device, in IOMMU group ${gid}`);
+      }
+      for (const e of extraOther) {
+        claimReason.set(e, 'same-group');
+        why.set(e, `shares IOMMU group ${gid} with ${anchor}`);
+      }
+      if (extraSameDevice.length) {
+        add({
+          id: 'group-functions-added',
+          severity: 'info',
+          summary: `${extraSameDevice.map((e) => fnLabel(fns.get(e), e)).join(', ')} ${extraSameDevice.length > 1 ? 'are' : 'is'} added: other function${extraSameDevice.length > 1 ? 's' : ''} of the same device in IOMMU group ${gid}`,
+          remedy: 'nothing to do: the functions of a device are assigned together',
+          subjects: extraSameDevice,
+          category: 'group',
+        });
+      }
+      if (extraOther.length) {
+        add({
+          id: 'group-devices-added',
+          severity: 'warn',
+          summary: `${extraOther.map((e) => fnLabel(fns.get(e), e)).join(', ')} ${extraOther.length > 1 ? 'share' : 'shares'} IOMMU group ${gid} with ${anchor} and must go to the same guest`,
+          detail: 'The IOMMU cannot isolate these devices from each other. The ACS override patch (pcie_acs_override) would split the group only by weakening isolation.',
+          remedy: `accept that they leave the host too, use --exact to refuse, or move the card to a slot with its own group (vfioctl groups)`,
+          subjects: extraOther,
+          category: 'group',
+        });
+      }
+      for (const e of extras) {
+        if (!fns.has(e)) {
+          add({
+            id: 'group-member-unknown',
+            severity: 'warn',
+            summary: `${e} is listed in IOMMU group ${gid} but its device entry could not be read`,
+            remedy: 'check `vfioctl ls` problems; the function will be claimed with the group',
+            subjects: [e],
+            category: 'group',
+          });
+        }
+      }
+    }
+  }
+  const claim = [...claimReason.keys()].sort(byAddr);
+
+  // ---- 3. other guests and the guest limit
+  const guestName = request.guest ?? null;
+  const others = (context.otherGuests ?? []).filter((g) => g.name !== guestName);
+  const own = (context.otherGuests ?? []).find((g) => guestName !== null && g.name === guestName);
+  for (const g of others) {
+    const shared = claim.filter((a) => g.hostdevs.includes(a));
+    if (!shared.length) continue;
+    add({
+      id: g.running ? 'assigned-to-running-guest' : 'assigned-to-other-guest',
+      severity: g.running ? 'fail' : 'warn',
+      summary: g.running
+        ? `${shared.join(', ')} ${shared.length > 1 ? 'are' : 'is'} assigned to guest "${g.name}", which is running`
+        : `${shared.join(', ')} ${shared.length > 1 ? 'are' : 'is'} also assigned to guest "${g.name}": the two guests cannot run at the same time`,
+      remedy: g.running
+        ? `shut "${g.name}" down and remove the hostdev from it (virsh detach-device ${g.name} FILE --config), or choose another device`
+        : `remove the hostdev from "${g.name}" (virsh detach-device ${g.name} FILE --config) if it should no longer have it`,
+      subjects: shared,
+      category: 'guest',
+    });
+  }
+  const total = new Set([...claim, ...(own?.hostdevs ?? [])]).size;
+  if (total > MAX_ASSIGNED_FUNCTIONS) {
+    add({
+      id: 'guest-function-limit-exceeded',
+      severity: 'fail',
+      summary: `the guest would have ${total} assigned functions; at most ${MAX_ASSIGNED_FUNCTIONS} are supported`,
+      remedy: 'split the devices between guests, or assign fewer functions',
+      category: 'guest',
+    });
+  } else if (total === MAX_ASSIGNED_FUNCTIONS) {
+    add({
+      id: 'guest-function-limit',
+      severity: 'warn',
+      summary: `the guest reaches the limit of ${MAX_ASSIGNED_FUNCTIONS} assigned functions: no more can be added`,
+      remedy: 'plan further devices for another guest',
+      category: 'guest',
+    });
+  }
+
+  // ---- 4. host impact
+  findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why }));
+  const cmdline = context.impact?.kernel.cmdline ?? null;
+  if (cmdline && /(^|\s)pcie_acs_override=/.test(cmdline)) {
+    add({
+      id: 'acs-override-active',
+      severity: 'warn',
+      summary: 'the kernel runs with pcie_acs_override: IOMMU groups are split artificially and devices in them are not really isolated',
+      evidence: [{ source: 'proc/cmdline', value: (/pcie_acs_override=\S*/.exec(cmdline) ?? [''])[0] }],
+      remedy: 'treat devices that shared a group without the override as one unit; remove the parameter for real isolation',
+      category: 'security',
+    });
+  }
+
+  // ---- 5. device findings and ROM decisions
+  const romChoice = request.romBar ?? 'auto';
+  const functions: ClaimedFunction[] = [];
+  let kvmHidden = false;
+  for (const a of claim) {
+    const fn = fns.get(a);
+    let romBar: ClaimedFunction['romBar'] = null;
+    if (fn) {
+      if (romChoice === 'off' && fn.hasRom) romBar = 'off';
+      else if (romChoice === 'on' && fn.hasRom) romBar = 'on';
+      else if (romChoice === 'auto' && fn.hasRom && !isDisplayClass(fn.class)) romBar = 'off';
+      deviceFindings(fn, romBar, add);
+      if (isNvidiaConsumerGpu(fn)) kvmHidden = true;
+    }
+    functions.push({
+      address: a,
+      reason: claimReason.get(a)!,
+      iommuGroup: fn?.iommuGroup ?? null,
+      vendorId: fn?.vendorId ?? 'ffff',
+      deviceId: fn?.deviceId ?? 'ffff',
+      class: fn?.class ?? 'ff0000',
+      name: fn?.names.device ?? null,
+      driver: fn?.driver ?? null,
+      romBar,
+    });
+  }
+  if (kvmHidden) {
+    add({
+      id: 'nvidia-consumer-gpu',
+      severity: 'warn',
+      summary: 'an NVIDIA consumer GPU: Windows drivers before R465 stop with "Code 43" when they see a hypervisor',
+      remedy: `hide KVM from the guest: <features><kvm><hidden state='on'/></kvm><hyperv><vendor_id state='on' value='${HYPERV_VENDOR_ID}'/></hyperv></features> (vfioctl render libvirt adds it)`,
+      subjects: claim.filter((a) => { const f = fns.get(a); return f ? isNvidiaConsumerGpu(f) : false; }),
+      category: 'device',
+    });
+  }
+  if (claim.length) {
+    add({
+      id: 'no-live-migration',
+      severity: 'info',
+      summary: 'a guest with assigned devices cannot be live-migrated (libvirt refuses); plan maintenance as shut down and start',
+      category: 'guest',
+    });
+  }
+
+  // ---- 6. multifunction slots
+  const slots: GuestSlot[] = [];
+  const byDevice = new Map<string, PciAddressString[]>();
+  for (const a of claim) {
+    const k = deviceKey(pciAddressOf(a));
+    const list = byDevice.get(k) ?? [];
+    list.push(a);
+    byDevice.set(k, list);
+  }
+  for (const [device, list] of byDevice) {
+    slots.push({ device, functions: list, multifunction: list.length > 1 });
+    const left = inventory.functions.filter((f) => deviceKey(pciAddressOf(f.address)) === device && !list.includes(f.address) && !f.physfn);
+    if (left.length && !list.some((a) => fns.get(a)?.physfn)) {
+      add({
+        id: 'multifunction-partial',
+        severity: 'info',
+        summary: `${left.map((f) => f.address).join(', ')} (same device as ${list[0]}) ${left.length > 1 ? 'are' : 'is'} in another IOMMU group and stay${left.length > 1 ? '' : 's'} on the host`,
+        remedy: 'add them to the request if the guest needs the whole device',
+        subjects: left.map((f) => f.address),
+        category: 'group',
+      });
+    }
+  }
+
+  // ---- 7. binding persistence
+  const claimedIds = [...new Set(claim.map((a) => fns.get(a)).filter((f): f is PciFunction => !!f).map(idOf))].sort();
+  const identicalLeft = inventory.functions.filter((f) => !claimReason.has(f.address) && !f.isBridge && claimedIds.includes(idOf(f)));
+  const perAddress = identicalLeft.length > 0;
+  const builtin = context.vfioPciBuiltin ?? context.impact?.kernel.vfioPciBuiltin ?? false;
+  if (perAddress) {
+    add({
+      id: 'identical-devices-per-address',
+      severity: 'info',
+      summary: `${identicalLeft.map((f) => f.address).join(', ')} ${identicalLeft.length > 1 ? 'have' : 'has'} the same vendor:device ID as a claimed function and stay${identicalLeft.length > 1 ? '' : 's'} on the host: binding persists per address (driver_override), not by vfio-pci ids=`,
+      remedy: 'nothing to do: vfioctl binds by address',
+      subjects: identicalLeft.map((f) => f.address),
+      category: 'binding',
+    });
+  }
+  const hostDrivers = [...new Set(claim.map((a) => fns.get(a)?.driver).filter((d): d is string => !!d && d !== VFIO_DRIVER))].sort();
+  if (request.allowUnsafeInterrupts) {
+    add({
+      id: 'unsafe-interrupts',
+      severity: 'warn',
+      summary: 'allow_unsafe_interrupts lets a guest inject interrupts into the host: a security downgrade for hosts without interrupt remapping',
+      remedy: 'use it only for trusted guests on hardware without interrupt remapping; drop the option otherwise',
+      category: 'security',
+    });
+  }
+  if (request.nested) {
+    add({
+      id: 'nested-viommu',
+      severity: 'info',
+      summary: 'nested assignment: the guest gets a virtual Intel IOMMU (q35, intremap, caching mode, split irqchip) and must boot with intel_iommu=on',
+      remedy: 'add intel_iommu=on to the guest kernel command line',
+      category: 'guest',
+    });
+  }
+
+  // ---- 8. steps
+  const steps = planSteps({
+    request, claim, fns, groupsKnown, isImport, cpuVendor, perAddress, builtin, claimedIds, hostDrivers, guestName, slots, context,
+  });
+
+  const verdict = verdictOf(findings.map((f) => f.severity));
+  return {
+    request: requested,
+    guest: guestName,
+    claim,
+    hostSide: [...hostSide].sort(byAddr),
+    verdict,
+    findings: sortFindings(findings),
+    steps,
+    functions,
+    groups: plannedGroups,
+    slots,
+    features: { kvmHidden, hypervVendorId: kvmHidden ? HYPERV_VENDOR_ID : null, viommu: request.nested ?? false },
+    binding: { mode: perAddress ? 'per-address' : 'ids', ids: claimedIds, builtin },
+    hostDrivers,
+    cpuVendor,
+    nested: request.nested ?? false,
+    needsReboot: steps.some((s) => s.needsReboot),
+  };
+}
+
+function verdictOf(sev: Severity[]): PassthroughPlan['verdict'] {
+  const worst = worstSeverity(sev.map((severity) => ({ severity })));
+  return worst === 'fail' ? 'blocked' : worst === 'warn' ? 'warn' : 'ok';
+}
+
+const SEV_ORDER: Record<Severity, number> = { fail: 0, warn: 1, info: 2, ok: 3 };
+function sortFindings(f: Finding[]): Finding[] {
+  return f.map((x, i) => ({ x, i })).sort((a, b) => SEV_ORDER[a.x.severity] - SEV_ORDER[b.x.severity] || a.i - b.i).map((p) => p.x);
+}
+
+function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add: (f: Omit<Finding, 'evidence'> & { evidence?: Finding['evidence'] }) => void): void {
+  const a = fn.address;
+  const label = fnLabel(fn, a);
+  const caps = fn.capabilities;
+  if (caps.standardReadable && !caps.pcie) {
+    add({
+      id: 'conventional-pci',
+      severity: 'warn',
+      summary: `${label} is a conventional PCI device: assignment may work but with severe limits (shared interrupts, no function reset, config conflicts)`,
+      remedy: 'prefer a PCI Express device; test the guest thoroughly',
+      subjects: [a],
+      category: 'device',
+    });
+  }
+  if (fn.resetMethods !== null && fn.resetMethods.length === 0) {
+    add({
+      id: 'no-reset-method',
+      severity: 'warn',
+      summary: `${label} has no reset method: its state leaks between guest runs and it may fail after the first guest shutdown`,
+      evidence: [{ source: 'reset_method', value: '(empty)' }],
+      remedy: 'expect to reboot the host between guest runs; a device-specific reset (e.g. vendor-reset) may exist for it',
+      subjects: [a],
+      category: 'device',
+    });
+  } else if (fn.resetMethods === null && caps.standardReadable && !fn.flr && !(caps.pm?.noSoftReset ?? false)) {
+    add({
+      id: 'no-function-reset',
+      severity: 'warn',
+      summary: `${label} has neither FLR nor a PM reset: vfio-pci must fall back to a bus reset, which fails while other devices share the bus`,
+      remedy: 'keep the device alone behind its port, or expect to reboot the host between guest runs',
+      subjects: [a],
+      category: 'device',
+    });
+  }
+  if (fn.hasRom) {
+    add({
+      id: 'expansion-rom',
+      severity: 'info',
+      summary: romBar === 'off'
+        ? `${label} has an expansion ROM: it is hidden from the guest (<rom bar='off'/>) so it cannot slow or break guest boot`
+        : `${label} has an expansion ROM: kept visible${isDisplayClass(fn.class) ? ' (guest firmware needs a GPU ROM to initialise the display)' : ''}`,
+      remedy: romBar === 'off' ? 'pass --rom-bar on if the guest firmware needs the ROM (e.g. to boot from the device)' : "if the guest does not boot, pass --rom-bar off (<rom bar='off'/>)",
+      subjects: [a],
+      category: 'device',
+    });
+  }
+  const family = amdResetTroubleFamily(fn);
+  if (family) {
+    add({
+      id: 'amd-gpu-reset',
+      severity: 'warn',
+      summary: `${label} is an AMD ${family} GPU, known not to reset cleanly: a second guest start can hang or show a black screen`,
+      remedy: 'install the vendor-reset module and select it (echo device_specific > /sys/bus/pci/devices/' + a + '/reset_method), or reboot the host between guest runs',
+      subjects: [a],
+      category: 'device',
+    });
+  }
+  if (fn.sriov && fn.sriov.numVfs > 0) {
+    add({
+      id: 'sriov-pf-with-vfs',
+      severity: 'warn',
+      summary: `${label} is an SR-IOV physical function with ${fn.sriov.numVfs} virtual functions: unbinding it from ${fn.driver ?? 'its driver'} destroys them`,
+      remedy: 'assign virtual functions instead of the physical function, or accept that the VFs go away',
+      subjects: [a],
+      category: 'device',
+    });
+  }
+  if (fn.physfn) {
+    add({
+      id: 'sriov-vf',
+      severity: 'info',
+      summary: `${label} is a virtual function of ${fn.physfn}: it disappears when the host reboots unless sriov_numvfs is set again at boot`,
+      remedy: `persist the VF count (e.g. a udev rule or systemd unit writing sriov_numvfs of ${fn.physfn})`,
+      subjects: [a],
+      category: 'device',
+    });
+  }
+}
+
+interface StepInput {
+  request: PlanRequest;
+  claim: PciAddressString[];
+  fns: Map<string, PciFunction>;
+  groupsKnown: boolean;
+  isImport: boolean;
+  cpuVendor: CpuVendor | null;
+  perAddress: boolean;
+  builtin: boolean;
+  claimedIds: string[];
+  hostDrivers: string[];
+  guestName: string | null;
+  slots: GuestSlot[];
+  context: PlanContext;
+}
+
+/** The modprobe.d content the plan writes (ids and softdeps); empty string when nothing is needed. */
+export function modprobeContent(p: Pick<PassthroughPlan, 'binding' | 'hostDrivers'>): string {
+  const lines: string[] = [];
+  if (p.binding.mode === 'ids' && !p.binding.builtin && p.binding.ids.length) lines.push(`options vfio-pci ids=${p.binding.ids.join(',')}`);
+  for (const d of p.hostDrivers) lines.push(`softdep ${d} pre: vfio-pci`);
+  return lines.length ? `# written by vfioctl: keep host drivers off the passed-through functions\n${lines.join('\n')}\n` : '';
+}
+
+function planSteps(x: StepInput): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const boot = x.context.boot;
+  const cmdlineFile = boot?.file ?? null;
+  const applyCmd = boot?.apply ?? null;
+  const iommuOff = !x.groupsKnown && !x.isImport;
+  if (iommuOff && x.cpuVendor !== 'amd') {
+    const params = ['intel_iommu=on', 'iommu=pt'];
+    steps.push({
+      id: 'enable-iommu',
+      title: `turn the IOMMU on: add ${params.join(' ')} to the kernel command line${x.cpuVendor === null ? ' (Intel hosts; AMD hosts enable it in firmware)' : ''}`,
+      kind: 'persistent',
+      needsReboot: true,
+      ...(applyCmd ? { command: applyCmd } : {}),
+      ...(cmdlineFile ? { file: cmdlineFile } : {}),
+      action: { type: 'enable-iommu', params },
+    });
+  }
+  if (!x.claim.length) return steps;
+
+  const content = modprobeContent({ binding: { mode: x.perAddress ? 'per-address' : 'ids', ids: x.claimedIds, builtin: x.builtin }, hostDrivers: x.hostDrivers });
+  if (content) {
+    steps.push({
+      id: 'modprobe-vfio',
+      title: `write ${MODPROBE_FILE}: ${x.perAddress || x.builtin ? '' : `vfio-pci ids=${x.claimedIds.join(',')}`}${x.hostDrivers.length ? `${x.perAddress || x.builtin ? '' : ', '}load vfio-pci before ${x.hostDrivers.join(', ')}` : ''}`,
+      kind: 'persistent',
+      needsReboot: false,
+      file: MODPROBE_FILE,
+      action: { type: 'modprobe-conf', file: MODPROBE_FILE, content },
+    });
+  }
+  if (x.request.allowUnsafeInterrupts) {
+    steps.push({
+      id: 'unsafe-interrupts',
+      title: `write ${UNSAFE_INTERRUPTS_FILE}: allow_unsafe_interrupts=1 (security downgrade)`,
+      kind: 'persistent',
+      needsReboot: false,
+      file: UNSAFE_INTERRUPTS_FILE,
+      action: { type: 'modprobe-conf', file: UNSAFE_INTERRUPTS_FILE, content: '# written by vfioctl: trusted guests only, no interrupt remapping on this host\noptions vfio_iommu_type1 allow_unsafe_interrupts=1\n' },
+    });
+  }
+  if (x.builtin && !x.perAddress) {
+    const param = `vfio-pci.ids=${x.claimedIds.join(',')}`;
+    steps.push({
+      id: 'kernel-cmdline-vfio-ids',
+      title: `vfio-pci is built into the kernel: add ${param} to the kernel command line`,
+      kind: 'persistent',
+      needsReboot: true,
+      ...(applyCmd ? { command: applyCmd } : {}),
+      ...(cmdlineFile ? { file: cmdlineFile } : {}),
+      action: { type: 'kernel-cmdline', set: [param], remove: [] },
+    });
+  }
+  if (x.perAddress) {
+    steps.push({
+      id: 'persist-driver-override',
+      title: `keep ${x.claim.join(', ')} on vfio-pci across reboots by address (driver_override)`,
+      kind: 'persistent',
+      needsReboot: false,
+      command: x.claim.map((a) => `driverctl set-override ${a} vfio-pci`).join(' && '),
+      action: { type: 'per-address-override', addresses: x.claim },
+    });
+  }
+  if (content) {
+    const cmd = boot?.initramfs ?? null;
+    steps.push({
+      id: 'regenerate-initramfs',
+      title: 'regenerate the initramfs so vfio-pci claims the functions before their host drivers at boot',
+      kind: 'persistent',
+      needsReboot: true,
+      ...(cmd ? { command: cmd } : {}),
+      action: { type: 'regenerate-initramfs', command: cmd ?? 'update-initramfs -u -k all' },
+    });
+  }
+  if (iommuOff) {
+    steps.push({ id: 'reboot', title: 'reboot the host (the IOMMU is only on after a reboot), then plan again', kind: 'persistent', needsReboot: true, command: 'systemctl reboot', action: { type: 'reboot' } });
+    return steps;
+  }
+  const toBind = x.claim.filter((a) => x.fns.get(a)?.driver !== VFIO_DRIVER);
+  if (toBind.length) {
+    steps.push({ id: 'load-vfio-pci', title: 'load the vfio-pci module', kind: 'runtime', needsReboot: false, command: 'modprobe vfio-pci', action: { type: 'load-module', module: 'vfio-pci' } });
+  }
+  for (const a of toBind) {
+    const from = x.fns.get(a)?.driver ?? null;
+    steps.push({
+      id: `bind-${a}`,
+      title: `bind ${a} to vfio-pci${from ? ` (from ${from})` : ''}`,
+      kind: 'runtime',
+      needsReboot: false,
+      command: [
+        `echo vfio-pci > /sys/bus/pci/devices/${a}/driver_override`,
+        ...(from ? [`echo ${a} > /sys/bus/pci/devices/${a}/driver/unbind`] : []),
+        `echo ${a} > /sys/bus/pci/drivers_probe`,
+      ].join('; '),
+      action: { type: 'bind-vfio', address: a, fromDriver: from },
+    });
+  }
+  if (x.guestName) {
+    steps.push({
+      id: 'attach-hostdevs',
+      title: `add ${x.claim.length} hostdev${x.claim.length > 1 ? 's' : ''} to guest "${x.guestName}" (persistent configuration)`,
+      kind: 'persistent',
+      needsReboot: false,
+      command: `virsh attach-device ${x.guestName} FILE --config   (one file per function: vfioctl render virsh)`,
+      action: { type: 'attach-hostdev', guest: x.guestName, addresses: x.claim },
+    });
+  }
+  return steps;
+}

@@ -1,0 +1,153 @@
+/**
+ * Passthrough plans: what the user asked for, what must move to vfio-pci because of IOMMU group rules,
+ * what stays on the host, what the host would lose, and the ordered steps. Pure data: produced by
+ * src/core/plan.ts, executed by src/apply/, rendered by src/adapters/render/. The JSON output of
+ * `vfioctl plan --json` is this model (docs/json.md).
+ */
+import type { Finding } from './finding.js';
+import type { PciAddressString } from './pci-address.js';
+import type { CpuVendor, HostImpactFacts } from './host-impact.js';
+
+export type RomBarChoice = 'auto' | 'on' | 'off';
+
+export interface PlanRequest {
+  /** Canonical addresses the user asked for (parsed and formatted at the edge). */
+  addresses: PciAddressString[];
+  /** libvirt guest name the functions are for. */
+  guest?: string;
+  /** Turn host-impact blockers into warnings (the user accepts what the host loses). */
+  force?: boolean;
+  /** ROM BAR handling: auto = off for non-display functions with a ROM, default for GPUs. */
+  romBar?: RomBarChoice;
+  /** The guest will itself assign devices onward (L1 with a virtual IOMMU). */
+  nested?: boolean;
+  /** Do not add unrequested group members: report them as blockers instead. */
+  exact?: boolean;
+  /** Also write the opt-in allow_unsafe_interrupts line (security downgrade). */
+  allowUnsafeInterrupts?: boolean;
+}
+
+/** A guest other than the target, as libvirt reports it (canonical hostdev addresses). */
+export interface OtherGuest {
+  name: string;
+  running: boolean;
+  hostdevs: string[];
+}
+
+/** Boot tooling as the planner needs it (filled from src/adapters/boot by the caller). */
+export interface PlanBootInfo {
+  /** e.g. "grub", "grubby", "systemd-boot", "kernelstub", "proxmox-boot-tool", "unknown". */
+  loader: string;
+  /** File the persistent command line lives in, e.g. "/etc/default/grub" or "/etc/kernel/cmdline". */
+  file?: string | null;
+  /** Command that applies a changed command line, e.g. "update-grub". */
+  apply?: string | null;
+  /** Command that regenerates the initramfs, e.g. "update-initramfs -u -k all", "dracut -f --regenerate-all". */
+  initramfs?: string | null;
+}
+
+export interface PlanContext {
+  impact?: HostImpactFacts;
+  otherGuests?: OtherGuest[];
+  boot?: PlanBootInfo;
+  vfioPciBuiltin?: boolean;
+  cpuVendor?: CpuVendor | null;
+}
+
+export type ClaimReason = 'requested' | 'same-group' | 'same-device';
+
+export interface ClaimedFunction {
+  address: PciAddressString;
+  reason: ClaimReason;
+  iommuGroup: number | null;
+  vendorId: string;
+  deviceId: string;
+  class: string;
+  /** Human name (pci.ids) when known. */
+  name: string | null;
+  /** Driver bound now (null: none). */
+  driver: string | null;
+  /** ROM BAR decision for the guest: off = `<rom bar='off'/>`, on = explicit on, null = libvirt default. */
+  romBar: 'on' | 'off' | null;
+}
+
+/** Functions of one host device (slot) placed together in one guest slot. */
+export interface GuestSlot {
+  /** Host device key dddd:bb:ss */
+  device: string;
+  /** Claimed functions of the device, function 0 first. */
+  functions: PciAddressString[];
+  /** More than one function: placed as a multifunction guest slot. */
+  multifunction: boolean;
+}
+
+export type StepKind = 'runtime' | 'persistent' | 'both';
+
+export type StepAction =
+  | { type: 'enable-iommu'; params: string[] }
+  | { type: 'kernel-cmdline'; set: string[]; remove: string[] }
+  | { type: 'modprobe-conf'; file: string; content: string }
+  | { type: 'per-address-override'; addresses: PciAddressString[] }
+  | { type: 'regenerate-initramfs'; command: string }
+  | { type: 'load-module'; module: string }
+  | { type: 'bind-vfio'; address: PciAddressString; fromDriver: string | null }
+  | { type: 'attach-hostdev'; guest: string; addresses: PciAddressString[] }
+  | { type: 'reboot' };
+
+export interface PlanStep {
+  /** Stable kebab-case id, unique in the plan, e.g. "bind-0000:01:00.0". */
+  id: string;
+  title: string;
+  kind: StepKind;
+  /** The step takes effect only after a reboot. */
+  needsReboot: boolean;
+  /** A command a person could run for this step (shown by --dry-run). */
+  command?: string;
+  /** The file this step writes (absolute path on the host). */
+  file?: string;
+  action: StepAction;
+}
+
+export type PlanVerdict = 'ok' | 'warn' | 'blocked';
+
+export interface GuestFeatures {
+  /** `<kvm><hidden state='on'/>`: NVIDIA consumer drivers before R465. */
+  kvmHidden: boolean;
+  /** Hyper-V vendor_id value to set (null: leave alone). */
+  hypervVendorId: string | null;
+  /** Virtual IOMMU for nested assignment. */
+  viommu: boolean;
+}
+
+export interface PlannedGroup {
+  id: number;
+  endpoints: PciAddressString[];
+  bridges: PciAddressString[];
+}
+
+export interface PassthroughPlan {
+  request: PciAddressString[];
+  guest: string | null;
+  /** Every function that must move to vfio-pci (request plus group members), canonical, sorted. */
+  claim: PciAddressString[];
+  /** Bridges and ports in touched groups: they stay on their host drivers. */
+  hostSide: PciAddressString[];
+  verdict: PlanVerdict;
+  findings: Finding[];
+  steps: PlanStep[];
+  /** Details per claimed function. */
+  functions: ClaimedFunction[];
+  groups: PlannedGroup[];
+  slots: GuestSlot[];
+  features: GuestFeatures;
+  /** How binding persists: by vendor:device id (modprobe/kernel parameter) or per address (driver_override). */
+  binding: { mode: 'ids' | 'per-address'; ids: string[]; builtin: boolean };
+  /** Drivers currently bound to claimed functions (for softdep lines). */
+  hostDrivers: string[];
+  cpuVendor: CpuVendor | null;
+  nested: boolean;
+  needsReboot: boolean;
+}
+
+/** The most functions a guest may be given (RHEL 7 limit, kept by libvirt/QEMU guidance). */
+export const MAX_ASSIGNED_FUNCTIONS = 32;

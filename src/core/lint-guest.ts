@@ -12,6 +12,7 @@
 import type { Finding } from '../model/finding.js';
 import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
 import { deviceKey, formatShortAddress, parsePciAddress } from '../model/pci-address.js';
+import { isNvidiaConsumerGpu } from './plan-devices.js';
 
 /** A guest-side PCI address. */
 export interface GuestSlotAddress {
@@ -79,14 +80,6 @@ function guestSlot(a: GuestSlotAddress): string {
 
 function isGpu(f: PciFunction): boolean {
   return f.class.startsWith('03');
-}
-
-/** NVIDIA display function that is not a data-centre or workstation board (names from pci.ids when known). */
-function isNvidiaConsumerGpu(f: PciFunction): boolean {
-  if (f.vendorId !== '10de' || !isGpu(f)) return false;
-  const name = `${f.names.device ?? ''} ${f.names.subsystem ?? ''}`;
-  if (/\b(Tesla|Quadro|GRID|RTX A\d|A\d{2,3}\b|H100|L4\b|L40|DGX)/i.test(name)) return false;
-  return true;
 }
 
 export function lintGuest(input: LintGuestInput): Finding[] {

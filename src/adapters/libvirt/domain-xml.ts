@@ -10,7 +10,7 @@
  */
 import { type Result, ok, err } from '../../model/errors.js';
 import { type PciAddress, type PciAddressString, formatPciAddress } from '../../model/pci-address.js';
-import { type Element, attr, childElements, childIndent, descend, firstChild, parseLibvirtNumber, parseXmlDocument, serializeXml, text } from './xml-dom.js';
+import { type Element, attr, childElements, descend, firstChild, parseLibvirtNumber, parseXmlDocument, text } from './xml-dom.js';
 
 /** A guest-side PCI address (<address type='pci'> directly inside a device). */
 export interface GuestPciAddress {
@@ -316,68 +316,151 @@ export interface DomainXmlEdit {
   removeHostdevSources?: PciAddressString[];
 }
 
+/** The text with comments, CDATA and processing instructions blanked (same length), so tags can be found. */
+function maskNonMarkup(xml: string): string {
+  return xml.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<\?[\s\S]*?\?>/g, (m) => m.replace(/[^\n]/g, ' '));
+}
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+/** Start of the line holding `pos` when only whitespace precedes it there, else `pos`. */
+function lineStart(xml: string, pos: number): number {
+  const nl = xml.lastIndexOf('\n', pos - 1);
+  return /^[ \t]*$/.test(xml.slice(nl + 1, pos)) ? nl + 1 : pos;
+}
+
+function indentAt(xml: string, pos: number): string {
+  const nl = xml.lastIndexOf('\n', pos - 1);
+  return /^[ \t]*/.exec(xml.slice(nl + 1, pos))?.[0] ?? '';
+}
+
 /**
- * Apply hostdev additions/removals to a domain XML document, keeping every other node, attribute,
- * comment and the document's own indentation. Used to show exact diffs (--dry-run) and in tests.
+ * Apply hostdev additions/removals to a domain XML document by splicing its text: every byte outside the
+ * removed <hostdev> elements stays as it was (quoting, comments, namespaces, indentation), so a --dry-run
+ * diff shows only the change. The result is parsed again to prove it is well-formed and changed as asked.
  */
 export function editDomainXml(xml: string, edit: DomainXmlEdit): Result<string> {
-  const d = parseXmlDocument(xml, 'domain XML');
-  if (!d.ok) return d;
-  const doc = d.value;
-  const root = doc.documentElement;
-  if (!root || root.nodeName !== 'domain') return err({ message: 'domain XML has no <domain> root element' });
-  let devices = firstChild(root, 'devices');
-  if (!devices) {
-    const { inner } = childIndent(root);
-    devices = doc.createElement('devices');
-    root.appendChild(doc.createTextNode(`  `));
-    root.appendChild(devices);
-    root.appendChild(doc.createTextNode(`\n${inner.slice(2)}`));
-  }
-  const remove = new Set<string>(edit.removeHostdevSources ?? []);
-  if (remove.size) {
-    for (const h of childElements(devices, 'hostdev')) {
-      const parsed = parseHostdev(h);
-      if (parsed.kind === 'pci' && parsed.source && remove.has(parsed.source)) {
-        const prev = h.previousSibling;
-        if (prev && prev.nodeType === 3 && /^\s*$/.test(prev.nodeValue ?? '')) devices.removeChild(prev);
-        devices.removeChild(h);
+  const before = parseDomainXml(xml);
+  if (!before.ok) return before;
+  const masked = maskNonMarkup(xml);
+  const domainOpen = /<domain\b/.exec(masked);
+  if (!domainOpen) return err({ message: 'domain XML has no <domain> element' });
+
+  // The <devices> element directly under <domain> (libvirt allows one).
+  const devOpen = /<devices\s*(\/?)>/.exec(masked);
+  const devClose = devOpen && devOpen[1] !== '/' ? masked.indexOf('</devices>', devOpen.index) : -1;
+
+  // Every <hostdev> element inside <devices>, with its span.
+  const hostdevs: (Span & { source: string | null })[] = [];
+  if (devOpen && devClose > 0) {
+    const re = /<hostdev\b[^>]*?(\/?)>/g;
+    re.lastIndex = devOpen.index;
+    for (let m = re.exec(masked); m && m.index < devClose; m = re.exec(masked)) {
+      let end: number;
+      if (m[1] === '/') end = m.index + m[0].length;
+      else {
+        const close = masked.indexOf('</hostdev>', m.index);
+        if (close < 0) return err({ message: 'domain XML has an unclosed <hostdev>' });
+        end = close + '</hostdev>'.length;
       }
+      const frag = parseXmlDocument(xml.slice(m.index, end), 'hostdev XML');
+      const h = frag.ok && frag.value.documentElement ? parseHostdev(frag.value.documentElement) : null;
+      hostdevs.push({ start: m.index, end, source: h && h.kind === 'pci' ? h.source : null });
+      re.lastIndex = end;
     }
   }
+
+  const remove = new Set<string>(edit.removeHostdevSources ?? []);
+  const cuts: Span[] = [];
+  for (const h of hostdevs) {
+    if (h.source !== null && remove.has(h.source)) {
+      let end = h.end;
+      // Take the rest of the line (trailing blanks and the newline) when the element stood on its own lines.
+      const rest = /^[ \t]*\n/.exec(xml.slice(end));
+      const start = lineStart(xml, h.start);
+      if (start !== h.start && rest) end += rest[0].length;
+      cuts.push({ start, end });
+    }
+  }
+
   const adds = edit.addHostdevs ?? [];
+  let insertAt = -1;
+  let insertText = '';
   if (adds.length) {
-    const { inner, outer } = childIndent(devices);
-    // Insert after the last hostdev, or at the end of <devices>.
-    const hostdevs = childElements(devices, 'hostdev');
-    const anchor = hostdevs.length ? hostdevs[hostdevs.length - 1]!.nextSibling : null;
     for (const frag of adds) {
       const f = parseXmlDocument(frag, 'hostdev XML');
       if (!f.ok) return f;
-      const node = doc.importNode(f.value.documentElement!, true);
-      reindent(node as Element, inner);
-      if (anchor) {
-        devices.insertBefore(doc.createTextNode(`\n${inner}`), anchor);
-        devices.insertBefore(node, anchor);
+    }
+    const body = (indent: string) =>
+      adds
+        .map((frag) =>
+          frag
+            .trim()
+            .split('\n')
+            .map((l) => indent + l)
+            .join('\n'),
+        )
+        .join('\n');
+    const kept = hostdevs.filter((h) => !cuts.some((c) => h.start >= c.start && h.end <= c.end));
+    const last = kept[kept.length - 1];
+    if (last) {
+      const indent = indentAt(xml, last.start);
+      insertAt = last.end;
+      insertText = `\n${body(indent)}`;
+    } else if (devOpen && devClose > 0) {
+      const closeLine = lineStart(xml, devClose);
+      const outer = indentAt(xml, devClose);
+      const inner = guessInnerIndent(xml, devOpen.index + devOpen[0].length, devClose) ?? `${outer}  `;
+      if (closeLine !== devClose) {
+        insertAt = closeLine;
+        insertText = `${body(inner)}\n`;
       } else {
-        const last = devices.lastChild;
-        if (last && last.nodeType === 3 && /^\s*$/.test(last.nodeValue ?? '')) devices.removeChild(last);
-        devices.appendChild(doc.createTextNode(`\n${inner}`));
-        devices.appendChild(node);
-        devices.appendChild(doc.createTextNode(`\n${outer}`));
+        insertAt = devClose;
+        insertText = `\n${body(inner)}\n${outer}`;
       }
+    } else if (devOpen) {
+      // <devices/>: open it.
+      const outer = indentAt(xml, devOpen.index);
+      cuts.push({ start: devOpen.index, end: devOpen.index + devOpen[0].length });
+      insertAt = devOpen.index;
+      insertText = `<devices>\n${body(`${outer}  `)}\n${outer}</devices>`;
+    } else {
+      const close = masked.lastIndexOf('</domain>');
+      if (close < 0) return err({ message: 'domain XML has no </domain>' });
+      const outer = indentAt(xml, close);
+      const inner = `${outer}  `;
+      const closeLine = lineStart(xml, close);
+      insertAt = closeLine;
+      insertText = `${inner}<devices>\n${body(`${inner}  `)}\n${inner}</devices>\n${closeLine === close ? outer : ''}`;
     }
   }
-  let out = serializeXml(doc);
-  if (xml.endsWith('\n') && !out.endsWith('\n')) out += '\n';
+
+  // Splice from the end so earlier offsets stay valid.
+  const ops: { start: number; end: number; text: string }[] = cuts.map((c) => ({ ...c, text: '' }));
+  if (insertAt >= 0) ops.push({ start: insertAt, end: insertAt, text: insertText });
+  ops.sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = xml;
+  for (const op of ops) out = out.slice(0, op.start) + op.text + out.slice(op.end);
+
+  // Prove the result: well-formed, the removed sources gone, the added ones present, nothing else changed.
+  const after = parseDomainXml(out);
+  if (!after.ok) return err({ message: `internal: the edited domain XML does not parse: ${after.error.message}` });
+  const want = pciHostdevs(before.value).map((h) => h.source as string).filter((s) => !remove.has(s));
+  for (const frag of adds) {
+    const f = parseXmlDocument(frag, 'hostdev XML');
+    const h = f.ok && f.value.documentElement ? parseHostdev(f.value.documentElement) : null;
+    if (h && h.kind === 'pci' && h.source) want.push(h.source);
+  }
+  const got = pciHostdevs(after.value).map((h) => h.source as string);
+  if (want.join(' ') !== got.join(' ')) return err({ message: `internal: editing hostdevs gave [${got.join(' ')}], expected [${want.join(' ')}]` });
   return ok(out);
 }
 
-/** Shift the whitespace-only text nodes of an imported fragment to sit at `base` indentation. */
-function reindent(el: Element, base: string): void {
-  for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 3 && /^\s*$/.test(n.nodeValue ?? '') && (n.nodeValue ?? '').includes('\n')) {
-      n.nodeValue = (n.nodeValue ?? '').replace(/\n/g, `\n${base}`);
-    } else if (n.nodeType === 1) reindent(n as Element, base);
-  }
+/** Indentation of the first element line between `from` and `to`. */
+function guessInnerIndent(xml: string, from: number, to: number): string | null {
+  const m = /\n([ \t]*)</.exec(xml.slice(from, to));
+  return m ? (m[1] ?? '') : null;
 }

@@ -213,29 +213,31 @@ export class Virsh {
       const errOut: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => errOut.push(b));
-      let timedOut = false;
+      let settled = false;
       const timer = setTimeout(() => {
-        timedOut = true;
+        // Answer now: a grandchild holding the pipes open must not keep the caller waiting.
+        settled = true;
         child.kill('SIGKILL');
+        reject(
+          new VirshError(shown, null, Buffer.concat(errOut).toString('utf8'), {
+            message: `no answer within ${Math.round(this.timeoutMs / 1000)} s`,
+            kind: 'timeout',
+            remedy: `check that the libvirt daemon behind ${this.effectiveUri} is running and responsive`,
+          }),
+        );
       }, this.timeoutMs);
       child.on('error', (e) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         reject(this.spawnError(shown, e));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         const stdout = Buffer.concat(out).toString('utf8');
         const stderr = Buffer.concat(errOut).toString('utf8');
-        if (timedOut) {
-          reject(
-            new VirshError(shown, null, stderr, {
-              message: `no answer within ${Math.round(this.timeoutMs / 1000)} s`,
-              kind: 'timeout',
-              remedy: `check that the libvirt daemon behind ${this.effectiveUri} is running and responsive`,
-            }),
-          );
-          return;
-        }
         resolve({ command: shown, exitCode: code ?? (signal ? 128 : 1), stdout, stderr });
       });
     });

@@ -2,7 +2,7 @@
  * Small DOM helpers shared by the libvirt XML parsers and editors (@xmldom/xmldom). Parsing never
  * prints: xmldom's diagnostics are collected and a malformed document is a value, not a console line.
  */
-import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
+import { DOMParser, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { type Result, ok, err } from '../../model/errors.js';
 
 export type { Document, Element, Node };
@@ -24,10 +24,6 @@ export function parseXmlDocument(xml: string, what: string): Result<Document> {
   if (problems.length) return err({ message: `${what} is not well-formed XML: ${problems[0]}` });
   if (!doc.documentElement) return err({ message: `${what} has no root element` });
   return ok(doc);
-}
-
-export function serializeXml(doc: Document | Node): string {
-  return new XMLSerializer().serializeToString(doc as Node);
 }
 
 /** Element children of `el`, optionally only those named `name`. */
@@ -77,22 +73,4 @@ export function parseLibvirtNumber(input: string | null): number | null {
   else if (/^[1-9][0-9]*$/.test(s)) n = parseInt(s, 10);
   else return null;
   return Number.isSafeInteger(n) ? n : null;
-}
-
-/** Whitespace used before `el`'s children, guessed from the document (for readable inserts). */
-export function childIndent(el: Element): { inner: string; outer: string } {
-  for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 3) {
-      const m = /\n([ \t]*)$/.exec(n.nodeValue ?? '');
-      if (m && n.nextSibling && n.nextSibling.nodeType === ELEMENT_NODE) {
-        const inner = m[1] ?? '';
-        const last = el.lastChild;
-        const mo = last && last.nodeType === 3 ? /\n([ \t]*)$/.exec(last.nodeValue ?? '') : null;
-        return { inner, outer: mo ? (mo[1] ?? '') : inner.slice(0, Math.max(0, inner.length - 2)) };
-      }
-    }
-  }
-  let depth = 0;
-  for (let p = el.parentNode; p && p.nodeType === ELEMENT_NODE; p = p.parentNode) depth++;
-  return { inner: '  '.repeat(depth + 1), outer: '  '.repeat(depth) };
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Virsh, VirshError, XML_FILE, diagnoseVirshMessage, parseVirshErrors } from '../../../src/adapters/libvirt/virsh.js';
+import { Virsh, VirshError, diagnoseVirshMessage, parseVirshErrors } from '../../../src/adapters/libvirt/virsh.js';
 
 let dir: string;
 let fake: string;

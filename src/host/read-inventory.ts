@@ -86,6 +86,10 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     return null;
   }
   const present = new Set(listing.value);
+  if (!present.has('config') && !present.has('vendor')) {
+    problems.push({ path: host.pciDeviceRel(addr), code: 'ENODEV', message: `${address}: not a PCI device directory (no config or vendor attribute)` });
+    return null;
+  }
 
   const text = (attr: string, mandatory = false): string | null => {
     if (!present.has(attr)) {

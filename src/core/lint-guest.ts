@@ -11,6 +11,7 @@
  */
 import type { Finding } from '../model/finding.js';
 import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { MAX_ASSIGNED_FUNCTIONS, type OtherGuest } from '../model/plan.js';
 import { deviceKey, formatShortAddress, parsePciAddress } from '../model/pci-address.js';
 import { isNvidiaConsumerGpu } from './plan-devices.js';
 
@@ -46,12 +47,8 @@ export interface GuestDomainFacts {
   hostdevs: (GuestPciHostdevFacts | { kind: 'other'; mode: string | null; type: string | null })[];
 }
 
-export interface OtherGuestHostdevs {
-  name: string;
-  running: boolean;
-  /** Canonical addresses of the PCI functions in that guest's definition. */
-  hostdevs: string[];
-}
+/** Other guests and the PCI functions in their definitions (the planner's shape). */
+export type OtherGuestHostdevs = OtherGuest;
 
 export interface LintGuestInput {
   domain: GuestDomainFacts;
@@ -59,9 +56,6 @@ export interface LintGuestInput {
   inventory: PciInventory | null;
   otherGuests?: OtherGuestHostdevs[];
 }
-
-/** libvirt and RHEL's documented ceiling of assigned PCI functions per guest. */
-export const MAX_ASSIGNED_FUNCTIONS = 32;
 
 const VFIO_LIKE = new Set(['vfio-pci', 'pci-stub']);
 

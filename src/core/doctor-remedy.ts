@@ -1,0 +1,139 @@
+/**
+ * Remedy text for doctor findings: the one place that turns "this parameter must be on the kernel command
+ * line" into the commands of the host's own boot loader and initramfs tool (from BootFacts, which
+ * src/adapters/boot/detect.ts detects), and "enable the IOMMU in firmware" into the menu names the
+ * board's vendor uses. Pure.
+ */
+import type { BootFacts, HostFacts } from '../model/host-facts.js';
+
+function quoteWords(words: readonly string[]): string {
+  return words.join(' ');
+}
+
+function argvLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./$()"-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Display a root-relative path as the absolute path on the host it belongs to. */
+export function hostPath(rel: string): string {
+  return rel.startsWith('/') ? rel : `/${rel}`;
+}
+
+export interface CmdlineChange {
+  add?: readonly string[];
+  remove?: readonly string[];
+}
+
+/**
+ * Steps that change the kernel command line on this host, one per line, ending with the reboot.
+ * Grub defaults and /etc/kernel/cmdline are edited (keep every other parameter and the quoting);
+ * grubby and kernelstub take the parameters as arguments.
+ */
+export function cmdlineRemedy(boot: BootFacts, change: CmdlineChange): string {
+  const add = change.add ?? [];
+  const remove = change.remove ?? [];
+  const lines: string[] = [];
+  const what = [add.length ? `add ${quoteWords(add)}` : '', remove.length ? `remove ${quoteWords(remove)}` : ''].filter(Boolean).join(' and ');
+  const bl = boot.bootLoader;
+  const regen = bl.regenerate.map(argvLine);
+  switch (bl.cmdline.via) {
+    case 'grub-defaults':
+      lines.push(`edit ${hostPath(bl.cmdline.file)}: in GRUB_CMDLINE_LINUX, ${what} (keep the other parameters and the quotes)`);
+      if (regen.length) lines.push(...regen.map((c) => `then run: ${c}`));
+      else lines.push('then regenerate the grub configuration');
+      break;
+    case 'kernel-cmdline':
+      lines.push(`edit ${hostPath(bl.cmdline.file)}: ${what} (one line, keep the other parameters)`);
+      if (regen.length) lines.push(...regen.map((c) => `then run: ${c}`));
+      else lines.push('then reinstall the boot entries (kernel-install add "$(uname -r)" /lib/modules/"$(uname -r)"/vmlinuz)');
+      break;
+    case 'tool':
+      if (bl.cmdline.tool === 'grubby') {
+        const args = [add.length ? `--args="${quoteWords(add)}"` : '', remove.length ? `--remove-args="${quoteWords(remove)}"` : ''].filter(Boolean).join(' ');
+        lines.push(`run: grubby --update-kernel=ALL ${args}`);
+        if (bl.cmdline.alsoFile) lines.push(`and in ${hostPath(bl.cmdline.alsoFile)} GRUB_CMDLINE_LINUX, ${what} (so that future kernels inherit it)`);
+      } else {
+        if (add.length) lines.push(`run: kernelstub --add-options "${quoteWords(add)}"`);
+        if (remove.length) lines.push(`run: kernelstub --delete-options "${quoteWords(remove)}"`);
+      }
+      break;
+    case 'none':
+      lines.push(`${what} on the kernel command line of your boot loader (no grub defaults, /etc/kernel/cmdline, grubby, kernelstub or proxmox-boot-tool found)`);
+      break;
+  }
+  lines.push('then reboot');
+  return lines.join('\n');
+}
+
+/** The command that rebuilds the initramfs, or a generic hint. */
+export function initramfsCommand(boot: BootFacts): string {
+  return boot.initramfs.regenerate ? argvLine(boot.initramfs.regenerate) : "your distribution's initramfs rebuild command";
+}
+
+/** A one-line description of the boot tooling for the boot-tooling finding. */
+export function describeBoot(boot: BootFacts): string {
+  const bl = boot.bootLoader;
+  const where = bl.cmdline.via === 'grub-defaults' || bl.cmdline.via === 'kernel-cmdline' ? ` (command line in ${hostPath(bl.cmdline.file)})` : bl.cmdline.via === 'tool' ? ` (command line through ${bl.cmdline.tool})` : '';
+  return `${bl.kind}${where}, initramfs: ${boot.initramfs.kind}, ${boot.uefi ? 'UEFI' : 'BIOS or unknown firmware'}`;
+}
+
+type Board = 'asus' | 'asrock' | 'gigabyte' | 'msi' | 'dell' | 'hp' | 'lenovo' | 'supermicro' | null;
+
+function boardOf(facts: HostFacts): Board {
+  const v = `${facts.virt.sysVendor ?? ''} ${facts.virt.boardVendor ?? ''}`.toLowerCase();
+  if (v.includes('asustek') || v.includes('asus')) return 'asus';
+  if (v.includes('asrock')) return 'asrock';
+  if (v.includes('gigabyte')) return 'gigabyte';
+  if (v.includes('micro-star') || /\bmsi\b/.test(v)) return 'msi';
+  if (v.includes('dell')) return 'dell';
+  if (v.includes('hewlett') || /\bhp\b/.test(v) || v.includes('hpe')) return 'hp';
+  if (v.includes('lenovo')) return 'lenovo';
+  if (v.includes('supermicro')) return 'supermicro';
+  return null;
+}
+
+const BOARD_NAMES: Record<NonNullable<Board>, string> = {
+  asus: 'ASUS', asrock: 'ASRock', gigabyte: 'Gigabyte', msi: 'MSI', dell: 'Dell', hp: 'HP', lenovo: 'Lenovo', supermicro: 'Supermicro',
+};
+const INTEL_MENUS: Record<NonNullable<Board>, string> = {
+  asus: 'Advanced > System Agent (SA) Configuration > VT-d',
+  asrock: 'Advanced > Chipset Configuration > VT-d',
+  gigabyte: 'Settings > Miscellaneous > Intel VT-d Technology (or Chipset > VT-d)',
+  msi: 'OC > CPU Features > Intel VT-D Tech',
+  dell: 'Virtualization Support > VT for Direct I/O',
+  hp: 'System Configuration > Device Configurations > VT-d (or Advanced > System Options > Virtualization Technology for Directed I/O)',
+  lenovo: 'Security > Virtualization > Intel VT-d Feature',
+  supermicro: 'Advanced > Chipset Configuration > North Bridge > IIO Configuration > Intel VT for Directed I/O (VT-d)',
+};
+const AMD_MENUS: Record<NonNullable<Board>, string> = {
+  asus: 'Advanced > AMD CBS > NBIO Common Options > IOMMU (and Advanced > CPU Configuration > SVM Mode)',
+  asrock: 'Advanced > AMD CBS > NBIO Common Options > IOMMU (and Advanced > CPU Configuration > SVM Mode)',
+  gigabyte: 'Settings > Miscellaneous > IOMMU (and Tweaker > Advanced CPU Settings > SVM Mode)',
+  msi: 'OC > Advanced CPU Configuration > IOMMU (and SVM Mode)',
+  dell: 'Virtualization Support > VT for Direct I/O (AMD-Vi)',
+  hp: 'System Configuration > Device Configurations > AMD-Vi / IOMMU',
+  lenovo: 'Security > Virtualization > AMD IOMMU (or "AMD-Vi")',
+  supermicro: 'Advanced > NB Configuration > IOMMU',
+};
+
+/** Where to switch the IOMMU on in firmware, by CPU vendor and (when DMI names it) board vendor. */
+export function firmwareRemedy(facts: HostFacts, vendor: 'intel' | 'amd' | 'other'): string {
+  const board = boardOf(facts);
+  if (vendor === 'intel') {
+    const menu = board ? `on this ${BOARD_NAMES[board]} board typically ${INTEL_MENUS[board]}` : 'usually under Advanced > Chipset / System Agent / North Bridge / CPU Configuration';
+    return `enable "Intel Virtualization Technology for Directed I/O" (VT-d) in the firmware setup, ${menu}; also keep "Intel Virtualization Technology" (VT-x) on. Firmware updates often reset it: check again after every BIOS update`;
+  }
+  if (vendor === 'amd') {
+    const menu = board ? `on this ${BOARD_NAMES[board]} board typically ${AMD_MENUS[board]}` : 'usually named "IOMMU" or "AMD-Vi" under Advanced > AMD CBS > NBIO Common Options (set Enabled, not Auto)';
+    return `enable the AMD IOMMU (AMD-Vi) in the firmware setup, ${menu}; also keep SVM on. Firmware updates often reset it: check again after every BIOS update`;
+  }
+  return 'enable the platform IOMMU in the firmware (ARM: SMMU described by the ACPI IORT table or the device tree; POWER has it on by default)';
+}
+
+/** What the outer host must give a VM so that the VM can assign devices onward. */
+export const VIOMMU_REMEDY = [
+  'on the outer host, give this VM a virtual IOMMU with interrupt remapping and caching mode:',
+  '  QEMU:    -machine q35,kernel_irqchip=split -device intel-iommu,intremap=on,caching-mode=on',
+  "  libvirt: <features><ioapic driver='qemu'/></features> and <devices><iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu></devices>",
+  'then boot this VM with intel_iommu=on',
+].join('\n');

@@ -1,0 +1,237 @@
+/**
+ * A mutating run: takes the lock, refuses to start over an interrupted journal, journals every step
+ * before it is made, commits the state change at the end, and on any failure undoes every step already
+ * made (newest first) with the same code that does them. `rollbackJournal` is also what `recover` runs
+ * after a crash.
+ */
+import type { HostRoot } from '../host/host-root.js';
+import type { ConfigWriter, SysfsWriter } from '../host/host-writer.js';
+import type { Exec } from '../adapters/exec.js';
+import { formatArgv } from '../adapters/boot/detect.js';
+import { VfioctlError } from '../model/errors.js';
+import { pciAddressOf } from '../model/pci-address.js';
+import { moveFunction, type MoveOptions } from './pci-state.js';
+import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type StateDelta } from './state.js';
+
+export interface ApplyContext {
+  readonly host: HostRoot;
+  readonly sysfs: SysfsWriter;
+  readonly files: ConfigWriter;
+  readonly exec: Exec;
+  readonly store: StateStore;
+  readonly move: MoveOptions;
+  /** progress lines for a person (stderr in the CLI) */
+  readonly log: (line: string) => void;
+}
+
+/** Distributes Omit over a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type NewStep = DistributiveOmit<JournalStep, 'seq' | 'status'>;
+
+export interface RollbackReport {
+  undone: string[];
+  failed: { step: string; error: string }[];
+}
+
+export function describeStep(s: NewStep | JournalStep): string {
+  switch (s.type) {
+    case 'load-module':
+      return `load module ${s.module}`;
+    case 'bind':
+      return `bind ${s.address} to ${s.target.driver} (was ${s.original.driver ?? 'no driver'})`;
+    case 'release':
+      return `return ${s.address} to ${s.target.driver ?? 'no driver'}`;
+    case 'file':
+      return s.after === null ? `remove ${s.rel}` : s.before === null ? `create ${s.rel}` : `edit ${s.rel}`;
+    case 'exec':
+      return `run ${formatArgv(s.argv)}`;
+    case 'sriov':
+      return `set ${s.address} sriov_numvfs ${s.before} -> ${s.after}`;
+  }
+}
+
+export class Run {
+  readonly journal: Journal;
+  private releaseLock: () => void;
+
+  private constructor(readonly ctx: ApplyContext, journal: Journal, release: () => void) {
+    this.journal = journal;
+    this.releaseLock = release;
+  }
+
+  /** Start a run: lock, check for an interrupted journal, write the new journal. */
+  static begin(ctx: ApplyContext, command: string, args: string[]): Run {
+    const runId = newRunId();
+    const lock = ctx.store.acquireLock(runId, command);
+    try {
+      if (lock.staleFrom) ctx.log(`note: took over a stale lock of pid ${lock.staleFrom.pid} (\`vfioctl ${lock.staleFrom.command}\`)`);
+      const prev = ctx.store.readJournal();
+      if (prev && prev.status === 'running') {
+        throw new VfioctlError('interrupted-run', `an interrupted run was found: \`vfioctl ${prev.command}\` (${prev.runId}, pid ${prev.pid}, ${prev.startedAt})`, {
+          remedy: 'run `vfioctl recover` to roll it back (or complete it) before changing anything else',
+        });
+      }
+      if (prev) ctx.store.archiveJournal(prev);
+      const journal: Journal = {
+        version: 1, runId, command, args, pid: process.pid, startedAt: new Date().toISOString(), status: 'running', steps: [], commit: {},
+      };
+      ctx.store.writeJournal(journal);
+      return new Run(ctx, journal, lock.release);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  /** Journal a step as started (before it is made). */
+  start(step: NewStep): JournalStep {
+    const s = { ...step, seq: this.journal.steps.length + 1, status: 'started' } as JournalStep;
+    this.journal.steps.push(s);
+    this.ctx.store.writeJournal(this.journal);
+    return s;
+  }
+
+  done(s: JournalStep): void {
+    s.status = 'done';
+    this.ctx.store.writeJournal(this.journal);
+  }
+
+  /** Run `body` as a journaled step. */
+  async step<T>(step: NewStep, body: (s: JournalStep) => Promise<T> | T): Promise<T> {
+    const s = this.start(step);
+    this.ctx.log(`  ${describeStep(s)}`);
+    try {
+      const v = await body(s);
+      this.done(s);
+      return v;
+    } catch (e) {
+      s.error = e instanceof Error ? e.message : String(e);
+      this.ctx.store.writeJournal(this.journal);
+      throw e;
+    }
+  }
+
+  setCommit(delta: StateDelta): void {
+    this.journal.commit = delta;
+    this.ctx.store.writeJournal(this.journal);
+  }
+
+  /** Commit: state.json gains the run's delta, the journal is archived, the lock released. */
+  commit(): void {
+    commitJournal(this.ctx, this.journal);
+    this.releaseLock();
+  }
+
+  /** Undo every step made so far; then throw an error saying what failed and what was restored. */
+  async fail(cause: unknown): Promise<never> {
+    const report = await rollbackJournal(this.ctx, this.journal, cause);
+    this.releaseLock();
+    throw rollbackError(cause, report);
+  }
+
+  /** Release the lock without committing (a run that made no change). */
+  abandon(): void {
+    this.journal.status = 'rolled-back';
+    this.journal.finishedAt = new Date().toISOString();
+    this.ctx.store.archiveJournal(this.journal);
+    this.releaseLock();
+  }
+
+  /** Run the whole body; on failure roll back. */
+  static async execute<T>(ctx: ApplyContext, command: string, args: string[], body: (run: Run) => Promise<T>): Promise<T> {
+    const run = Run.begin(ctx, command, args);
+    let v: T;
+    try {
+      v = await body(run);
+    } catch (e) {
+      return run.fail(e);
+    }
+    run.commit();
+    return v;
+  }
+}
+
+export function commitJournal(ctx: ApplyContext, j: Journal): void {
+  ctx.store.writeState(applyDelta(ctx.store.readState(), j.commit));
+  j.status = 'committed';
+  j.finishedAt = new Date().toISOString();
+  ctx.store.writeJournal(j);
+  ctx.store.archiveJournal(j);
+}
+
+/** Undo the journal's started/done steps, newest first. Regeneration commands are re-run once at the end. */
+export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unknown): Promise<RollbackReport> {
+  const report: RollbackReport = { undone: [], failed: [] };
+  if (cause) j.error = { code: cause instanceof VfioctlError ? cause.code : 'error', message: cause instanceof Error ? cause.message : String(cause) };
+  const rerun: string[][] = [];
+  for (const s of [...j.steps].reverse()) {
+    if (s.status === 'undone') continue;
+    try {
+      await undoStep(ctx, j, s, rerun);
+      s.status = 'undone';
+      report.undone.push(describeStep(s));
+    } catch (e) {
+      s.status = 'undo-failed';
+      s.error = e instanceof Error ? e.message : String(e);
+      report.failed.push({ step: describeStep(s), error: s.error });
+    }
+    ctx.store.writeJournal(j);
+  }
+  for (const argv of rerun.reverse()) {
+    try {
+      await ctx.exec.run(argv);
+      report.undone.push(`re-ran ${formatArgv(argv)}`);
+    } catch (e) {
+      report.failed.push({ step: `re-run ${formatArgv(argv)}`, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  j.status = report.failed.length ? 'rollback-failed' : 'rolled-back';
+  j.finishedAt = new Date().toISOString();
+  ctx.store.writeJournal(j);
+  if (!report.failed.length) ctx.store.archiveJournal(j);
+  return report;
+}
+
+async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: string[][]): Promise<void> {
+  switch (s.type) {
+    case 'load-module':
+      return; // a loaded module is harmless and may be in use by others: left loaded (like driverctl)
+    case 'bind':
+    case 'release':
+      await moveFunction(ctx.host, ctx.sysfs, pciAddressOf(s.address), s.original, ctx.move);
+      return;
+    case 'file':
+      ctx.files.restore(s.rel, s.before, j.runId);
+      return;
+    case 'exec':
+      if (s.rerunOnUndo && s.status === 'done' && !rerun.some((a) => a.join('\0') === s.argv.join('\0'))) rerun.push(s.argv);
+      return;
+    case 'sriov': {
+      const addr = pciAddressOf(s.address);
+      if (s.before === s.after) return;
+      // the kernel refuses a change between two non-zero counts: go through 0
+      ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', '0\n');
+      if (s.before > 0) ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', `${s.before}\n`);
+      return;
+    }
+  }
+}
+
+export function rollbackError(cause: unknown, report: RollbackReport): VfioctlError {
+  const what = cause instanceof Error ? cause.message : String(cause);
+  const restored = report.undone.length ? `rolled back: ${report.undone.join('; ')}` : 'nothing had been changed';
+  if (report.failed.length) {
+    return new VfioctlError('rollback-failed', `${what}; ${restored}; COULD NOT UNDO: ${report.failed.map((f) => `${f.step} (${f.error})`).join('; ')}`, {
+      remedy: 'the journal is kept: fix the cause and run `vfioctl recover`; `vfioctl status` shows what is still changed',
+      cause,
+      details: { rolledBack: report.undone, notRolledBack: report.failed },
+    });
+  }
+  const base = cause instanceof VfioctlError ? cause : null;
+  return new VfioctlError(base?.code ?? 'apply-failed', `${what}; ${restored}`, {
+    remedy: base?.remedy ?? 'fix the cause and run the command again',
+    exitCode: base?.exitCode ?? 1,
+    cause,
+    details: { ...(base?.details ?? {}), rolledBack: report.undone },
+  });
+}

@@ -142,7 +142,7 @@ function checkCpu(facts: HostFacts, vendor: 'intel' | 'amd' | 'other', vm: boole
   const out: Finding[] = [];
   const cpuEv = factEvidence(facts.cpu.source, () => `vendor ${facts.cpu.vendorId ?? '?'}, flags: ${facts.cpu.flags.filter((f) => ['vmx', 'svm', 'hypervisor'].includes(f)).join(' ') || '(no vmx/svm)'}`);
   if (facts.cpu.source.state !== 'ok') {
-    out.push(finding('cpu-virtualization', 'cpu', 'warn', 'CPU virtualization support unknown: proc/cpuinfo could not be read', [cpuEv], { remedy: 'run vfioctl doctor on the host itself (or capture proc/cpuinfo in the snapshot)' }));
+    out.push(finding('cpu-virtualization', 'cpu', 'warn', `CPU virtualization support unknown: /proc/cpuinfo is ${facts.cpu.source.state === 'absent' ? 'missing' : 'unreadable'}`, [cpuEv], { remedy: 'run vfioctl doctor on the host itself (or capture proc/cpuinfo in the snapshot)' }));
   } else if (vendor === 'other') {
     out.push(finding('cpu-virtualization', 'cpu', 'info', `CPU vendor ${facts.cpu.vendorId ?? 'unknown'}: no x86 vmx/svm flag to check`, [cpuEv]));
   } else {
@@ -565,7 +565,7 @@ function checkMemlock(facts: HostFacts): Finding[] {
   const relevant = facts.memlock.filter((l) => users.has(l.domain));
   const evidence = relevant.map((l) => ev(`${hostPath(l.file)}:${l.line}`, `${l.domain} ${l.type} memlock ${l.value}`));
   if (facts.libvirt.virsh || facts.libvirt.daemons.length) {
-    return [finding('memlock', 'vfio', 'ok', 'libvirt raises the locked-memory limit of guests with assigned devices itself', evidence.length ? evidence : [ev('etc/security/limits.conf', '(no memlock entries)')])];
+    return [finding('memlock', 'vfio', 'ok', 'libvirt raises the locked-memory limit of guests with assigned devices itself', evidence.length ? evidence : [ev(hostPath('etc/security/limits.conf'), '(no memlock entries)')])];
   }
   const small = relevant.filter((l) => /^\d+$/.test(l.value) && Number(l.value) < 1024 * 1024);
   if (small.length) {
@@ -573,7 +573,7 @@ function checkMemlock(facts: HostFacts): Finding[] {
       remedy: 'raise it for the user that runs QEMU, e.g. in /etc/security/limits.d/vfio.conf: `<user> - memlock unlimited` (or guest RAM + 1 GiB in KiB), then log in again',
     })];
   }
-  return [finding('memlock', 'vfio', 'info', relevant.length ? `memlock limits: ${relevant.map((l) => `${l.domain} ${l.type} ${l.value}`).join(', ')}` : 'no memlock limit configured: QEMU run directly (without libvirt) needs one at least as large as guest RAM (ulimit -l)', evidence.length ? evidence : [ev('etc/security/limits.conf', '(no memlock entries)')])];
+  return [finding('memlock', 'vfio', 'info', relevant.length ? `memlock limits: ${relevant.map((l) => `${l.domain} ${l.type} ${l.value}`).join(', ')}` : 'no memlock limit configured: QEMU run directly (without libvirt) needs one at least as large as guest RAM (ulimit -l)', evidence.length ? evidence : [ev(hostPath('etc/security/limits.conf'), '(no memlock entries)')])];
 }
 
 function checkBootTooling(facts: HostFacts): Finding[] {

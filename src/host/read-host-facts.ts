@@ -18,8 +18,13 @@ import {
 
 type Problems = HostFacts['problems'];
 
+/** Evidence names files as the host they belong to sees them (/proc/cmdline), whatever the root. */
+function shown(rel: string): string {
+  return `/${rel}`;
+}
+
 function fact<T>(host: HostRoot, rel: string, r: ReadResult<unknown>, value: (v: never) => T, problems: Problems): Fact<T> {
-  const source = host.display(rel);
+  const source = shown(rel);
   if (r.state === 'ok') return { state: 'ok', source, value: value(r.value as never) };
   if (r.state === 'absent') return { state: 'absent', source };
   problems.push({ path: rel, code: r.code, message: r.message });
@@ -182,13 +187,13 @@ function readKernelConfig(host: HostRoot, release: string | null, problems: Prob
   const gz = host.readBytes('proc/config.gz');
   if (gz.state === 'ok') {
     try {
-      return { state: 'ok', source: host.display('proc/config.gz'), value: parseKernelConfig(gunzipSync(gz.value).toString('utf8')) };
+      return { state: 'ok', source: shown('proc/config.gz'), value: parseKernelConfig(gunzipSync(gz.value).toString('utf8')) };
     } catch (e) {
       problems.push({ path: 'proc/config.gz', code: 'EBADGZ', message: (e as Error).message });
-      return { state: 'unreadable', source: host.display('proc/config.gz'), code: 'EBADGZ', message: (e as Error).message };
+      return { state: 'unreadable', source: shown('proc/config.gz'), code: 'EBADGZ', message: (e as Error).message };
     }
   }
-  return { state: 'absent', source: host.display(release ? `boot/config-${release}` : 'boot/config-RELEASE') };
+  return { state: 'absent', source: shown(release ? `boot/config-${release}` : 'boot/config-RELEASE') };
 }
 
 function moduleFromPath(p: string): string {
@@ -198,7 +203,7 @@ function moduleFromPath(p: string): string {
 
 function readModules(host: HostRoot, release: string | null, problems: Problems): HostFacts['modules'] {
   const loaded = fact(host, 'proc/modules', host.readText('proc/modules'), (v: string) => v.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean).map(moduleName), problems);
-  const noRelease = (name: string): Fact<string[]> => ({ state: 'absent', source: host.display(`lib/modules/RELEASE/${name}`) });
+  const noRelease = (name: string): Fact<string[]> => ({ state: 'absent', source: shown(`lib/modules/RELEASE/${name}`) });
   let builtin: Fact<string[]> = noRelease('modules.builtin');
   let available: Fact<string[]> = noRelease('modules.dep');
   if (release) {
@@ -218,8 +223,8 @@ function readModules(host: HostRoot, release: string | null, problems: Problems)
           for (const n of l.value) if (/\.ko(\.(xz|gz|zst))?$/.test(n)) names.push(moduleFromPath(n));
         }
       }
-      if (any) available = { state: 'ok', source: host.display(`${base}/kernel/drivers/vfio`), value: names };
-      else available = { state: 'absent', source: host.display(`${base}/modules.dep`) };
+      if (any) available = { state: 'ok', source: shown(`${base}/kernel/drivers/vfio`), value: names };
+      else available = { state: 'absent', source: shown(`${base}/modules.dep`) };
     }
   }
   const sm = host.listDir('sys/module');

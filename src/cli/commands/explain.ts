@@ -1,0 +1,65 @@
+/**
+ * `vfioctl explain "<message>"`: the cause and fix of a device-assignment error message, citing this
+ * host's facts (read through --root, default /) unless --no-host. Exit 0 when explained, 1 when no known
+ * message matched.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { readHostFacts } from '../../host/read-host-facts.js';
+import { explainError, knownMessages } from '../../core/explain.js';
+import { ExitCode, UsageError, VfioctlError } from '../../model/errors.js';
+import type { HostFacts } from '../../model/host-facts.js';
+import type { PciInventory } from '../../model/pci-function.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('explain')
+    .argument('[message...]', 'the error text (quote it), or - to read it from standard input')
+    .description('explain an error message (kernel, QEMU, libvirt, Windows Code 43): cause, fix, and the facts of this host that bear on it')
+    .option('--no-host', 'do not read the host; explain the message alone')
+    .option('--list', 'list the messages vfioctl can explain')
+    .action(
+      action<[string[]]>(ctx, (words, opts) => {
+        if (opts.list) {
+          const list = knownMessages();
+          if (ctx.json) ctx.printJson({ version: 1, known: list });
+          else ctx.out(list.map((k) => `${k.id.padEnd(24)} ${k.title}`).join('\n') + '\n');
+          return ExitCode.ok;
+        }
+        let text = words.join(' ');
+        if (text.trim() === '-') text = readFileSync(0, 'utf8');
+        if (!text.trim()) throw new UsageError('no-message', 'no message to explain', 'pass the error text in quotes: vfioctl explain "group 14 is not viable" (or - to read standard input)');
+        let facts: HostFacts | undefined;
+        let inventory: PciInventory | undefined;
+        if (opts.host !== false) {
+          facts = readHostFacts(ctx.host());
+          inventory = ctx.inventory();
+        }
+        const matches = explainError(text, facts, inventory);
+        if (ctx.json) {
+          ctx.printJson({ version: 1, input: text.trim(), host: facts ? facts.root : null, matches });
+          return matches.length ? ExitCode.ok : ExitCode.error;
+        }
+        if (!matches.length) {
+          throw new VfioctlError('not-explained', 'no known message in this text', {
+            remedy: `vfioctl explain --list shows the messages it knows; \`vfioctl doctor\` checks the host as a whole`,
+          });
+        }
+        const c = ctx.c;
+        const out: string[] = [];
+        for (const m of matches) {
+          out.push(c.bold(m.title), `  cause: ${m.cause}`, `  fix:   ${m.fix}`);
+          if (m.facts.length) {
+            out.push('  on this host:');
+            for (const f of m.facts) out.push(`    ${f.source}: ${f.value}`);
+          }
+          if (m.related.length) out.push(c.dim(`  see: vfioctl doctor (${m.related.join(', ')})`));
+          out.push('');
+        }
+        ctx.out(out.join('\n'));
+        return ExitCode.ok;
+      }),
+    );
+}

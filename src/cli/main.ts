@@ -10,12 +10,28 @@ import * as ls from './commands/ls.js';
 import * as groups from './commands/groups.js';
 import * as show from './commands/show.js';
 import * as snapshot from './commands/snapshot.js';
+import * as doctor from './commands/doctor.js';
+import * as check from './commands/check.js';
+import * as explain from './commands/explain.js';
+import * as guests from './commands/guests.js';
+import * as attach from './commands/attach.js';
+import * as detach from './commands/detach.js';
+import * as lint from './commands/lint.js';
+import * as nodedev from './commands/nodedev.js';
 
 const COMMANDS: CommandModule[] = [
   ls,
   groups,
   show,
   snapshot,
+  doctor,
+  check,
+  explain,
+  guests,
+  attach,
+  detach,
+  lint,
+  nodedev,
 ];
 
 const EPILOG = `

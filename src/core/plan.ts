@@ -390,6 +390,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     hostDrivers,
     cpuVendor,
     nested: request.nested ?? false,
+    unsafeInterrupts: request.allowUnsafeInterrupts ?? false,
     needsReboot: steps.some((s) => s.needsReboot),
   };
 }

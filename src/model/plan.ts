@@ -146,6 +146,8 @@ export interface PassthroughPlan {
   hostDrivers: string[];
   cpuVendor: CpuVendor | null;
   nested: boolean;
+  /** The user opted in to allow_unsafe_interrupts (hosts without interrupt remapping). */
+  unsafeInterrupts: boolean;
   needsReboot: boolean;
 }
 

@@ -1,0 +1,142 @@
+/**
+ * Host configuration for a plan, correct for this host's CPU vendor, boot loader and initramfs tool:
+ *   - the kernel command line change (intel_iommu=on iommu=pt when the IOMMU is off on Intel; nothing to
+ *     add on AMD, where firmware turns the IOMMU on; vfio-pci.ids= when vfio-pci is built into the kernel)
+ *     and how this host's boot loader takes it
+ *   - the modprobe.d file (options vfio-pci ids=..., softdep <host driver> pre: vfio-pci for the drivers
+ *     bound now), or the per-address binding identical cards require
+ *   - vfio modules in the initramfs and the command that regenerates it
+ *   - the opt-in allow_unsafe_interrupts line, presented as the security downgrade it is
+ * Pure: plan and detected tooling in, text out.
+ */
+import type { PassthroughPlan, PlanBootInfo } from '../../model/plan.js';
+import { type BootTooling, formatArgv } from '../boot/detect.js';
+import { renderVfioModprobeConf } from '../modprobe.js';
+
+export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'];
+
+/** The planner's view of the boot tooling (commands as display strings). */
+export function planBootInfo(t: BootTooling): PlanBootInfo {
+  const bl = t.bootLoader;
+  const file = bl.cmdline.via === 'grub-defaults' || bl.cmdline.via === 'kernel-cmdline' ? `/${bl.cmdline.file}` : bl.cmdline.via === 'tool' && bl.cmdline.alsoFile ? `/${bl.cmdline.alsoFile}` : null;
+  return {
+    loader: bl.kind,
+    file,
+    apply: bl.regenerate.length ? bl.regenerate.map(formatArgv).join(' && ') : null,
+    initramfs: t.initramfs.regenerate ? formatArgv(t.initramfs.regenerate) : null,
+  };
+}
+
+/** Kernel parameters the plan adds (IOMMU on, built-in vfio-pci ids). */
+export function kernelParams(plan: PassthroughPlan): string[] {
+  const out: string[] = [];
+  for (const s of plan.steps) {
+    if (s.action.type === 'enable-iommu') out.push(...s.action.params);
+    if (s.action.type === 'kernel-cmdline') out.push(...s.action.set);
+  }
+  return out;
+}
+
+/** The modprobe.d file content (vfioctl's managed file), or null when nothing is needed. */
+export function renderModprobe(plan: PassthroughPlan): string | null {
+  const ids = plan.binding.mode === 'ids' && !plan.binding.builtin ? plan.binding.ids : [];
+  if (!ids.length && !plan.hostDrivers.length) return null;
+  return renderVfioModprobeConf({ ids, softdeps: plan.hostDrivers });
+}
+
+function cmdlineHow(params: string, boot: BootTooling | undefined): string[] {
+  const bl = boot?.bootLoader;
+  const regen = bl?.regenerate.map((a) => `    ${formatArgv(a)}`) ?? [];
+  if (!bl || bl.kind === 'unknown' || bl.cmdline.via === 'none') {
+    return [
+      `#   boot loader not recognised: add the parameters where this host keeps its kernel command line`,
+      `#   (GRUB_CMDLINE_LINUX in /etc/default/grub + update-grub or grub2-mkconfig; /etc/kernel/cmdline for`,
+      `#   systemd-boot; grubby --update-kernel=ALL --args="${params}" on Fedora/RHEL)`,
+    ];
+  }
+  const c = bl.cmdline;
+  if (c.via === 'grub-defaults') return [`#   add them to GRUB_CMDLINE_LINUX in /${c.file}, then run:`, ...regen];
+  if (c.via === 'kernel-cmdline') return [`#   append them to the single line in /${c.file}, then run:`, ...(regen.length ? regen : ['    (reinstall the boot entries of the running kernel, e.g. kernel-install add)'])];
+  if (c.tool === 'grubby') return [`#   run:`, `    grubby --update-kernel=ALL --args="${params}"`, ...(c.alsoFile ? [`#   and add them to GRUB_CMDLINE_LINUX in /${c.alsoFile} so future kernels get them`] : [])];
+  return [`#   run:`, `    kernelstub --add-options "${params}"`];
+}
+
+function initramfsHow(boot: BootTooling | undefined): string[] {
+  const ir = boot?.initramfs;
+  const kind = ir?.kind ?? 'unknown';
+  const regen = ir?.regenerate ? formatArgv(ir.regenerate) : null;
+  switch (kind) {
+    case 'initramfs-tools':
+      return [`#   add one per line to ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/initramfs-tools/modules'}: ${VFIO_MODULES.join(' ')}`, `    ${regen ?? 'update-initramfs -u -k all'}`];
+    case 'dracut':
+      return [`#   write ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/dracut.conf.d/vfio.conf'}: force_drivers+=" ${VFIO_MODULES.join(' ')} "`, `    ${regen ?? 'dracut -f --regenerate-all'}`];
+    case 'mkinitcpio':
+      return [`#   add ${VFIO_MODULES.join(' ')} to MODULES=(...) in ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/mkinitcpio.conf'}`, `    ${regen ?? 'mkinitcpio -P'}`];
+    default:
+      return [
+        `#   initramfs tool not recognised: include ${VFIO_MODULES.join(' ')} and regenerate it`,
+        `#   (update-initramfs -u -k all / dracut -f --regenerate-all / mkinitcpio -P)`,
+      ];
+  }
+}
+
+export function renderHostConfig(plan: PassthroughPlan, boot?: BootTooling): string {
+  const out: string[] = [];
+  const vendor = plan.cpuVendor === 'intel' ? 'Intel' : plan.cpuVendor === 'amd' ? 'AMD' : 'unknown';
+  out.push(`# vfioctl: host configuration for ${plan.claim.join(', ') || '(nothing claimed)'}`);
+  out.push(`# CPU: ${vendor}; boot loader: ${boot?.bootLoader.kind ?? 'unknown'}; initramfs: ${boot?.initramfs.kind ?? 'unknown'}`);
+  out.push('');
+  let n = 1;
+
+  // 1. kernel command line
+  const params = kernelParams(plan);
+  const iommuOff = plan.findings.some((f) => f.id === 'iommu-not-enabled');
+  out.push(`# ${n++}. Kernel command line${params.length ? ' (takes effect after a reboot)' : ''}`);
+  if (params.length) {
+    out.push(`#   parameters: ${params.join(' ')}`);
+    out.push(...cmdlineHow(params.join(' '), boot));
+  } else if (iommuOff && plan.cpuVendor === 'amd') {
+    out.push('#   AMD: nothing to add. The AMD IOMMU is used when the firmware enables it (AMD-Vi / "IOMMU" setting);');
+    out.push('#   amd_iommu=on is not a valid value. iommu=pt is optional (host devices skip translation).');
+  } else {
+    out.push('#   no change needed: the IOMMU is on and vfio-pci takes its ids from modprobe.d');
+  }
+  if (params.some((p) => p.startsWith('vfio-pci.ids='))) {
+    out.push('#   vfio-pci is built into this kernel: modprobe.d options for it are ignored, so its ids go here.');
+  }
+  out.push('');
+
+  // 2. modprobe.d
+  const conf = renderModprobe(plan);
+  out.push(`# ${n++}. /etc/modprobe.d/vfio.conf`);
+  if (plan.binding.mode === 'per-address') {
+    out.push('#   identical cards stay on the host, so vfio-pci ids= would take them too: bind per address instead');
+    for (const a of plan.claim) out.push(`    driverctl set-override ${a} vfio-pci`);
+  }
+  if (conf) {
+    out.push(`cat > /etc/modprobe.d/vfio.conf <<'EOF'`, conf.trimEnd(), 'EOF');
+  } else if (plan.binding.mode !== 'per-address') {
+    out.push('#   nothing to write');
+  }
+  out.push('');
+
+  // 3. initramfs
+  if (conf || plan.binding.mode === 'per-address') {
+    out.push(`# ${n++}. initramfs: load vfio-pci before the host drivers at boot (takes effect after a reboot)`);
+    out.push(...initramfsHow(boot));
+    out.push('');
+  }
+
+  // 4. unsafe interrupts
+  if (plan.unsafeInterrupts) {
+    out.push(`# ${n++}. Interrupt remapping opt-out — SECURITY DOWNGRADE`);
+    out.push('#   Without interrupt remapping a guest can inject interrupts into the host. Use this only for');
+    out.push('#   trusted guests on hardware that lacks remapping, never on a host shared with untrusted users.');
+    out.push(`cat > /etc/modprobe.d/vfio-unsafe-interrupts.conf <<'EOF'`, 'options vfio_iommu_type1 allow_unsafe_interrupts=1', 'EOF');
+    out.push('#   at runtime (until reboot): echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts');
+    out.push('');
+  }
+  if (params.length) out.push('# Reboot afterwards (the kernel command line changes only then), then check with: vfioctl doctor', '');
+  else if (conf || plan.binding.mode === 'per-address') out.push('# Binding at runtime (vfioctl apply) works now; these files take effect at the next boot.', '');
+  return out.join('\n');
+}

@@ -1,0 +1,97 @@
+/**
+ * libvirt rendering of a plan: one <hostdev> per claimed function (managed, hex source addresses,
+ * <rom bar='off'/> when the plan chose it, multifunction placement for functions passed together), the
+ * pcie-root-port controllers that placement needs, the domain <features> (hidden KVM and Hyper-V
+ * vendor_id for NVIDIA consumer GPUs, <ioapic driver='qemu'/> for nested assignment) and the virtual
+ * <iommu model='intel'> for nested assignment. Pure: plan in, text out.
+ */
+import { pciAddressOf } from '../../model/pci-address.js';
+import type { PassthroughPlan } from '../../model/plan.js';
+import { renderPciHostdevXml } from '../libvirt/domain-xml.js';
+import { type PlacementOptions, controllerIndexes, guestPlacement } from './common.js';
+
+export interface LibvirtRendering {
+  hostdevs: { address: string; xml: string }[];
+  controllers: string[];
+  /** The <features> children to merge into the domain's <features> (empty when none are needed). */
+  features: string[];
+  /** <iommu> element for <devices> (nested assignment), or null. */
+  iommu: string | null;
+}
+
+export function renderLibvirtParts(plan: PassthroughPlan, opts: PlacementOptions = {}): LibvirtRendering {
+  const placements = guestPlacement(plan, opts);
+  const byAddr = new Map(plan.functions.map((f) => [f.address as string, f]));
+  const hostdevs = placements.map((p) => ({
+    address: p.address,
+    xml: renderPciHostdevXml({
+      source: pciAddressOf(p.address),
+      managed: true,
+      guestAddress: p.guest ?? undefined,
+      romBar: byAddr.get(p.address)?.romBar ?? undefined,
+    }),
+  }));
+  const controllers = controllerIndexes(placements).map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>\n`);
+  const features: string[] = [];
+  if (plan.features.hypervVendorId) {
+    features.push(`<hyperv mode='custom'>\n  <vendor_id state='on' value='${plan.features.hypervVendorId}'/>\n</hyperv>\n`);
+  }
+  if (plan.features.kvmHidden) features.push(`<kvm>\n  <hidden state='on'/>\n</kvm>\n`);
+  if (plan.features.viommu) features.push(`<ioapic driver='qemu'/>\n`);
+  const iommu = plan.features.viommu
+    ? `<iommu model='intel'>\n  <driver intremap='on' caching_mode='on' iotlb='on'/>\n</iommu>\n`
+    : null;
+  return { hostdevs, controllers, features, iommu };
+}
+
+function indent(xml: string, pad: string): string {
+  return xml.split('\n').map((l) => (l ? pad + l : l)).join('\n');
+}
+
+/** The fragments as a person pastes them (`virsh edit GUEST`), each headed by where it goes. */
+export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}): string {
+  const r = renderLibvirtParts(plan, opts);
+  const guest = plan.guest ? ` of guest "${plan.guest}"` : '';
+  const out: string[] = [];
+  out.push(`<!-- vfioctl: add inside <devices>${guest} (virsh edit ${plan.guest ?? 'GUEST'}) -->`);
+  for (const c of r.controllers) out.push(c.trimEnd());
+  for (const h of r.hostdevs) out.push(h.xml.trimEnd());
+  if (r.iommu) out.push(r.iommu.trimEnd());
+  if (r.features.length) {
+    out.push(`<!-- vfioctl: add inside <features>${guest} -->`);
+    for (const f of r.features) out.push(f.trimEnd());
+  }
+  return out.join('\n') + '\n';
+}
+
+export interface DomainOptions extends PlacementOptions {
+  name?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+}
+
+/** A complete, minimal domain holding the plan's devices: a starting point for a new guest. */
+export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions = {}): string {
+  const machine = opts.machine ?? 'q35';
+  const r = renderLibvirtParts(plan, opts);
+  const name = (opts.name ?? plan.guest ?? 'vfioctl-guest').replace(/[<>&'"]/g, '_');
+  const features = ['<acpi/>', '<apic/>', ...r.features.map((f) => f.trimEnd())];
+  const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
+  return [
+    `<domain type='kvm'>`,
+    `  <name>${name}</name>`,
+    `  <memory unit='MiB'>${opts.memoryMiB ?? 4096}</memory>`,
+    `  <vcpu>${opts.vcpus ?? 2}</vcpu>`,
+    `  <os>`,
+    `    <type arch='x86_64' machine='${machine}'>hvm</type>`,
+    `  </os>`,
+    `  <features>`,
+    ...features.map((f) => indent(f, '    ')),
+    `  </features>`,
+    `  <devices>`,
+    ...devices.map((d) => indent(d, '    ')),
+    `  </devices>`,
+    `</domain>`,
+    '',
+  ].join('\n');
+}

@@ -268,6 +268,8 @@ export interface PciHostdevSpec {
   guestAddress?: GuestPciAddress | undefined;
   /** <rom bar='off'/> when true; a ROM file when given. */
   romBarOff?: boolean | undefined;
+  /** The planner's ROM BAR decision ('off' is the same as romBarOff). */
+  romBar?: 'on' | 'off' | undefined;
   romFile?: string | undefined;
   /** <driver name='vfio'/>: written only when asked (libvirt defaults to vfio). */
   driverName?: string | undefined;
@@ -290,8 +292,9 @@ export function renderPciHostdevXml(spec: PciHostdevSpec, indent = ''): string {
     `${i}    <address domain='${hx(s.domain, 4)}' bus='${hx(s.bus, 2)}' slot='${hx(s.slot, 2)}' function='${hx(s.fn, 1)}'/>`,
     `${i}  </source>`,
   ];
-  if (spec.romBarOff || spec.romFile) {
-    const parts = [...(spec.romBarOff ? [`bar='off'`] : []), ...(spec.romFile ? [`file='${xmlAttr(spec.romFile)}'`] : [])];
+  const bar = spec.romBarOff || spec.romBar === 'off' ? 'off' : spec.romBar === 'on' ? 'on' : null;
+  if (bar || spec.romFile) {
+    const parts = [...(bar ? [`bar='${bar}'`] : []), ...(spec.romFile ? [`file='${xmlAttr(spec.romFile)}'`] : [])];
     lines.push(`${i}  <rom ${parts.join(' ')}/>`);
   }
   const g = spec.guestAddress;

@@ -1,0 +1,288 @@
+/**
+ * Guests through libvirt: read every guest's definition, turn a passthrough plan into <hostdev> changes
+ * for one guest, and carry them out one `virsh attach-device` / `detach-device` per function, verified
+ * afterwards against `virsh dumpxml` and undone (newest first) when a later one fails.
+ *
+ * Live (--live) and persistent (--config) changes are separate effects: the XML each is checked against
+ * is the live definition (dumpxml) or the persistent one (dumpxml --inactive).
+ */
+import { type PciAddressString, deviceKey, formatNodedevName, pciAddressOf } from '../../model/pci-address.js';
+import type { OtherGuest, PassthroughPlan } from '../../model/plan.js';
+import { VfioctlError, ExitCode } from '../../model/errors.js';
+import { type DomainConfig, type GuestPciAddress, editDomainXml, parseDomainXml, pciHostdevs, renderPciHostdevXml } from './domain-xml.js';
+import { type Virsh, VirshError } from './virsh.js';
+
+export interface GuestInfo {
+  name: string;
+  running: boolean;
+  /** virsh domstate text ("running", "shut off", ...). */
+  state: string;
+  /** The persistent definition (dumpxml --inactive). */
+  config: DomainConfig;
+  configXml: string;
+}
+
+export function parseOrThrow(xml: string, what: string): DomainConfig {
+  const r = parseDomainXml(xml);
+  if (!r.ok) throw new VfioctlError('bad-domain-xml', `${what}: ${r.error.message}`, { remedy: 'check the definition with `virsh dumpxml`' });
+  return r.value;
+}
+
+/** Every guest libvirt knows on this connection, with its persistent definition. */
+export async function readGuests(virsh: Virsh): Promise<GuestInfo[]> {
+  const names = await virsh.listDomainNames();
+  const running = new Set(await virsh.listRunningDomainNames());
+  const out: GuestInfo[] = [];
+  for (const name of names) {
+    const xml = await virsh.dumpxml(name, { inactive: true });
+    const state = running.has(name) ? 'running' : await virsh.domstate(name);
+    out.push({ name, running: running.has(name), state, config: parseOrThrow(xml, `definition of ${name}`), configXml: xml });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The other guests' PCI hostdevs, in the planner's shape. */
+export function otherGuestsOf(guests: GuestInfo[], exclude: string | null): OtherGuest[] {
+  return guests
+    .filter((g) => g.name !== exclude)
+    .map((g) => ({ name: g.name, running: g.running, hostdevs: pciHostdevs(g.config).map((h) => h.source) }));
+}
+
+export interface Effects {
+  live: boolean;
+  config: boolean;
+}
+
+export interface HostdevChange {
+  address: PciAddressString;
+  /** The <hostdev> element given to virsh. */
+  xml: string;
+  managed: boolean;
+  guestAddress: GuestPciAddress | null;
+  romBar: 'on' | 'off' | null;
+}
+
+export interface HostdevChangeSet {
+  op: 'attach' | 'detach';
+  guest: string;
+  effects: Effects;
+  changes: HostdevChange[];
+  /** Functions left out, and why (already attached, not attached...). */
+  skipped: { address: PciAddressString; reason: string }[];
+  notes: string[];
+  /** detach: unmanaged functions to give back to the host afterwards (nodedev-reattach). */
+  reattach: PciAddressString[];
+  /** The persistent definition before and after (--config), for --dry-run's diff. */
+  configBefore: string | null;
+  configAfter: string | null;
+}
+
+/**
+ * Where a multifunction device goes in the guest: one slot holding all its functions. q35: a new bus number
+ * past the last controller (libvirt adds the pcie-root-port for it); i440fx: a free slot on bus 0.
+ */
+export function chooseGuestSlot(d: DomainConfig, taken: { bus: number; slot: number }[] = []): { bus: number; slot: number } | null {
+  if (d.chipset === 'q35') {
+    const maxIndex = Math.max(0, ...d.controllers.filter((c) => c.type === 'pci' && c.index !== null).map((c) => c.index!), ...d.usedGuestAddresses.map((a) => a.bus), ...taken.map((t) => t.bus));
+    return { bus: maxIndex + 1, slot: 0 };
+  }
+  if (d.chipset === 'i440fx') {
+    const used = new Set([...d.usedGuestAddresses.filter((a) => a.domain === 0 && a.bus === 0).map((a) => a.slot), ...taken.filter((t) => t.bus === 0).map((t) => t.slot)]);
+    // Slots 0-2 hold the host bridge, the PIIX3 and the video device on i440fx.
+    for (let s = 3; s <= 0x1f; s++) if (!used.has(s)) return { bus: 0, slot: s };
+  }
+  return null;
+}
+
+/** The hostdev additions for `guest` from a plan: one per claimed function not yet attached there. */
+export function planHostdevAttach(plan: PassthroughPlan, guest: GuestInfo, live: DomainConfig | null, effects: Effects): HostdevChangeSet {
+  const notes: string[] = [];
+  const skipped: HostdevChangeSet['skipped'] = [];
+  const inConfig = new Set<string>(pciHostdevs(guest.config).map((h) => h.source));
+  const inLive = new Set<string>(live ? pciHostdevs(live).map((h) => h.source) : []);
+  const already = (a: string) => (!effects.config || inConfig.has(a)) && (!effects.live || inLive.has(a));
+  const partly = (a: string) => (effects.config && inConfig.has(a)) || (effects.live && inLive.has(a));
+  const fnInfo = new Map(plan.functions.map((f) => [f.address as string, f]));
+  const changes: HostdevChange[] = [];
+  const taken: { bus: number; slot: number }[] = [];
+  for (const slot of plan.slots) {
+    const todo = slot.functions.filter((a) => {
+      if (already(a)) {
+        skipped.push({ address: a, reason: `already attached to ${guest.name}` });
+        return false;
+      }
+      if (partly(a)) {
+        throw new VfioctlError('hostdev-half-attached', `${a} is attached to ${guest.name} in only one of the live and persistent definitions`, {
+          remedy: `attach it with only the missing flag (--live or --config), or detach it first: vfioctl detach ${guest.name} ${a}`,
+          exitCode: ExitCode.usage,
+        });
+      }
+      return true;
+    });
+    if (!todo.length) continue;
+    let place: { bus: number; slot: number } | null = null;
+    if (todo.length > 1) {
+      if (effects.live) {
+        notes.push(`functions of ${slot.device} go to separate guest slots: hotplug (--live) adds single-function slots only; attach with --config alone to keep them in one multifunction slot`);
+      } else {
+        place = chooseGuestSlot(guest.config, taken);
+        if (place) taken.push(place);
+        else notes.push(`no free guest slot found for ${slot.device} as one multifunction device; libvirt places the functions itself`);
+      }
+    }
+    const hasFn0 = todo.some((a) => pciAddressOf(a).fn === 0);
+    todo.forEach((a, i) => {
+      const src = pciAddressOf(a);
+      const guestFn = hasFn0 ? src.fn : i;
+      const guestAddress: GuestPciAddress | null = place ? { domain: 0, bus: place.bus, slot: place.slot, fn: guestFn, multifunction: guestFn === 0 } : null;
+      const romBar = fnInfo.get(a)?.romBar ?? null;
+      changes.push({
+        address: a,
+        managed: true,
+        guestAddress,
+        romBar,
+        xml: renderPciHostdevXml({ source: src, managed: true, guestAddress: guestAddress ?? undefined, romBar: romBar ?? undefined }),
+      });
+    });
+  }
+  if (plan.slots.some((s) => s.functions.length > 1) && changes.length) {
+    const devices = new Set(changes.map((c) => deviceKey(pciAddressOf(c.address))));
+    if (devices.size < changes.length && !effects.live) notes.push('functions of one device share one guest slot (function 0 marked multifunction)');
+  }
+  let configAfter: string | null = null;
+  if (effects.config) {
+    const r = editDomainXml(guest.configXml, { addHostdevs: changes.map((c) => c.xml) });
+    if (!r.ok) throw new VfioctlError('internal-edit', r.error.message);
+    configAfter = r.value;
+  }
+  return { op: 'attach', guest: guest.name, effects, changes, skipped, notes, reattach: [], configBefore: effects.config ? guest.configXml : null, configAfter };
+}
+
+/** The hostdev removals for `guest`: the given functions, matched on the existing hostdevs' sources. */
+export function planHostdevDetach(addresses: PciAddressString[], guest: GuestInfo, live: DomainConfig | null, effects: Effects, otherGuests: OtherGuest[] = []): HostdevChangeSet {
+  const notes: string[] = [];
+  const skipped: HostdevChangeSet['skipped'] = [];
+  const changes: HostdevChange[] = [];
+  const cfg = new Map(pciHostdevs(guest.config).map((h) => [h.source as string, h]));
+  const liv = new Map(live ? pciHostdevs(live).map((h) => [h.source as string, h]) : []);
+  for (const a of addresses) {
+    const h = (effects.config ? cfg.get(a) : undefined) ?? (effects.live ? liv.get(a) : undefined);
+    const missing = [...(effects.config && !cfg.has(a) ? ['persistent'] : []), ...(effects.live && !liv.has(a) ? ['live'] : [])];
+    if (!h) {
+      skipped.push({ address: a, reason: `not attached to ${guest.name} (${missing.join(' and ')} definition)` });
+      continue;
+    }
+    if (missing.length) {
+      throw new VfioctlError('hostdev-half-attached', `${a} is not in the ${missing.join(' and ')} definition of ${guest.name}`, {
+        remedy: `detach it with only ${effects.config && cfg.has(a) ? '--config' : '--live'}`,
+        exitCode: ExitCode.usage,
+      });
+    }
+    // libvirt matches a hostdev on its source; the managed flag is kept as it was.
+    changes.push({ address: a, managed: h.managed, guestAddress: h.guestAddress, romBar: h.rom?.bar ?? null, xml: renderPciHostdevXml({ source: pciAddressOf(a), managed: h.managed }) });
+  }
+  let configAfter: string | null = null;
+  if (effects.config) {
+    const r = editDomainXml(guest.configXml, { removeHostdevSources: changes.map((c) => c.address) });
+    if (!r.ok) throw new VfioctlError('internal-edit', r.error.message);
+    configAfter = r.value;
+  }
+  // Unmanaged functions go back to the host unless another guest's definition still lists them.
+  const reattach: PciAddressString[] = [];
+  for (const c of changes) {
+    if (c.managed) continue;
+    const users = otherGuests.filter((o) => o.hostdevs.includes(c.address)).map((o) => o.name);
+    if (users.length) notes.push(`${c.address} is unmanaged and also listed by ${users.join(', ')}: it is left detached from the host`);
+    else reattach.push(c.address);
+  }
+  return { op: 'detach', guest: guest.name, effects, changes, skipped, notes, reattach, configBefore: effects.config ? guest.configXml : null, configAfter };
+}
+
+/** virsh commands a person could run for the change set (shown by --dry-run). */
+export function describeCommands(set: HostdevChangeSet, uri: string | undefined): string[] {
+  const flags = [...(set.effects.live ? ['--live'] : []), ...(set.effects.config ? ['--config'] : [])].join(' ');
+  const conn = uri ? `--connect '${uri}' ` : '';
+  const cmds = set.changes.map((c) => `virsh ${conn}${set.op}-device ${set.guest} hostdev-${c.address.replace(/[:.]/g, '_')}.xml ${flags}`);
+  for (const a of set.reattach) cmds.push(`virsh ${conn}nodedev-reattach ${formatNodedevName(pciAddressOf(a))}`);
+  return cmds;
+}
+
+export interface ApplyResult {
+  done: PciAddressString[];
+  /** Unmanaged functions given back to the host (nodedev-reattach). */
+  reattached: PciAddressString[];
+  /** Problems after the change that did not undo it (e.g. a reattach that failed). */
+  warnings: string[];
+}
+
+async function sourcesNow(virsh: Virsh, guest: string, effects: Effects): Promise<{ config: Set<string> | null; live: Set<string> | null }> {
+  const config = effects.config ? new Set<string>(pciHostdevs(parseOrThrow(await virsh.dumpxml(guest, { inactive: true }), guest)).map((h) => h.source)) : null;
+  const live = effects.live ? new Set<string>(pciHostdevs(parseOrThrow(await virsh.dumpxml(guest), guest)).map((h) => h.source)) : null;
+  return { config, live };
+}
+
+/**
+ * Carry out a change set: one virsh call per function, verified against dumpxml afterwards; on a failure
+ * the functions already changed are changed back (newest first) and the error says what was undone.
+ */
+export async function applyHostdevChanges(virsh: Virsh, set: HostdevChangeSet, log: (line: string) => void = () => {}): Promise<ApplyResult> {
+  const done: HostdevChange[] = [];
+  const call = (op: 'attach' | 'detach', c: HostdevChange) =>
+    op === 'attach' ? virsh.attachDevice(set.guest, c.xml, set.effects) : virsh.detachDevice(set.guest, c.xml, set.effects);
+  const undoOp = set.op === 'attach' ? 'detach' : 'attach';
+  try {
+    for (const c of set.changes) {
+      log(`${set.op} ${c.address} ${set.op === 'attach' ? 'to' : 'from'} ${set.guest}`);
+      await call(set.op, c);
+      done.push(c);
+    }
+    const now = await sourcesNow(virsh, set.guest, set.effects);
+    for (const c of set.changes) {
+      for (const [where, s] of [['persistent', now.config], ['live', now.live]] as const) {
+        if (!s) continue;
+        const present = s.has(c.address);
+        if (present !== (set.op === 'attach')) {
+          throw new VfioctlError('verify-failed', `after ${set.op}, ${c.address} is ${present ? 'still' : 'not'} in the ${where} definition of ${set.guest}`, {
+            remedy: 'check the guest with `vfioctl guests` and `virsh dumpxml`; the change was undone',
+          });
+        }
+      }
+    }
+  } catch (e) {
+    const undone: string[] = [];
+    const failed: string[] = [];
+    for (const c of [...done].reverse()) {
+      try {
+        // Undo with the XML libvirt accepted (attach) or the hostdev as it was (detach).
+        const xml = undoOp === 'attach' ? renderPciHostdevXml({ source: pciAddressOf(c.address), managed: c.managed, guestAddress: c.guestAddress ?? undefined, romBar: c.romBar ?? undefined }) : c.xml;
+        if (undoOp === 'attach') await virsh.attachDevice(set.guest, xml, set.effects);
+        else await virsh.detachDevice(set.guest, xml, set.effects);
+        undone.push(c.address);
+      } catch (u) {
+        failed.push(`${c.address}: ${u instanceof Error ? u.message : String(u)}`);
+      }
+    }
+    const base = e instanceof VfioctlError ? e : new VfioctlError('libvirt-failed', e instanceof Error ? e.message : String(e), { cause: e });
+    const what = undone.length ? ` (undone: ${set.op} of ${undone.join(', ')})` : '';
+    const bad = failed.length ? `; could NOT undo ${failed.join('; ')}` : '';
+    throw new VfioctlError(base.code, `${base.message}${what}${bad}`, {
+      remedy: failed.length ? `fix by hand: virsh ${undoOp}-device ${set.guest} FILE with ${set.effects.config ? '--config' : ''} ${set.effects.live ? '--live' : ''}; ${base.remedy ?? ''}` : base.remedy,
+      exitCode: base.exitCode,
+      cause: e,
+      details: { ...(base.details ?? {}), undone, undoFailed: failed },
+    });
+  }
+  // Unmanaged hostdevs removed from the guest go back to the host driver.
+  const reattached: PciAddressString[] = [];
+  const warnings: string[] = [];
+  for (const a of set.reattach) {
+    log(`reattach ${a} to the host`);
+    try {
+      await virsh.nodedevReattach(formatNodedevName(pciAddressOf(a)));
+      reattached.push(a);
+    } catch (e) {
+      warnings.push(`${a} stays detached from the host: ${e instanceof VirshError ? `${e.libvirtMessage} (${e.remedy ?? ''})` : String(e)}`);
+    }
+  }
+  return { done: done.map((c) => c.address), reattached, warnings };
+}

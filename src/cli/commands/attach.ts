@@ -1,0 +1,140 @@
+/**
+ * `vfioctl attach GUEST ADDR...`: plan the whole IOMMU group, then add one managed <hostdev> per claimed
+ * function to the guest through `virsh attach-device` (--config by default; --live to hotplug too), with
+ * functions of one device in one guest slot, the planner's ROM decisions, a warning naming any other guest
+ * that lists a function (refused when that guest runs), verification and undo on failure.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { ExitCode, UsageError, VfioctlError } from '../../model/errors.js';
+import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
+import type { RomBarChoice } from '../../model/plan.js';
+import { planPassthrough } from '../../core/plan.js';
+import { readHostImpact } from '../../host/read-host-impact.js';
+import { unifiedDiff } from '../../host/host-writer.js';
+import { type Effects, type GuestInfo, type HostdevChangeSet, applyHostdevChanges, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
+import type { DomainConfig } from '../../adapters/libvirt/domain-xml.js';
+import type { Virsh } from '../../adapters/libvirt/virsh.js';
+import { shortAddr } from '../describe.js';
+import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
+
+export interface ChangeOptions extends ConnectOptions {
+  live?: boolean;
+  config?: boolean;
+  dryRun?: boolean;
+}
+
+export function effectsOf(opts: ChangeOptions): Effects {
+  // Without a flag: the persistent definition only (takes effect at the guest's next start).
+  if (!opts.live && !opts.config) return { live: false, config: true };
+  return { live: !!opts.live, config: !!opts.config };
+}
+
+export function parseAddresses(inputs: string[]) {
+  if (!inputs.length) throw new UsageError('no-address', 'no PCI function given', 'name at least one: vfioctl attach GUEST 01:00.0');
+  return [...new Set(inputs.map((a) => formatPciAddress(requirePciAddress(a))))];
+}
+
+/** The guest, its live definition when --live, or a clear error. */
+export async function loadTarget(virsh: Virsh, guests: GuestInfo[], name: string, effects: Effects): Promise<{ target: GuestInfo; live: DomainConfig | null }> {
+  const target = guests.find((g) => g.name === name);
+  if (!target) {
+    throw new VfioctlError('guest-not-found', `no guest named ${JSON.stringify(name)} on ${virsh.effectiveUri}`, { remedy: '`vfioctl guests` lists them; pass --connect URI for another libvirt connection' });
+  }
+  if (effects.live && !target.running) {
+    throw new VfioctlError('guest-not-running', `${name} is ${target.state}: --live needs a running guest`, { remedy: 'use --config to change the persistent definition (it takes effect at the next start)' });
+  }
+  const live = effects.live ? parseOrThrow(await virsh.dumpxml(name), `live definition of ${name}`) : null;
+  return { target, live };
+}
+
+export function changeJson(set: HostdevChangeSet, uri: string | undefined) {
+  return {
+    effects: set.effects,
+    changes: set.changes.map((c) => ({ address: c.address, managed: c.managed, guestAddress: c.guestAddress, romBar: c.romBar, xml: c.xml })),
+    skipped: set.skipped,
+    notes: set.notes,
+    reattach: set.reattach,
+    commands: describeCommands(set, uri),
+    configDiff: set.configBefore !== null && set.configAfter !== null && set.configBefore !== set.configAfter ? unifiedDiff(`/etc/libvirt/qemu/${set.guest}.xml`, set.configBefore, set.configAfter) : null,
+  };
+}
+
+export function renderChangeSet(ctx: CliContext, set: HostdevChangeSet, uri: string | undefined, dryRun: boolean): void {
+  const c = ctx.c;
+  for (const s of set.skipped) ctx.out(`  ${c.dim('skip')}  ${shortAddr(s.address)}: ${s.reason}\n`);
+  for (const n of set.notes) ctx.out(`  ${c.cyan('note')}  ${n}\n`);
+  if (!dryRun) return;
+  const j = changeJson(set, uri);
+  ctx.out(`\n${c.bold('commands')} (one per function; the XML below is what each file holds):\n`);
+  for (const cmd of j.commands) ctx.out(`  ${cmd}\n`);
+  for (const ch of set.changes) ctx.out(`\n${c.dim(`# hostdev-${ch.address.replace(/[:.]/g, '_')}.xml`)}\n${ch.xml}`);
+  if (j.configDiff) ctx.out(`\n${c.bold('persistent definition')} (as libvirt will store it, before its own normalization):\n${j.configDiff}\n`);
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  withConnect(program.command('attach'))
+    .argument('<guest>', 'libvirt guest (domain) name')
+    .argument('<address...>', 'PCI functions to give the guest (their whole IOMMU groups are claimed)')
+    .option('--live', 'hotplug into the running guest')
+    .option('--config', 'change the persistent definition (the default when neither flag is given)')
+    .option('--dry-run', 'show the plan, the virsh commands, each <hostdev> and the definition diff; change nothing')
+    .option('--exact', 'do not add group members that were not named: refuse instead')
+    .option('--force', 'accept host-impact blockers (the host loses what the plan lists)')
+    .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
+    .description('assign PCI functions to a libvirt guest: whole IOMMU groups, one <hostdev> per function')
+    .action(
+      action(ctx, async (guest: string, inputs: string[], opts: ChangeOptions & { exact?: boolean; force?: boolean; romBar?: string }) => {
+        const addresses = parseAddresses(inputs);
+        const romBar = opts.romBar ?? 'auto';
+        if (!['auto', 'on', 'off'].includes(romBar)) throw new UsageError('bad-rom-bar', `--rom-bar ${romBar} is not auto, on or off`, 'use --rom-bar auto|on|off');
+        const effects = effectsOf(opts);
+        const virsh = virshFor(ctx, opts);
+        const guests = await readGuests(virsh);
+        const { target, live } = await loadTarget(virsh, guests, guest, effects);
+        const inventory = ctx.inventory();
+        const impact = inventory.source.kind === 'sysfs' ? readHostImpact(ctx.host()) : undefined;
+        const plan = planPassthrough(
+          inventory,
+          { addresses, guest, exact: !!opts.exact, force: !!opts.force, romBar: romBar as RomBarChoice },
+          { otherGuests: otherGuestsOf(guests, null), ...(impact ? { impact } : {}) },
+        );
+        const c = ctx.c;
+        const blocked = plan.verdict === 'blocked';
+        const set = blocked ? null : planHostdevAttach(plan, target, live, effects);
+        const base = { version: 1, guest, uri: virsh.effectiveUri, dryRun: !!opts.dryRun, plan: { claim: plan.claim, hostSide: plan.hostSide, verdict: plan.verdict, findings: plan.findings } };
+        if (blocked || !set) {
+          if (ctx.json) ctx.printJson({ ...base, change: null, result: null });
+          else {
+            ctx.out(`${c.red('blocked')}: ${guest} does not get ${addresses.map(shortAddr).join(', ')}\n`);
+            ctx.out(renderFindings(plan.findings.filter((f) => f.severity !== 'ok'), c));
+          }
+          return ExitCode.notReady;
+        }
+        if (!ctx.json) {
+          ctx.out(`${c.bold(guest)} (${target.state}): ${set.op} ${plan.claim.map(shortAddr).join(', ')} ${effects.config ? (effects.live ? '(live and persistent)' : '(persistent definition)') : '(live only)'}\n`);
+          const added = plan.claim.filter((a) => !addresses.includes(a));
+          if (added.length) ctx.out(`  ${c.cyan('note')}  ${added.map(shortAddr).join(', ')} added: same IOMMU group or device as the request\n`);
+          ctx.out(renderFindings(plan.findings.filter((f) => f.severity !== 'ok'), c));
+          ctx.out(`  ${c.cyan('info')}  live migration is off for ${guest} while it has assigned devices\n`);
+          renderChangeSet(ctx, set, opts.connect, !!opts.dryRun);
+        }
+        if (opts.dryRun || !set.changes.length) {
+          if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result: null });
+          else if (!set.changes.length) ctx.out('nothing to do: every function is already attached\n');
+          else ctx.out(c.dim('\ndry run: nothing changed\n'));
+          return ExitCode.ok;
+        }
+        const result = await applyHostdevChanges(virsh, set, (l) => {
+          if (!ctx.json) ctx.err(`${c.dim(`... ${l}`)}\n`);
+        });
+        if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
+        else {
+          ctx.out(`${c.green('attached')} ${result.done.map(shortAddr).join(', ')} to ${guest}${effects.config && !effects.live ? ' (takes effect at its next start)' : ''}\n`);
+          for (const w of result.warnings) ctx.out(c.yellow(`warning: ${w}\n`));
+        }
+        return ExitCode.ok;
+      }),
+    );
+}

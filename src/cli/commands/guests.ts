@@ -1,0 +1,92 @@
+/**
+ * `vfioctl guests`: the guests libvirt knows, with their PCI host devices (and which of those other guests
+ * list too). Also the helpers the libvirt commands share: --connect, the virsh runner, finding output.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { renderTable, type Colors } from '../output.js';
+import { shortAddr } from '../describe.js';
+import type { Finding } from '../../model/finding.js';
+import { Virsh } from '../../adapters/libvirt/virsh.js';
+import { type GuestInfo, readGuests } from '../../adapters/libvirt/guests.js';
+import { pciHostdevs } from '../../adapters/libvirt/domain-xml.js';
+
+export interface ConnectOptions {
+  connect?: string;
+}
+
+export function withConnect(cmd: Command): Command {
+  return cmd.option('--connect <uri>', 'libvirt connection URI (default: $LIBVIRT_DEFAULT_URI, else libvirt\'s own default)');
+}
+
+/** A virsh runner for this invocation: --connect, else the environment's LIBVIRT_DEFAULT_URI. */
+export function virshFor(ctx: CliContext, opts: ConnectOptions): Virsh {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...ctx.io.env };
+  return new Virsh({ uri: opts.connect, env });
+}
+
+const MARK: Record<Finding['severity'], string> = { ok: 'ok  ', info: 'info', warn: 'warn', fail: 'FAIL' };
+
+export function renderFindings(findings: Finding[], c: Colors, opts: { hideOk?: boolean } = {}): string {
+  const color = (s: Finding['severity'], t: string) => (s === 'fail' ? c.red(t) : s === 'warn' ? c.yellow(t) : s === 'ok' ? c.green(t) : c.cyan(t));
+  const lines: string[] = [];
+  for (const f of findings) {
+    if (opts.hideOk && f.severity === 'ok') continue;
+    lines.push(`  ${color(f.severity, MARK[f.severity])}  ${f.summary}`);
+    if (f.detail && f.severity !== 'ok') lines.push(`        ${c.dim(f.detail)}`);
+    if (f.remedy && f.severity !== 'ok') lines.push(`        remedy: ${f.remedy}`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+export function guestJson(g: GuestInfo) {
+  return {
+    name: g.name,
+    state: g.state,
+    running: g.running,
+    machine: g.config.machine,
+    chipset: g.config.chipset,
+    firmware: g.config.firmware.kind,
+    hostdevs: g.config.hostdevs,
+  };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  withConnect(program.command('guests'))
+    .description('list libvirt guests with their PCI host devices (persistent definitions)')
+    .action(
+      action(ctx, async (opts: ConnectOptions) => {
+        const virsh = virshFor(ctx, opts);
+        const guests = await readGuests(virsh);
+        const users = new Map<string, string[]>();
+        for (const g of guests) for (const h of pciHostdevs(g.config)) users.set(h.source, [...(users.get(h.source) ?? []), g.name]);
+        const shared = [...users].filter(([, names]) => names.length > 1).map(([address, names]) => ({ address, guests: names }));
+        if (ctx.json) {
+          ctx.printJson({ version: 1, uri: virsh.effectiveUri, guests: guests.map(guestJson), shared });
+          return 0;
+        }
+        const c = ctx.c;
+        if (!guests.length) {
+          ctx.out(`no guests defined on ${virsh.effectiveUri}\n`);
+          return 0;
+        }
+        const rows = guests.map((g) => {
+          const pci = pciHostdevs(g.config);
+          const others = g.config.hostdevs.filter((h) => h.kind === 'other').length;
+          const bad = g.config.hostdevs.filter((h) => h.kind === 'pci' && h.source === null).length;
+          const list = [
+            ...pci.map((h) => `${shortAddr(h.source)}${h.managed ? '' : ' (unmanaged)'}${(users.get(h.source)?.length ?? 0) > 1 ? c.yellow(' (shared)') : ''}`),
+            ...(others ? [`+${others} non-PCI`] : []),
+            ...(bad ? [c.red(`${bad} unreadable`)] : []),
+          ];
+          return [g.name, g.running ? c.green(g.state) : g.state, g.config.machine ?? '-', g.config.firmware.kind, list.join(', ') || c.dim('-')];
+        });
+        ctx.out(renderTable(['GUEST', 'STATE', 'MACHINE', 'FIRMWARE', 'PCI HOST DEVICES'], rows, c));
+        for (const s of shared) {
+          ctx.out(c.yellow(`note: ${shortAddr(s.address)} is listed by ${s.guests.join(', ')}: only one of them can run at a time\n`));
+        }
+        return 0;
+      }),
+    );
+}

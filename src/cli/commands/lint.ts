@@ -1,0 +1,40 @@
+/** `vfioctl lint GUEST`: review a libvirt guest's definition for PCI passthrough. */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { VfioctlError, ExitCode } from '../../model/errors.js';
+import { worstSeverity } from '../../model/finding.js';
+import { lintGuest } from '../../core/lint-guest.js';
+import { otherGuestsOf, readGuests } from '../../adapters/libvirt/guests.js';
+import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  withConnect(program.command('lint'))
+    .argument('<guest>', 'libvirt guest (domain) name')
+    .option('--all', 'also show the checks that passed')
+    .description('review a guest for passthrough: machine, firmware, IOMMU groups, multifunction slots, ROMs, hidden KVM, vIOMMU, limits, migration')
+    .action(
+      action(ctx, async (guest: string, opts: ConnectOptions & { all?: boolean }) => {
+        const virsh = virshFor(ctx, opts);
+        const guests = await readGuests(virsh);
+        const target = guests.find((g) => g.name === guest);
+        if (!target) {
+          throw new VfioctlError('guest-not-found', `no guest named ${JSON.stringify(guest)} on ${virsh.effectiveUri}`, { remedy: '`vfioctl guests` lists them; pass --connect URI for another libvirt connection' });
+        }
+        const inventory = ctx.inventory();
+        const findings = lintGuest({ domain: target.config, inventory, otherGuests: otherGuestsOf(guests, guest) });
+        const worst = worstSeverity(findings);
+        const code = worst === 'fail' ? ExitCode.notReady : ExitCode.ok;
+        if (ctx.json) {
+          ctx.printJson({ version: 1, guest, running: target.running, verdict: worst, findings });
+          return code;
+        }
+        const c = ctx.c;
+        ctx.out(`${c.bold(guest)} (${target.state}, ${target.config.machine ?? 'default machine'}, ${target.config.firmware.kind})\n`);
+        ctx.out(renderFindings(findings, c, { hideOk: !opts.all }));
+        const counts = (['fail', 'warn', 'info', 'ok'] as const).map((s) => `${findings.filter((f) => f.severity === s).length} ${s}`).join(', ');
+        ctx.out(`${worst === 'fail' ? c.red('problems found') : worst === 'warn' ? c.yellow('warnings') : c.green('no problems')}: ${counts}\n`);
+        return code;
+      }),
+    );
+}

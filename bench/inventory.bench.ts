@@ -1,0 +1,225 @@
+/**
+ * Inventory benchmark: `vfioctl ls --json --root TREE` (the built CLI) side by side with
+ * `lspci -nnk -O sysfs.path=TREE/sys/bus/pci` on the same synthetic host trees of 1k, 4k and 16k PCI
+ * functions (test/support/topologies.ts scaledHost: root ports, switches, multifunction GPUs and NICs,
+ * NVMe drives, one IOMMU group per slot, several PCI domains).
+ *
+ *   npm run build && npm run bench
+ *   BENCH_SIZES=1000,4000 BENCH_RUNS=7 npm run bench
+ *   npm run bench -- --json          figures as JSON on stdout (the table goes to stderr)
+ *
+ * Trees are built once under bench/work/ (git-ignored) and reused while the builder's sources are
+ * unchanged. Each command runs once untimed (warm page cache), then BENCH_RUNS times (default 5),
+ * alternating the two tools; the table shows the median wall time of the whole process (start to exit),
+ * stdout going to a file. The first timed run's output is checked: vfioctl must report n functions, lspci
+ * must list n.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { buildHostTree } from '../test/support/host-tree.js';
+import { scaledHost } from '../test/support/topologies.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const work = path.join(repo, 'bench', 'work');
+const sizes = (process.env.BENCH_SIZES ?? '1000,4000,16000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 5) || 5);
+const asJson = process.argv.includes('--json');
+const log = (s: string): void => void (asJson ? process.stderr : process.stdout).write(s + '\n');
+
+function builderHash(): string {
+  const h = createHash('sha256');
+  for (const f of ['test/support/host-tree.ts', 'test/support/topologies.ts']) h.update(fs.readFileSync(path.join(repo, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The tree for n functions, built (or rebuilt when the builder changed) under bench/work/. */
+function treeFor(n: number, hash: string): string {
+  const dir = path.join(work, `tree-${n}`);
+  const stamp = path.join(work, `tree-${n}.stamp`);
+  if (fs.existsSync(dir) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === hash) return dir;
+  const tmp = `${dir}.building`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(stamp, { force: true });
+  const t0 = performance.now();
+  log(`building a ${n}-function tree in ${path.relative(repo, dir)} ...`);
+  buildHostTree(tmp, scaledHost(n));
+  fs.renameSync(tmp, dir);
+  fs.writeFileSync(stamp, hash);
+  log(`  built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return dir;
+}
+
+interface Timed {
+  /** Wall time of the whole process, start to exit. */
+  ms: number;
+  /** CPU time (user + system) of the process, from GNU time; null when /usr/bin/time is missing. */
+  cpuMs: number | null;
+}
+
+const GNU_TIME = '/usr/bin/time';
+const haveGnuTime = fs.existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%U', 'true'], { encoding: 'utf8' }).status === 0;
+
+function timeRun(cmd: string, args: string[], outFile: string): Timed {
+  const fd = fs.openSync(outFile, 'w');
+  const timeFile = `${outFile}.time`;
+  const argv = haveGnuTime ? [GNU_TIME, '-f', '%U %S', '-o', timeFile, cmd, ...args] : [cmd, ...args];
+  const t0 = performance.now();
+  const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', NO_COLOR: '1' } });
+  const ms = performance.now() - t0;
+  fs.closeSync(fd);
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr ?? '').slice(0, 500)}`);
+  let cpuMs: number | null = null;
+  if (haveGnuTime) {
+    const [u, sys] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+    if (u !== undefined && sys !== undefined && Number.isFinite(u) && Number.isFinite(sys)) cpuMs = (u + sys) * 1000;
+  }
+  return { ms, cpuMs };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+function lspciAvailable(): boolean {
+  return spawnSync('lspci', ['--version']).status === 0;
+}
+
+/** Is the built CLI there, with an `ls --json --root` that answers? null when usable, else the reason. */
+function vfioctlProblem(probeRoot: string): string | null {
+  const bin = path.join(repo, 'bin', 'vfioctl.js');
+  const main = path.join(repo, 'dist', 'cli', 'main.js');
+  if (!fs.existsSync(main)) return `the CLI is not built (${path.relative(repo, main)} is missing): run \`npm run build\` first`;
+  const r = spawnSync(process.execPath, [bin, 'ls', '--json', '--root', probeRoot], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) return `\`vfioctl ls --json --root DIR\` does not work yet (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`;
+  try {
+    const j = JSON.parse(r.stdout) as { functions?: unknown[] };
+    if (!Array.isArray(j.functions)) return '`vfioctl ls --json` printed no "functions" array';
+  } catch {
+    return '`vfioctl ls --json` did not print JSON';
+  }
+  return null;
+}
+
+function staleBuildWarning(): string | null {
+  const main = path.join(repo, 'dist', 'cli', 'main.js');
+  if (!fs.existsSync(main)) return null;
+  const built = fs.statSync(main).mtimeMs;
+  const newer: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && fs.statSync(p).mtimeMs > built) newer.push(path.relative(repo, p));
+    }
+  };
+  walk(path.join(repo, 'src'));
+  return newer.length ? `note: ${newer.length} source file(s) are newer than dist/ (e.g. ${newer[0]}); \`npm run build\` to time the current code` : null;
+}
+
+interface Series {
+  /** Median wall time, ms. */
+  wallMs: number;
+  /** Median CPU time (user + system), ms; null without GNU time. */
+  cpuMs: number | null;
+  runs: Timed[];
+}
+
+interface Row {
+  functions: number;
+  vfioctl: Series | null;
+  lspci: Series;
+}
+
+function series(runs: Timed[]): Series {
+  const cpu = runs.map((r) => r.cpuMs).filter((x): x is number => x !== null);
+  return { wallMs: median(runs.map((r) => r.ms)), cpuMs: cpu.length === runs.length ? median(cpu) : null, runs };
+}
+
+function main(): number {
+  if (!sizes.length) {
+    log('bench: BENCH_SIZES has no positive integers');
+    return 2;
+  }
+  if (!lspciAvailable()) {
+    log('bench: lspci is not installed (apt-get install pciutils pci.ids); it is the reference this benchmark compares with');
+    return 1;
+  }
+  fs.mkdirSync(work, { recursive: true });
+  const hash = builderHash();
+  const trees = sizes.map((n) => [n, treeFor(n, hash)] as const);
+  const problem = vfioctlProblem(trees[0]?.[1] as string);
+  if (problem) log(`bench: vfioctl is not measured: ${problem}\n       (lspci is timed alone below; rerun once \`vfioctl ls --json --root DIR\` works)`);
+  const stale = staleBuildWarning();
+  if (stale) log(stale);
+
+  const bin = path.join(repo, 'bin', 'vfioctl.js');
+  const outV = path.join(work, 'out-vfioctl.json');
+  const outL = path.join(work, 'out-lspci.txt');
+  const rows: Row[] = [];
+  for (const [n, dir] of trees) {
+    const vArgs = [bin, 'ls', '--json', '--root', dir];
+    const lArgs = ['-nnk', '-O', `sysfs.path=${dir}/sys/bus/pci`];
+    // warm-up (untimed) and output checks
+    timeRun('lspci', lArgs, outL);
+    const listed = fs.readFileSync(outL, 'utf8').split('\n').filter((l) => /^[0-9a-f]/.test(l)).length;
+    if (listed !== n) throw new Error(`lspci listed ${listed} functions in the ${n}-function tree`);
+    if (!problem) {
+      timeRun(process.execPath, vArgs, outV);
+      const j = JSON.parse(fs.readFileSync(outV, 'utf8')) as { functions: unknown[] };
+      if (j.functions.length !== n) throw new Error(`vfioctl reported ${j.functions.length} functions in the ${n}-function tree`);
+    }
+    const vt: Timed[] = [];
+    const lt: Timed[] = [];
+    for (let i = 0; i < runs; i++) {
+      // alternate which tool goes first so neither always runs on the other's leftovers
+      const order = i % 2 === 0 ? ['v', 'l'] : ['l', 'v'];
+      for (const which of order) {
+        if (which === 'l') lt.push(timeRun('lspci', lArgs, outL));
+        else if (!problem) vt.push(timeRun(process.execPath, vArgs, outV));
+      }
+    }
+    rows.push({ functions: n, vfioctl: problem ? null : series(vt), lspci: series(lt) });
+    log(`  ${n} functions: measured`);
+  }
+
+  const f0 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(0));
+  const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a == null || b == null || b === 0 ? 'n/a' : (a / b).toFixed(2));
+  const per = (ms: number | null | undefined, n: number): number | null => (ms == null ? null : (ms * 1000) / n);
+  const first = rows[0];
+  const header = [
+    'functions', 'vfioctl wall ms', 'lspci wall ms', 'wall ratio', 'vfioctl cpu ms', 'lspci cpu ms', 'cpu ratio',
+    'vfioctl cpu µs/fn', 'lspci cpu µs/fn', 'vfioctl growth', 'lspci growth',
+  ];
+  const cpuOrWall = (sr: Series | null | undefined): number | null => (sr ? (sr.cpuMs ?? sr.wallMs) : null);
+  const table = rows.map((r) => {
+    const vPer = per(cpuOrWall(r.vfioctl), r.functions);
+    const lPer = per(cpuOrWall(r.lspci), r.functions);
+    const vFirst = first ? per(cpuOrWall(first.vfioctl), first.functions) : null;
+    const lFirst = first ? per(cpuOrWall(first.lspci), first.functions) : null;
+    return [
+      String(r.functions), f0(r.vfioctl?.wallMs ?? null), f0(r.lspci.wallMs), ratio(r.vfioctl?.wallMs, r.lspci.wallMs),
+      f0(r.vfioctl?.cpuMs ?? null), f0(r.lspci.cpuMs), ratio(r.vfioctl?.cpuMs, r.lspci.cpuMs),
+      vPer === null ? 'n/a' : vPer.toFixed(0), lPer === null ? 'n/a' : lPer.toFixed(0), ratio(vPer, vFirst), ratio(lPer, lFirst),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padStart(widths[i] ?? 0)).join(' | ') + ' |';
+  log('');
+  log(`median of ${runs} runs each; node ${process.version}; ${os.availableParallelism()} CPUs; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  log('wall = whole process start to exit; cpu = user + system time (GNU time); growth = µs/function relative to the first size (1.00 = linear)');
+  log(line(header));
+  log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of table) log(line(r));
+  if (asJson) process.stdout.write(JSON.stringify({ runs, node: process.version, cpus: os.availableParallelism(), loadavg: os.loadavg(), rows }, null, 2) + '\n');
+  return problem ? 1 : 0;
+}
+
+process.exitCode = main();

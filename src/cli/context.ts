@@ -63,6 +63,7 @@ export class CliContext {
   private global: GlobalOptions = {};
   private hostCache: HostRoot | undefined;
   private inventoryCache: PciInventory | undefined;
+  private inventoryGroups: 'full' | 'none' | undefined;
   exitCode = 0;
 
   constructor(io: CliIo) {
@@ -102,8 +103,11 @@ export class CliContext {
   }
 
   /** The PCI inventory: from --from FILE when given, else read from the host root. */
-  inventory(): PciInventory {
+  inventory(opts: { groups?: 'full' | 'none' } = {}): PciInventory {
+    const groups = opts.groups ?? 'full';
+    if (this.inventoryCache && this.inventoryGroups === 'none' && groups === 'full') this.inventoryCache = undefined;
     if (!this.inventoryCache) {
+      this.inventoryGroups = groups;
       if (this.global.from !== undefined) {
         let text: string;
         try {
@@ -113,7 +117,7 @@ export class CliContext {
         }
         this.inventoryCache = importListing(text, this.global.from, readPciIds(new HostRoot('/')));
       } else {
-        this.inventoryCache = readInventory(this.host());
+        this.inventoryCache = readInventory(this.host(), { groups });
       }
     }
     return this.inventoryCache;

@@ -236,10 +236,10 @@ export class HostRoot {
 
   /** The real path of `abs` if it is inside the root, else null. */
   private contain(abs: string): string | null {
-    if (this.realRoot === undefined) this.realRoot = fs.realpathSync(this.root);
+    if (this.realRoot === undefined) this.realRoot = fs.realpathSync.native(this.root);
     let real: string;
     try {
-      real = fs.realpathSync(abs);
+      real = fs.realpathSync.native(abs);
     } catch {
       // Dangling: judge lexically.
       real = abs;

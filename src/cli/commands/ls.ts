@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list PCI functions: address, class, names with [vendor:device], driver, IOMMU group, flags')
     .action(
       action(ctx, () => {
-        const inv = ctx.inventory();
+        const inv = ctx.inventory({ groups: 'none' });
         if (ctx.json) {
           ctx.printJson({ version: 1, source: inv.source, iommu: inv.iommu, functions: inv.functions, problems: inv.problems });
           return 0;

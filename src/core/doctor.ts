@@ -416,6 +416,7 @@ export function interruptRemappingState(facts: HostFacts, vendor: 'intel' | 'amd
     evidence.push(ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ')));
     return { state: 'enabled', evidence, why: 'AMD IOMMUs provide interrupt remapping and nothing turns it off' };
   }
+  if (!evidence.length) evidence.push(ev(log.source ? hostPath(log.source) : 'kernel log', log.source ? 'no remapping line' : '(no readable copy in /var/log)'), ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(no IOMMU units)'));
   return { state: 'unknown', evidence, why: log.source ? 'no remapping line in the kernel log' : 'no kernel log copy and no IOMMU unit registers to read' };
 }
 

@@ -18,6 +18,15 @@ import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as lint from './commands/lint.js';
 import * as nodedev from './commands/nodedev.js';
+import * as plan from './commands/plan.js';
+import * as render from './commands/render.js';
+import * as bind from './commands/bind.js';
+import * as release from './commands/release.js';
+import * as status from './commands/status.js';
+import * as recover from './commands/recover.js';
+import * as persist from './commands/persist.js';
+import * as hostCmd from './commands/host.js';
+import * as sriov from './commands/sriov.js';
 
 const COMMANDS: CommandModule[] = [
   ls,
@@ -32,6 +41,15 @@ const COMMANDS: CommandModule[] = [
   detach,
   lint,
   nodedev,
+  plan,
+  render,
+  bind,
+  release,
+  status,
+  recover,
+  persist,
+  hostCmd,
+  sriov,
 ];
 
 const EPILOG = `

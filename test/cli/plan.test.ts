@@ -48,7 +48,9 @@ test('plan human output: verdict, claim table, host side, findings with remedies
   assert.match(r.stdout, /stay on the host[^\n]*\n\s+0000:00:01\.0/);
   assert.match(r.stdout, /remedy: /);
   assert.match(r.stdout, /needs reboot/);
-  assert.doesNotMatch(r.stdout, /\x1b\[/, 'NO_COLOR means no escape sequences');
+  assert.ok(!r.stdout.includes('\u001b['), 'NO_COLOR means no escape sequences');
+  const colored = await runCli([...S, 'plan', '0000:01:00.0'], { isTTY: true, env: { TERM: 'xterm' } });
+  assert.ok(colored.stdout.includes('\u001b['), 'a terminal without NO_COLOR gets colour');
 });
 
 test('plan of an isolated NIC is ok, with ordered runtime binding steps', async () => {

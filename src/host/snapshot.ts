@@ -57,26 +57,15 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
   const dir = archive ? fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-snapshot-')) : target;
   try {
     fs.mkdirSync(dir, { recursive: true });
-    const occupied = new Set<string>();
+    const place = new Placer(source.root, dir);
     const sorted = (s: Set<string>): string[] => [...s].sort();
     let files = 0;
     let links = 0;
     // Links first (they define the shape: sys/bus/pci/devices/X -> ../../../devices/...).
-    for (const abs of sorted(log.links)) {
-      const r = rel(source.root, abs);
-      if (!r) continue;
-      const dest = path.join(dir, r);
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      if (fs.existsSync(dest) || isLink(dest)) continue;
-      fs.symlinkSync(fs.readlinkSync(abs), dest);
-      occupied.add(r);
-      links++;
-    }
+    for (const abs of sorted(log.links)) if (place.link(abs)) links++;
     for (const abs of sorted(log.files)) {
-      const r = rel(source.root, abs);
-      if (!r) continue;
-      const dest = path.join(dir, r);
-      fs.mkdirSync(realParent(dir, path.dirname(dest)), { recursive: true });
+      const dest = place.parentOf(abs);
+      if (!dest) continue;
       let data: Buffer;
       try {
         data = fs.readFileSync(abs);
@@ -84,13 +73,11 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
         continue; // vanished between read and copy; the replay will report it absent
       }
       fs.writeFileSync(dest, data);
-      occupied.add(r);
       files++;
     }
     for (const abs of sorted(log.dirs)) {
-      const r = rel(source.root, abs) ?? '';
-      const destDir = path.join(dir, r);
-      fs.mkdirSync(destDir, { recursive: true });
+      const destDir = place.dir(abs);
+      if (!destDir) continue;
       let names: string[] = [];
       try {
         names = fs.readdirSync(abs);
@@ -146,9 +133,77 @@ function isLink(p: string): boolean {
   }
 }
 
-/** Directory to create for a file: keeps writes inside the snapshot even when a captured link is on the way. */
-function realParent(dir: string, parent: string): string {
-  return parent.startsWith(dir) ? parent : dir;
+/**
+ * Places captured entries at their real locations inside the snapshot and recreates every symbolic link
+ * met on the way (e.g. sys/class/iommu/dmar0 -> ../../devices/virtual/iommu/dmar0), so that a replay
+ * resolves the same paths to the same files. Anything whose real location is outside the source root is
+ * skipped.
+ */
+class Placer {
+  private readonly srcReal: string;
+  constructor(
+    private readonly src: string,
+    private readonly dest: string,
+  ) {
+    this.srcReal = fs.realpathSync.native(src);
+  }
+
+  private inside(real: string): string | null {
+    if (real === this.srcReal) return '';
+    const base = this.srcReal === '/' ? '/' : this.srcReal + path.sep;
+    return real.startsWith(base) ? real.slice(base.length) : null;
+  }
+
+  /** Recreate the links along `abs`'s parent directories; returns the real relative parent, or null. */
+  private parents(abs: string): string | null {
+    const r = rel(this.src, abs);
+    if (r === null) return null;
+    const parts = r.split(path.sep);
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = path.join(this.src, ...parts.slice(0, i));
+      if (isLink(prefix)) this.link(prefix);
+    }
+    let realParent: string;
+    try {
+      realParent = fs.realpathSync.native(path.dirname(abs));
+    } catch {
+      return null;
+    }
+    return this.inside(realParent);
+  }
+
+  /** Destination path for a file at `abs` (its parent directories created). */
+  parentOf(abs: string): string | null {
+    const parent = this.parents(abs);
+    if (parent === null) return null;
+    const destParent = path.join(this.dest, parent);
+    fs.mkdirSync(destParent, { recursive: true });
+    return path.join(destParent, path.basename(abs));
+  }
+
+  /** Destination directory for a listed directory at `abs`. */
+  dir(abs: string): string | null {
+    if (isLink(abs)) this.link(abs);
+    let real: string;
+    try {
+      real = fs.realpathSync.native(abs);
+    } catch {
+      return null;
+    }
+    const r = this.inside(real);
+    if (r === null) return null;
+    const d = path.join(this.dest, r);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  /** Recreate the link at `abs` (with its own text) at its real location; true when created. */
+  link(abs: string): boolean {
+    const dest = this.parentOf(abs);
+    if (!dest || fs.existsSync(dest) || isLink(dest)) return false;
+    fs.symlinkSync(fs.readlinkSync(abs), dest);
+    return true;
+  }
 }
 
 /**

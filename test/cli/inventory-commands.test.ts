@@ -139,3 +139,15 @@ for (const archive of [false, true]) {
     assert.equal(again.code, 2, 'never overwrites');
   });
 }
+
+test('snapshot carries what doctor and plan read: identical doctor/plan JSON on replay', async () => {
+  const root = tree(desktopGpu());
+  const out = join(tmp(), 'snap');
+  assert.equal((await runCli(['snapshot', out, '--root', root])).code, 0);
+  for (const cmd of [['doctor'], ['doctor', '01:00.0'], ['plan', '01:00.0'], ['plan', '03:00.0']]) {
+    const live = await runCli([...cmd, '--json', '--root', root], { env: noIds });
+    const replay = await runCli([...cmd, '--json', '--root', out], { env: noIds });
+    assert.equal(replay.code, live.code, cmd.join(' '));
+    assert.equal(replay.stdout.split(root).join('ROOT'), live.stdout.split(root).join('ROOT').split(out).join('ROOT'), cmd.join(' '));
+  }
+});

@@ -73,7 +73,9 @@ export interface DomainOptions extends PlacementOptions {
 /** A complete, minimal domain holding the plan's devices: a starting point for a new guest. */
 export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions = {}): string {
   const machine = opts.machine ?? 'q35';
-  const r = renderLibvirtParts(plan, opts);
+  // A new domain has no controllers yet: number its root ports from 1 (libvirt fills any gap below the
+  // highest index with extra ports).
+  const r = renderLibvirtParts(plan, { firstControllerIndex: 1, ...opts });
   const name = (opts.name ?? plan.guest ?? 'vfioctl-guest').replace(/[<>&'"]/g, '_');
   const features = ['<acpi/>', '<apic/>', ...r.features.map((f) => f.trimEnd())];
   const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());

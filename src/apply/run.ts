@@ -204,6 +204,7 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
       ctx.files.restore(s.rel, s.before, j.runId);
       return;
     case 'exec':
+      if (s.undoArgv && s.status === 'done') await ctx.exec.run(s.undoArgv);
       if (s.rerunOnUndo && s.status === 'done' && !rerun.some((a) => a.join('\0') === s.argv.join('\0'))) rerun.push(s.argv);
       return;
     case 'sriov': {

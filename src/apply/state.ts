@@ -31,7 +31,7 @@ export type JournalStep =
   | { seq: number; type: 'bind'; address: string; original: FnDriverState; target: FnDriverState; status: StepStatus; error?: string }
   | { seq: number; type: 'release'; address: string; original: FnDriverState; target: FnDriverState; status: StepStatus; error?: string }
   | { seq: number; type: 'file'; rel: string; before: string | null; after: string | null; backup: string | null; status: StepStatus; error?: string }
-  | { seq: number; type: 'exec'; argv: string[]; rerunOnUndo: boolean; status: StepStatus; error?: string }
+  | { seq: number; type: 'exec'; argv: string[]; rerunOnUndo: boolean; undoArgv?: string[]; status: StepStatus; error?: string }
   | { seq: number; type: 'sriov'; address: string; before: number; after: number; status: StepStatus; error?: string };
 
 export type JournalStatus = 'running' | 'committed' | 'rolled-back' | 'rollback-failed';
@@ -67,6 +67,10 @@ export interface PersistRecord {
   created: string[];
   /** edits to files that existed: what was added, so that exactly that is removed */
   edits: { rel: string; added: string[]; replaced: { from: string; to: string }[] }[];
+  /** host drivers given `softdep DRIVER pre: vfio-pci` */
+  softdeps?: string[];
+  /** SR-IOV: VF count kept across reboots */
+  numVfs?: number;
   runId: string;
   at: string;
 }

@@ -1,0 +1,395 @@
+/**
+ * Persistent configuration: plans of file changes and commands (shown as unified diffs with --dry-run),
+ * applied as one journaled run (each file written atomically with a backup; rolled back on any failure,
+ * regeneration commands re-run after the files are restored).
+ *
+ *   persist / unpersist    per address (udev rule + early unit, or driverctl when installed) or per ID
+ *                          (modprobe.d ids=), softdeps, vfio modules in the initramfs
+ *   enable/disable-iommu   kernel command line for the detected boot loader
+ *   sriov persistence      a udev rule that sets sriov_numvfs when the PF appears
+ * Files named vfioctl are derived from state.json (re-rendered after each change); files that belong to
+ * the system (grub defaults, /etc/kernel/cmdline, initramfs-tools/modules) are edited, and the record
+ * says exactly what was added or replaced, so that undo removes exactly that.
+ */
+import type { HostRoot } from '../host/host-root.js';
+import { unifiedDiff } from '../host/host-writer.js';
+import type { BootTooling, Argv } from '../adapters/boot/detect.js';
+import { formatArgv } from '../adapters/boot/detect.js';
+import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey } from '../adapters/boot/kernel-cmdline.js';
+import { editModprobeConf, MANAGED_HEADER, renderVfioModprobeConf } from '../adapters/modprobe.js';
+import {
+  BIND_UNIT_FILE, BIND_UNIT_NAME, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
+} from '../adapters/persist-render.js';
+import { ExitCode, VfioctlError } from '../model/errors.js';
+import { applyDelta, type HostState, type PersistRecord, type StateDelta } from './state.js';
+import { Run, type ApplyContext } from './run.js';
+
+export const MODPROBE_FILE = 'etc/modprobe.d/vfioctl-vfio.conf';
+export const UNSAFE_IRQ_FILE = 'etc/modprobe.d/vfioctl-unsafe-interrupts.conf';
+export const SRIOV_RULES_FILE = 'etc/udev/rules.d/62-vfioctl-sriov.rules';
+const DRACUT_FILE = 'etc/dracut.conf.d/vfioctl.conf';
+const MKINITCPIO_FILE = 'etc/mkinitcpio.conf.d/vfioctl.conf';
+const INITRAMFS_KEY = 'initramfs';
+const CMDLINE_KEY = 'kernel-cmdline';
+
+export interface FileChange {
+  rel: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface PlannedCommand {
+  argv: string[];
+  undoArgv?: string[];
+  /** regeneration (boot loader / initramfs): re-run after a rollback restores the files */
+  regenerate: boolean;
+  why: string;
+}
+
+export interface ConfigPlan {
+  command: string;
+  args: string[];
+  files: FileChange[];
+  commands: PlannedCommand[];
+  delta: StateDelta;
+  notes: string[];
+  needsReboot: boolean;
+}
+
+function readFile(host: HostRoot, rel: string): string | null {
+  const r = host.readText(rel);
+  if (r.state === 'ok') return r.value;
+  if (r.state === 'absent') return null;
+  throw new VfioctlError('unreadable', `cannot read ${host.display(rel)}: ${r.code}`, { remedy: 'run vfioctl as root' });
+}
+
+function change(host: HostRoot, rel: string, after: string | null): FileChange | null {
+  const before = readFile(host, rel);
+  return before === after ? null : { rel, before, after };
+}
+
+function hasTool(host: HostRoot, name: string): boolean {
+  return host.exists(`usr/sbin/${name}`) || host.exists(`usr/bin/${name}`);
+}
+
+/** The owned files and initramfs edits that follow from a state, compared with the host now. */
+function derivedChanges(host: HostRoot, tooling: BootTooling, next: HostState, useDriverctl: boolean): { files: FileChange[]; delta: StateDelta; commands: PlannedCommand[]; notes: string[] } {
+  const files: FileChange[] = [];
+  const commands: PlannedCommand[] = [];
+  const notes: string[] = [];
+  const delta: StateDelta = {};
+  const records = Object.values(next.persisted);
+  const perAddress = records.filter((r) => r.mode === 'per-address').flatMap((r) => r.addresses);
+  const ids = records.filter((r) => r.mode === 'ids').flatMap((r) => r.ids);
+  const softdeps = [...new Set(records.flatMap((r) => r.softdeps ?? []))].sort();
+  const any = perAddress.length > 0 || ids.length > 0;
+
+  const push = (c: FileChange | null): void => {
+    if (c) files.push(c);
+  };
+  if (!useDriverctl) {
+    push(change(host, UDEV_RULES_FILE, renderUdevRules(perAddress)));
+    const unit = change(host, BIND_UNIT_FILE, renderBindUnit(perAddress));
+    if (unit) {
+      files.push(unit);
+      if (unit.before === null) commands.push({ argv: ['systemctl', 'enable', BIND_UNIT_NAME], undoArgv: ['systemctl', 'disable', BIND_UNIT_NAME], regenerate: false, why: 'start the early rebind unit at boot' });
+      else if (unit.after === null) commands.push({ argv: ['systemctl', 'disable', BIND_UNIT_NAME], undoArgv: ['systemctl', 'enable', BIND_UNIT_NAME], regenerate: false, why: 'the early rebind unit is no longer needed' });
+    }
+  }
+  // modprobe.d: ids and softdeps, vfioctl's own file
+  const modprobe = ids.length || softdeps.length ? renderVfioModprobeConf({ ids, softdeps }) : null;
+  push(change(host, MODPROBE_FILE, modprobe));
+
+  // initramfs: vfio modules early
+  let initramfsChanged = false;
+  if (tooling.initramfs.kind === 'initramfs-tools') {
+    const rel = 'etc/initramfs-tools/modules';
+    const rec = next.persisted[INITRAMFS_KEY];
+    const cur = readFile(host, rel);
+    if (any && !rec) {
+      const e = editInitramfsToolsModules(cur);
+      if (e.added.length) {
+        files.push({ rel, before: cur, after: e.text });
+        delta.persist = { [INITRAMFS_KEY]: { mode: 'per-address', addresses: [], ids: [], created: [], edits: [{ rel, added: e.added, replaced: [] }], runId: '', at: '' } };
+      }
+    } else if (!any && rec) {
+      const added = rec.edits.flatMap((e) => e.added);
+      if (cur !== null) {
+        const out = removeInitramfsToolsModules(cur, added);
+        if (out !== cur) files.push({ rel, before: cur, after: out });
+      }
+      delta.unpersist = [INITRAMFS_KEY];
+    }
+  } else if (tooling.initramfs.kind === 'dracut') {
+    push(change(host, DRACUT_FILE, any ? renderDracutConf() : null));
+  } else if (tooling.initramfs.kind === 'mkinitcpio') {
+    push(change(host, MKINITCPIO_FILE, any ? renderMkinitcpioConf() : null));
+  } else if (any) {
+    notes.push('no initramfs tool detected: make sure vfio-pci loads before the host drivers (softdep lines are written)');
+  }
+  initramfsChanged = files.some((f) => f.rel === MODPROBE_FILE || f.rel.startsWith('etc/initramfs-tools') || f.rel === DRACUT_FILE || f.rel === MKINITCPIO_FILE);
+  if (files.some((f) => f.rel === UDEV_RULES_FILE)) commands.push({ argv: ['udevadm', 'control', '--reload'], regenerate: false, why: 'udev reads the new rules' });
+  if (initramfsChanged && tooling.initramfs.regenerate) commands.push({ argv: [...tooling.initramfs.regenerate], regenerate: true, why: 'the initramfs carries modprobe.d and the vfio modules' });
+  return { files, delta, commands, notes };
+}
+
+export interface PersistRequest {
+  addresses: string[];
+  mode: 'per-address' | 'ids';
+  /** vendor:device IDs (mode ids) */
+  ids?: string[];
+  /** host drivers that must wait for vfio-pci */
+  softdeps?: string[];
+}
+
+export function planPersist(host: HostRoot, tooling: BootTooling, state: HostState, req: PersistRequest, runId: string): ConfigPlan {
+  const useDriverctl = req.mode === 'per-address' && hasTool(host, 'driverctl');
+  const now = new Date().toISOString();
+  const add: Record<string, PersistRecord> = {};
+  if (req.mode === 'per-address') {
+    for (const a of req.addresses) add[`address:${a}`] = { mode: 'per-address', addresses: [a], ids: [], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
+  } else {
+    for (const id of req.ids ?? []) add[`id:${id}`] = { mode: 'ids', addresses: req.addresses, ids: [id], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
+  }
+  const next = applyDelta(state, { persist: add });
+  const d = derivedChanges(host, tooling, next, useDriverctl);
+  const commands: PlannedCommand[] = [];
+  if (useDriverctl) {
+    for (const a of req.addresses) {
+      if (!state.persisted[`address:${a}`]) commands.push({ argv: ['driverctl', 'set-override', a, 'vfio-pci'], undoArgv: ['driverctl', 'unset-override', a], regenerate: false, why: 'driverctl keeps the override across reboots' });
+    }
+  }
+  for (const r of Object.values(add)) r.created = d.files.filter((f) => f.before === null).map((f) => f.rel);
+  return {
+    command: 'persist',
+    args: req.mode === 'ids' ? ['--by-id', ...(req.ids ?? [])] : req.addresses,
+    files: d.files,
+    commands: [...commands, ...d.commands],
+    delta: { persist: { ...add, ...(d.delta.persist ?? {}) }, ...(d.delta.unpersist ? { unpersist: d.delta.unpersist } : {}) },
+    notes: d.notes,
+    needsReboot: false,
+  };
+}
+
+export function planUnpersist(host: HostRoot, tooling: BootTooling, state: HostState, keys: string[] | 'all'): ConfigPlan {
+  const all = Object.entries(state.persisted).filter(([k, r]) => k !== INITRAMFS_KEY && (r.mode === 'per-address' || r.mode === 'ids'));
+  const chosen = keys === 'all' ? all.map(([k]) => k) : keys.filter((k) => state.persisted[k]);
+  const next = applyDelta(state, { unpersist: chosen });
+  const wasDriverctl = hasTool(host, 'driverctl');
+  const d = derivedChanges(host, tooling, next, wasDriverctl);
+  const commands: PlannedCommand[] = [];
+  if (wasDriverctl) {
+    for (const k of chosen) {
+      const r = state.persisted[k]!;
+      if (r.mode === 'per-address') for (const a of r.addresses) commands.push({ argv: ['driverctl', 'unset-override', a], undoArgv: ['driverctl', 'set-override', a, 'vfio-pci'], regenerate: false, why: 'driverctl forgets the override' });
+    }
+  }
+  return {
+    command: 'unpersist',
+    args: chosen,
+    files: d.files,
+    commands: [...commands, ...d.commands],
+    delta: { unpersist: [...chosen, ...(d.delta.unpersist ?? [])], ...(d.delta.persist ? { persist: d.delta.persist } : {}) },
+    notes: d.notes,
+    needsReboot: false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// kernel command line
+
+export type CpuVendorName = 'intel' | 'amd' | 'other';
+
+export function readCpuVendor(host: HostRoot): CpuVendorName | null {
+  const r = host.readText('proc/cpuinfo');
+  if (r.state !== 'ok') return null;
+  const m = /^vendor_id\s*:\s*(\S+)/m.exec(r.value);
+  if (!m) return 'other';
+  return m[1] === 'GenuineIntel' ? 'intel' : m[1] === 'AuthenticAMD' || m[1] === 'HygonGenuine' ? 'amd' : 'other';
+}
+
+/** Parameters enable-iommu sets: intel_iommu=on on Intel (AMD's IOMMU is on when firmware enables it), iommu=pt unless declined. */
+export function iommuParams(vendor: CpuVendorName | null, passthrough: boolean): string[] {
+  const p: string[] = [];
+  if (vendor === 'intel' || vendor === null) p.push('intel_iommu=on');
+  if (passthrough) p.push('iommu=pt');
+  return p;
+}
+
+/** The current kernel command line vfioctl edits, as text (for grub: the effective GRUB_CMDLINE_LINUX). */
+export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: HostState, op: { enable: boolean; params: string[] }, runId: string): ConfigPlan {
+  const bl = tooling.bootLoader;
+  const files: FileChange[] = [];
+  const commands: PlannedCommand[] = [];
+  const notes: string[] = [];
+  const rec = state.persisted[CMDLINE_KEY];
+  let set: string[] = [];
+  let remove: string[] = [];
+  if (op.enable) {
+    set = op.params;
+  } else if (rec) {
+    // undo exactly: remove what was added, give back what was replaced
+    remove = rec.edits.flatMap((e) => e.added);
+    set = rec.edits.flatMap((e) => e.replaced.map((r) => r.from));
+  } else {
+    remove = op.params;
+    notes.push('vfioctl has no record of enabling the IOMMU here: removing the standard parameters it would have added');
+  }
+  const edit = { set, remove };
+  const added = new Set<string>();
+  const replaced: { from: string; to: string }[] = [];
+  const track = (before: string, after: string): void => {
+    const b = parseKernelCmdline(before).params;
+    for (const s of set) {
+      const want = parseParamSpec(s);
+      const old = b.find((p) => normalizeParamKey(p.key) === normalizeParamKey(want.key));
+      if (!old) added.add(formatParam(want));
+      else if (old.value !== want.value) replaced.push({ from: formatParam(old), to: formatParam(want) });
+    }
+    void after;
+  };
+  const editFile = (rel: string, kind: 'grub' | 'cmdline'): void => {
+    const cur = readFile(host, rel);
+    if (cur === null && kind === 'cmdline') throw new VfioctlError('no-cmdline-file', `${host.display(rel)} does not exist`, { remedy: 'create it with the current command line (cat /proc/cmdline) first' });
+    if (kind === 'grub') {
+      const r = editGrubDefaults(cur ?? '', edit);
+      if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
+      track(r.value.before, r.value.after);
+      if (r.value.changed) files.push({ rel, before: cur, after: r.value.text });
+    } else {
+      const r = editKernelCmdline(cur!, edit);
+      track(cur!, r.text);
+      if (r.changed) files.push({ rel, before: cur, after: r.text });
+    }
+  };
+  switch (bl.cmdline.via) {
+    case 'grub-defaults':
+      editFile(bl.cmdline.file, 'grub');
+      break;
+    case 'kernel-cmdline':
+      editFile(bl.cmdline.file, 'cmdline');
+      break;
+    case 'tool': {
+      if (bl.cmdline.alsoFile) editFile(bl.cmdline.alsoFile, 'grub');
+      const args = set.join(' ');
+      const rm = remove.join(' ');
+      if (bl.cmdline.tool === 'grubby') {
+        if (args) commands.push({ argv: ['grubby', '--update-kernel=ALL', `--args=${args}`], undoArgv: ['grubby', '--update-kernel=ALL', `--remove-args=${args}`], regenerate: false, why: 'grubby updates every boot entry' });
+        if (rm) commands.push({ argv: ['grubby', '--update-kernel=ALL', `--remove-args=${rm}`], undoArgv: ['grubby', '--update-kernel=ALL', `--args=${rm}`], regenerate: false, why: 'grubby updates every boot entry' });
+      } else {
+        if (args) commands.push({ argv: ['kernelstub', '--add-options', args], undoArgv: ['kernelstub', '--delete-options', args], regenerate: false, why: 'kernelstub owns the command line' });
+        if (rm) commands.push({ argv: ['kernelstub', '--delete-options', rm], undoArgv: ['kernelstub', '--add-options', rm], regenerate: false, why: 'kernelstub owns the command line' });
+      }
+      if (!bl.cmdline.alsoFile) for (const s of set) added.add(s);
+      break;
+    }
+    case 'none':
+      throw new VfioctlError('no-boot-loader', 'the boot loader of this host was not recognised, so vfioctl cannot change the kernel command line', {
+        remedy: `add ${op.params.join(' ')} to the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
+        exitCode: ExitCode.notReady,
+      });
+  }
+  if (files.length) for (const argv of bl.regenerate) commands.push({ argv: [...argv], regenerate: true, why: 'write the boot entries from the edited configuration' });
+  const delta: StateDelta = {};
+  const changed = files.length > 0 || commands.length > 0;
+  if (op.enable && changed) {
+    const prev = rec?.edits ?? [];
+    delta.persist = {
+      [CMDLINE_KEY]: {
+        mode: 'kernel-cmdline', addresses: [], ids: [], created: [], runId, at: new Date().toISOString(),
+        edits: [...prev, { rel: bl.cmdline.via === 'tool' ? `tool:${bl.cmdline.tool}` : bl.cmdline.file, added: [...added], replaced }],
+      },
+    };
+  } else if (!op.enable && rec) {
+    delta.unpersist = [CMDLINE_KEY];
+  }
+  if (changed) notes.push('a reboot is needed for the new kernel command line to take effect');
+  return { command: op.enable ? 'host enable-iommu' : 'host disable-iommu', args: op.params, files, commands, delta, notes, needsReboot: changed };
+}
+
+/** The opt-in allow_unsafe_interrupts file (a security downgrade; only on explicit request). */
+export function planUnsafeInterrupts(host: HostRoot, tooling: BootTooling, enable: boolean): ConfigPlan {
+  const opt = { module: 'vfio_iommu_type1', key: 'allow_unsafe_interrupts', value: '1' };
+  let after: string | null = null;
+  if (enable) {
+    const r = editModprobeConf(`${MANAGED_HEADER}\n`, { setOptions: [opt] });
+    if (!r.ok) throw new Error(`internal: ${r.error.message}`);
+    after = r.value.text;
+  }
+  const c = change(host, UNSAFE_IRQ_FILE, after);
+  const files = c ? [c] : [];
+  const commands: PlannedCommand[] = c && tooling.initramfs.regenerate ? [{ argv: [...tooling.initramfs.regenerate], regenerate: true, why: 'the initramfs carries modprobe.d' }] : [];
+  return { command: 'host unsafe-interrupts', args: [], files, commands, delta: {}, notes: [], needsReboot: files.length > 0 };
+}
+
+/** udev rule that restores sriov_numvfs when the PF appears at boot. */
+export function planSriovPersist(host: HostRoot, state: HostState, pf: string, numVfs: number | null, runId: string): ConfigPlan {
+  const key = `sriov:${pf}`;
+  const delta: StateDelta = numVfs === null
+    ? { unpersist: [key] }
+    : { persist: { [key]: { mode: 'sriov', addresses: [pf], ids: [], created: [], edits: [], numVfs, runId, at: new Date().toISOString() } } };
+  const next = applyDelta(state, delta);
+  const rules = Object.values(next.persisted).filter((r) => r.mode === 'sriov').map((r) => `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${r.addresses[0]}", ATTR{sriov_numvfs}="${r.numVfs ?? 0}"`).sort();
+  const after = rules.length ? `# Managed by vfioctl: regenerated by \`vfioctl sriov set\`; do not edit.\n${rules.join('\n')}\n` : null;
+  const c = change(host, SRIOV_RULES_FILE, after);
+  return { command: 'sriov persist', args: [pf], files: c ? [c] : [], commands: c ? [{ argv: ['udevadm', 'control', '--reload'], regenerate: false, why: 'udev reads the new rules' }] : [], delta, notes: [], needsReboot: false };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// showing and applying
+
+export function renderPlanDiff(host: HostRoot, plan: ConfigPlan): string {
+  return plan.files.map((f) => unifiedDiff(host.display(f.rel), f.before, f.after)).join('\n');
+}
+
+export interface ConfigApplyResult {
+  runId: string;
+  written: { path: string; backup: string | null; removed: boolean }[];
+  ran: string[];
+  /** commands not run (--no-regenerate, or a host root that is not the running system) */
+  toRun: string[];
+  needsReboot: boolean;
+  notes: string[];
+}
+
+export interface ConfigApplyOptions {
+  /** run regeneration commands (update-grub, update-initramfs, ...) */
+  regenerate: boolean;
+  /** run any command at all (false on a host root that is not the running system) */
+  runCommands: boolean;
+}
+
+/** Apply a config plan as one journaled run. */
+export async function applyConfigPlan(ctx: ApplyContext, plan: ConfigPlan, opts: ConfigApplyOptions): Promise<ConfigApplyResult> {
+  if (!plan.files.length && !plan.commands.length && !Object.keys(plan.delta).length) {
+    return { runId: '', written: [], ran: [], toRun: [], needsReboot: false, notes: ['nothing to change: already in the intended state'] };
+  }
+  return Run.execute(ctx, plan.command, plan.args, async (run) => {
+    const written: ConfigApplyResult['written'] = [];
+    for (const f of plan.files) {
+      // the file must still be what the plan saw (no edit in between)
+      const now = readFile(ctx.host, f.rel);
+      if (now !== f.before) throw new VfioctlError('changed-meanwhile', `${ctx.host.display(f.rel)} changed while vfioctl was working`, { remedy: 'run the command again' });
+      await run.step({ type: 'file', rel: f.rel, before: f.before, after: f.after, backup: null }, (s) => {
+        const r = f.after === null ? ctx.files.remove(f.rel, run.journal.runId) : ctx.files.write(f.rel, f.after, run.journal.runId);
+        if (s.type === 'file') s.backup = r.backup;
+        written.push({ path: ctx.host.display(r.rel), backup: r.backup ? ctx.host.display(r.backup) : null, removed: f.after === null });
+      });
+    }
+    const ran: string[] = [];
+    const toRun: string[] = [];
+    for (const c of plan.commands) {
+      if (!opts.runCommands || (c.regenerate && !opts.regenerate)) {
+        toRun.push(formatArgv(c.argv));
+        continue;
+      }
+      await run.step({ type: 'exec', argv: c.argv, rerunOnUndo: c.regenerate, ...(c.undoArgv ? { undoArgv: c.undoArgv } : {}) }, async () => {
+        await ctx.exec.run(c.argv);
+      });
+      ran.push(formatArgv(c.argv as Argv));
+    }
+    run.setCommit(plan.delta);
+    return { runId: run.journal.runId, written, ran, toRun, needsReboot: plan.needsReboot, notes: plan.notes };
+  });
+}
+

@@ -1,0 +1,41 @@
+/** `vfioctl recover`: complete or roll back a run that was interrupted (crash, power loss, kill). */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { action } from '../command.js';
+import { applyRecover, previewRecover } from '../../apply/recover.js';
+import { StateStore } from '../../apply/state.js';
+import { addMutatingOptions, confirmChange, makeApplyContext, type MutatingOptions } from './bind.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  addMutatingOptions(program.command('recover'))
+    .description('finish an interrupted run from its journal: complete it when every step was made and verified, else roll it back')
+    .option('--timeout <ms>', 'how long to wait for a driver to bind (default 10000)')
+    .action(
+      action<[]>(ctx, async (opts) => {
+        const o = opts as MutatingOptions;
+        const p = previewRecover({ store: new StateStore(ctx.host()) });
+        if (p.action === 'none') {
+          if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });
+          else ctx.out('nothing to recover: no interrupted run\n');
+          return 0;
+        }
+        const j = p.journal!;
+        if (o.dryRun) {
+          if (ctx.json) ctx.printJson({ version: 1, dryRun: true, action: p.action, runId: j.runId, command: j.command, steps: p.steps });
+          else {
+            ctx.out(`interrupted: \`vfioctl ${j.command}\` (${j.runId}, pid ${j.pid}, started ${j.startedAt})\n`);
+            ctx.out(p.action === 'completed' ? '  would complete it (every step was made and verified)\n' : p.steps.map((s) => `  would ${s}\n`).join(''));
+          }
+          return 0;
+        }
+        await confirmChange(ctx, o, `${p.action === 'completed' ? 'complete' : 'roll back'} the interrupted \`vfioctl ${j.command}\` (${j.runId})?`);
+        const r = await applyRecover(makeApplyContext(ctx, o));
+        if (ctx.json) ctx.printJson({ version: 1, dryRun: false, action: r.action, runId: j.runId, command: j.command, undone: r.report?.undone ?? [], staleLockPid: r.staleLockPid });
+        else {
+          ctx.out(`${r.action === 'completed' ? 'completed' : 'rolled back'} \`vfioctl ${j.command}\` (${j.runId})\n`);
+          for (const u of r.report?.undone ?? []) ctx.out(`  undone: ${u}\n`);
+        }
+        return 0;
+      }),
+    );
+}

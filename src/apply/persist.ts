@@ -147,9 +147,9 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
   const now = new Date().toISOString();
   const add: Record<string, PersistRecord> = {};
   if (req.mode === 'per-address') {
-    for (const a of req.addresses) add[`address:${a}`] = { mode: 'per-address', addresses: [a], ids: [], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
+    for (const a of req.addresses.filter((x) => !state.persisted[`address:${x}`])) add[`address:${a}`] = { mode: 'per-address', addresses: [a], ids: [], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
   } else {
-    for (const id of req.ids ?? []) add[`id:${id}`] = { mode: 'ids', addresses: req.addresses, ids: [id], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
+    for (const id of (req.ids ?? []).filter((x) => !state.persisted[`id:${x}`])) add[`id:${id}`] = { mode: 'ids', addresses: req.addresses, ids: [id], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
   }
   const next = applyDelta(state, { persist: add });
   const d = derivedChanges(host, tooling, next, useDriverctl);
@@ -165,7 +165,7 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
     args: req.mode === 'ids' ? ['--by-id', ...(req.ids ?? [])] : req.addresses,
     files: d.files,
     commands: [...commands, ...d.commands],
-    delta: { persist: { ...add, ...(d.delta.persist ?? {}) }, ...(d.delta.unpersist ? { unpersist: d.delta.unpersist } : {}) },
+    delta: Object.keys(add).length || d.delta.persist || d.delta.unpersist ? { persist: { ...add, ...(d.delta.persist ?? {}) }, ...(d.delta.unpersist ? { unpersist: d.delta.unpersist } : {}) } : {},
     notes: d.notes,
     needsReboot: false,
   };

@@ -1,0 +1,259 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { runCli } from '../support/cli.js';
+import { makeTempHostTree } from '../support/host-tree.js';
+import { FakeKernel, snapshotKernelState } from '../support/fake-kernel.js';
+import { applyRuntime } from '../../src/cli/commands/bind.js';
+import { SPEC, driverOf, changedPaths } from './helpers.js';
+
+const GRUB = `GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n`;
+const DEBIAN = {
+  'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
+  'etc/default/grub': GRUB,
+  'usr/sbin/update-grub': '#!/bin/sh\n',
+  'usr/sbin/mkinitramfs': '#!/bin/sh\n',
+  'etc/initramfs-tools/modules': '# List of modules\nloop\n',
+  'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
+};
+
+let fakeBin: string;
+const kernels: FakeKernel[] = [];
+before(() => {
+  fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bin-'));
+  // small fake executables: record their argv, fail when told to
+  for (const name of ['update-grub', 'update-initramfs', 'udevadm', 'systemctl']) {
+    fs.writeFileSync(path.join(fakeBin, name), `#!/bin/sh\necho "${name} $*" >> "$FAKE_LOG"\nif [ "$FAKE_FAIL" = "${name}" ]; then echo "${name}: simulated failure" >&2; exit 3; fi\n`, { mode: 0o755 });
+  }
+  applyRuntime.sysfsWriter = (host) => {
+    const k = new FakeKernel(host.root);
+    kernels.push(k);
+    return k;
+  };
+  applyRuntime.moveTimeoutMs = 300;
+});
+after(() => {
+  applyRuntime.sysfsWriter = null;
+  applyRuntime.moveTimeoutMs = null;
+  kernels.forEach((k) => k.dispose());
+  fs.rmSync(fakeBin, { recursive: true, force: true });
+});
+
+function tree(files: Record<string, string> = {}): { root: string; cleanup(): void } {
+  return makeTempHostTree({ ...SPEC, files });
+}
+
+function envFor(root: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: `${fakeBin}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', ...extra };
+}
+
+describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
+  it('--dry-run shows the plan\'s claim (group mates added) and the exact writes, changing nothing', async () => {
+    const t = tree();
+    try {
+      const before = snapshotKernelState(t.root);
+      const r = await runCli(['bind', '02:00.0', '--dry-run', '--json', '--root', t.root]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const j = r.json<{ claim: string[]; preview: { functions: { address: string; writes: string[] }[]; loadModule: string } }>();
+      assert.deepEqual(j.claim, ['0000:02:00.0', '0000:02:00.1']);
+      assert.equal(j.preview.loadModule, 'vfio-pci');
+      assert.equal(j.preview.functions[1]!.writes.length, 3);
+      assert.deepEqual(changedPaths(before, snapshotKernelState(t.root)), []);
+      const human = await runCli(['bind', '02:00.0', '--dry-run', '--root', t.root]);
+      assert.match(human.stdout, /group mates added by the plan: 0000:02:00\.1/);
+      assert.match(human.stdout, /echo 0000:02:00\.1 > .*drivers\/snd_hda_intel\/unbind/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('refuses without --yes when not on a terminal', async () => {
+    const t = tree();
+    try {
+      const r = await runCli(['bind', '01:00.0', '--root', t.root]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /without confirmation.*\n.*--yes/);
+      assert.equal(driverOf(t.root, '0000:01:00.0'), 'e1000e');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('binds, shows status, releases (--json contract)', async () => {
+    const t = tree();
+    try {
+      const b = await runCli(['bind', '02:00.0', '--yes', '--json', '--root', t.root]);
+      assert.equal(b.code, 0, b.stdout + b.stderr);
+      const res = b.json<{ result: { moved: { address: string }[]; groups: { group: number; viable: boolean }[] } }>().result;
+      assert.deepEqual(res.moved.map((m) => m.address), ['0000:02:00.0', '0000:02:00.1']);
+      assert.deepEqual(res.groups, [{ group: 2, viable: true, blockers: [], devNode: true }]);
+      const s = await runCli(['status', '--json', '--root', t.root]);
+      const st = s.json<{ bound: { address: string; original: { driver: string }; drifted: boolean }[]; interrupted: unknown }>();
+      assert.deepEqual(st.bound.map((x) => [x.address, x.original.driver, x.drifted]), [['0000:02:00.0', 'nouveau', false], ['0000:02:00.1', 'snd_hda_intel', false]]);
+      assert.equal(st.interrupted, null);
+      const rel = await runCli(['release', '--all', '--yes', '--root', t.root]);
+      assert.equal(rel.code, 0, rel.stderr);
+      assert.match(rel.stdout, /0000:02:00\.0: vfio-pci -> nouveau/);
+      assert.equal(driverOf(t.root, '0000:02:00.1'), 'snd_hda_intel');
+      const s2 = await runCli(['status', '--root', t.root]);
+      assert.match(s2.stdout, /vfioctl has changed nothing on this host/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a dead tree (no kernel reacting, real writer) fails verification and is rolled back, exit 1', async () => {
+    const t = tree();
+    const saved = applyRuntime.sysfsWriter;
+    applyRuntime.sysfsWriter = null;
+    try {
+      fs.mkdirSync(path.join(t.root, 'sys/bus/pci/drivers/vfio-pci'), { recursive: true });
+      for (const f of ['bind', 'unbind']) fs.writeFileSync(path.join(t.root, 'sys/bus/pci/drivers/vfio-pci', f), '');
+      const r = await runCli(['bind', '01:00.0', '--yes', '--timeout', '60', '--root', t.root]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /still bound to e1000e after unbind; rolled back: bind 0000:01:00\.0 to vfio-pci/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(fs.readFileSync(path.join(t.root, 'sys/bus/pci/devices/0000:01:00.0/driver_override'), 'utf8').trim(), '', 'override cleared again');
+    } finally {
+      applyRuntime.sysfsWriter = saved;
+      t.cleanup();
+    }
+  });
+
+  it('recover --dry-run and recover after an interrupted run', async () => {
+    const t = tree();
+    try {
+      fs.mkdirSync(path.join(t.root, 'var/lib/vfioctl'), { recursive: true });
+      fs.writeFileSync(path.join(t.root, 'sys/bus/pci/devices/0000:01:00.0/driver_override'), 'vfio-pci\n');
+      fs.writeFileSync(path.join(t.root, 'var/lib/vfioctl/journal.json'), JSON.stringify({
+        version: 1, runId: 'r1', command: 'bind', args: ['0000:01:00.0'], pid: 2 ** 22 + 5, startedAt: 'then', status: 'running', commit: {},
+        steps: [{ seq: 1, type: 'bind', address: '0000:01:00.0', original: { driver: 'e1000e', override: null }, target: { driver: 'vfio-pci', override: 'vfio-pci' }, status: 'started' }],
+      }));
+      const s = await runCli(['status', '--root', t.root]);
+      assert.equal(s.code, 1);
+      assert.match(s.stdout, /interrupted run: `vfioctl bind` \(r1, running\); run `vfioctl recover`/);
+      const d = await runCli(['recover', '--dry-run', '--root', t.root]);
+      assert.match(d.stdout, /would undo: bind 0000:01:00\.0 to vfio-pci/);
+      const r = await runCli(['recover', '--yes', '--json', '--root', t.root]);
+      assert.equal(r.code, 0, r.stdout);
+      assert.equal(r.json<{ action: string }>().action, 'rolled-back');
+      assert.equal(fs.readFileSync(path.join(t.root, 'sys/bus/pci/devices/0000:01:00.0/driver_override'), 'utf8'), '(null)\n');
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () => {
+  it('persist per address: diff with --dry-run, then files + commands printed on a non-live root; unpersist removes exactly them', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const d = await runCli(['persist', '02:00.0', '02:00.1', '--dry-run', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, /\+ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:02:00\.0", ATTR\{driver_override\}="vfio-pci"/);
+      assert.match(d.stdout, /\+softdep nouveau pre: vfio-pci/);
+      assert.match(d.stdout, /\+vfio_pci/);
+      assert.match(d.stdout, /to run by hand: update-initramfs -u -k all/);
+      assert.equal(fs.existsSync(path.join(t.root, 'etc/udev/rules.d/61-vfioctl.rules')), false);
+      const p = await runCli(['persist', '02:00.0', '02:00.1', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(p.code, 0, p.stderr);
+      assert.match(p.stdout, /run by hand: systemctl enable vfioctl-bind\.service/);
+      assert.ok(fs.existsSync(path.join(t.root, 'etc/systemd/system/vfioctl-bind.service')));
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/initramfs-tools/modules'), 'utf8'), '# List of modules\nloop\nvfio\nvfio_iommu_type1\nvfio_pci\n');
+      // idempotent
+      const again = await runCli(['persist', '02:00.0', '02:00.1', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.match(again.stdout, /nothing to change/);
+      const u = await runCli(['unpersist', '--all', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(u.code, 0, u.stderr);
+      for (const f of ['etc/udev/rules.d/61-vfioctl.rules', 'etc/systemd/system/vfioctl-bind.service', 'etc/modprobe.d/vfioctl-vfio.conf']) assert.equal(fs.existsSync(path.join(t.root, f)), false, f);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/initramfs-tools/modules'), 'utf8'), '# List of modules\nloop\n');
+      // backups of every changed file are kept under var/lib/vfioctl/backups
+      const backups = fs.readdirSync(path.join(t.root, 'var/lib/vfioctl/backups'));
+      assert.ok(backups.length >= 2);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id is refused when another function has the same ID', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const r = await runCli(['persist', '03:01.0', '--by-id', '--yes', '--root', t.root]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /would also take 0000:03:02\.0/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('host enable-iommu edits grub keeping the rest, runs update-grub; disable-iommu restores the file exactly', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const d = await runCli(['host', 'enable-iommu', '--dry-run', '--root', t.root], { env });
+      assert.match(d.stdout, /-GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n\+GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=on iommu=pt"/);
+      const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
+      assert.equal(e.code, 0, e.stderr);
+      assert.match(e.stdout, /ran update-grub/);
+      assert.match(e.stdout, /reboot needed/);
+      assert.equal(fs.readFileSync(path.join(t.root, 'fake.log'), 'utf8'), 'update-grub \n');
+      const again = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
+      assert.match(again.stdout, /nothing to change/);
+      const off = await runCli(['host', 'disable-iommu', '--yes', '--root', t.root], { env });
+      assert.equal(off.code, 0, off.stderr);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), GRUB, 'intel_iommu=off given back, iommu=pt removed');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a failing update-grub rolls the grub file back and says so', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1', FAKE_FAIL: 'update-grub' }) });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /update-grub: exit status 3: update-grub: simulated failure; rolled back: .*edit etc\/default\/grub/);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), GRUB);
+      const s = await runCli(['status', '--json', '--root', t.root]);
+      assert.deepEqual(s.json<{ persisted: object }>().persisted, {});
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--no-regenerate prints the command instead of running it', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--no-regenerate', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' }) });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /run by hand: update-grub/);
+      assert.equal(fs.existsSync(path.join(t.root, 'fake.log')), false);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('vfioctl sriov set (CLI, kernel-like fake)', () => {
+  it('creates VFs in their own groups, removes them, and validates the count', async () => {
+    const t = tree();
+    try {
+      const bad = await runCli(['sriov', 'set', '04:00.0', '9', '--yes', '--root', t.root]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /at most 4 VFs/);
+      const r = await runCli(['sriov', 'set', '04:00.0', '2', '--yes', '--root', t.root]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /0000:04:00\.0: 0 -> 2 VFs \(0000:04:10\.0 0000:04:10\.1\)/);
+      assert.ok(fs.existsSync(path.join(t.root, 'sys/bus/pci/devices/0000:04:10.1/physfn')));
+      const r2 = await runCli(['sriov', 'set', '04:00.0', '3', '--yes', '--root', t.root]);
+      assert.match(r2.stdout, /2 -> 3 VFs/);
+      const r3 = await runCli(['sriov', 'set', '04:00.0', '0', '--yes', '--root', t.root]);
+      assert.equal(r3.code, 0);
+      assert.equal(fs.existsSync(path.join(t.root, 'sys/bus/pci/devices/0000:04:10.0')), false);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -196,10 +196,18 @@ function main(): number {
   const first = rows[0];
   const header = [
     'functions', 'vfioctl wall ms', 'lspci wall ms', 'wall ratio', 'vfioctl cpu ms', 'lspci cpu ms', 'cpu ratio',
-    'vfioctl cpu µs/fn', 'lspci cpu µs/fn', 'vfioctl growth', 'lspci growth',
+    'vfioctl cpu µs/fn', 'lspci cpu µs/fn', 'vfioctl growth', 'lspci growth', 'vfioctl marginal µs/fn', 'lspci marginal µs/fn',
   ];
   const cpuOrWall = (sr: Series | null | undefined): number | null => (sr ? (sr.cpuMs ?? sr.wallMs) : null);
-  const table = rows.map((r) => {
+  const marginal = (i: number, pick: (r: Row) => Series | null): string => {
+    const prev = rows[i - 1];
+    const cur = rows[i];
+    if (!prev || !cur) return '-';
+    const a = cpuOrWall(pick(prev));
+    const b = cpuOrWall(pick(cur));
+    return a === null || b === null ? 'n/a' : (((b - a) * 1000) / (cur.functions - prev.functions)).toFixed(0);
+  };
+  const table = rows.map((r, i) => {
     const vPer = per(cpuOrWall(r.vfioctl), r.functions);
     const lPer = per(cpuOrWall(r.lspci), r.functions);
     const vFirst = first ? per(cpuOrWall(first.vfioctl), first.functions) : null;
@@ -208,13 +216,14 @@ function main(): number {
       String(r.functions), f0(r.vfioctl?.wallMs ?? null), f0(r.lspci.wallMs), ratio(r.vfioctl?.wallMs, r.lspci.wallMs),
       f0(r.vfioctl?.cpuMs ?? null), f0(r.lspci.cpuMs), ratio(r.vfioctl?.cpuMs, r.lspci.cpuMs),
       vPer === null ? 'n/a' : vPer.toFixed(0), lPer === null ? 'n/a' : lPer.toFixed(0), ratio(vPer, vFirst), ratio(lPer, lFirst),
+      marginal(i, (x) => x.vfioctl), marginal(i, (x) => x.lspci),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padStart(widths[i] ?? 0)).join(' | ') + ' |';
   log('');
   log(`median of ${runs} runs each; node ${process.version}; ${os.availableParallelism()} CPUs; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  log('wall = whole process start to exit; cpu = user + system time (GNU time); growth = µs/function relative to the first size (1.00 = linear)');
+  log('wall = whole process start to exit; cpu = user + system time (GNU time); growth = cpu µs/function relative to the first size; marginal = extra cpu µs per extra function from the previous size (constant = linear)');
   log(line(header));
   log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of table) log(line(r));

@@ -56,12 +56,14 @@ function cmdlineEvidence(facts: HostFacts): Evidence {
   return factEvidence(facts.kernel.cmdline, (v) => v);
 }
 
-/** CPU vendor, falling back to the firmware table that is present. */
+/**
+ * Whose IOMMU this host has: the firmware table says it (a VM may show an Intel-model IOMMU on an AMD
+ * CPU), else the CPU vendor.
+ */
 export function hostVendor(facts: HostFacts): 'intel' | 'amd' | 'other' {
-  if (facts.cpu.vendor) return facts.cpu.vendor;
-  if (facts.acpi.dmar) return 'intel';
   if (facts.acpi.ivrs) return 'amd';
-  return 'other';
+  if (facts.acpi.dmar) return 'intel';
+  return facts.cpu.vendor ?? 'other';
 }
 
 /** Running under a hypervisor (cpuinfo flag, DMI identity, or sys/hypervisor). */
@@ -122,7 +124,7 @@ export function checkHost(facts: HostFacts, inventory: PciInventory): Finding[] 
   const vm = inVirtualMachine(facts);
   const groups = inventory.groups.length;
 
-  out.push(...checkCpu(facts, vendor, vm));
+  out.push(...checkCpu(facts, facts.cpu.vendor ?? 'other', vm));
   out.push(...checkVirtualMachine(facts, vm, groups));
   out.push(...checkFirmware(facts, vendor, vm, groups));
   out.push(...checkKernelIommu(facts, inventory, vendor, vm));
@@ -150,7 +152,9 @@ function checkCpu(facts: HostFacts, vendor: 'intel' | 'amd' | 'other', vm: boole
     if (facts.cpu.flags.includes(flag)) {
       out.push(finding('cpu-virtualization', 'cpu', 'ok', `CPU virtualization: ${flag} (${vendor === 'intel' ? 'Intel VT-x' : 'AMD-V'})`, [cpuEv]));
     } else {
-      out.push(finding('cpu-virtualization', 'cpu', 'fail', `CPU virtualization flag ${flag} missing: KVM cannot run guests here`, [cpuEv], {
+      // vfio itself does not need VT-x/AMD-V: inside a VM a nested QEMU can still assign devices under
+      // TCG (slowly), so there it is a warning; on bare metal KVM guests are the point.
+      out.push(finding('cpu-virtualization', 'cpu', vm ? 'warn' : 'fail', `CPU virtualization flag ${flag} missing: KVM cannot run guests here${vm ? ' (a nested QEMU would run without acceleration)' : ''}`, [cpuEv], {
         remedy: vm
           ? `this is a VM: enable nested virtualization on the outer host (e.g. kvm_${vendor}.nested=1 and <cpu mode='host-passthrough'/> for this VM)`
           : `enable ${vendor === 'intel' ? '"Intel Virtualization Technology" (VT-x)' : '"SVM Mode"'} in the firmware setup`,

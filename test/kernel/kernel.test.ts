@@ -77,17 +77,27 @@ const boots: Boot[] = [
     options: {
       topology: mainTopology,
       cmdline: 'intel_iommu=on',
-      guestTests: ['topology.test.mjs', 'groups.test.mjs', 'ls.test.mjs', 'snapshot.test.mjs', 'vfio-roundtrip.test.mjs', 'nested-qemu.test.mjs'],
+      guestTests: ['topology.test.mjs', 'groups.test.mjs', 'ls.test.mjs', 'snapshot.test.mjs', 'vfio-roundtrip.test.mjs', 'nested-qemu.test.mjs', 'doctor.test.mjs'],
       timeoutMs: 420_000,
     },
     after: snapshotOnHost,
+  },
+  {
+    // the apply layer (bind/release/rollback/SR-IOV) on the main topology, in a boot of its own
+    name: 'apply',
+    options: {
+      topology: mainTopology,
+      cmdline: 'intel_iommu=on',
+      guestTests: ['apply.test.mjs'],
+      timeoutMs: 600_000,
+    },
   },
   {
     name: 'no-iommu',
     options: {
       topology: noIommuTopology,
       cmdline: 'intel_iommu=off',
-      guestTests: ['topology.test.mjs', 'no-iommu.test.mjs'],
+      guestTests: ['topology.test.mjs', 'no-iommu.test.mjs', 'doctor.test.mjs'],
       timeoutMs: 240_000,
     },
   },

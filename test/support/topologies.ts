@@ -52,7 +52,7 @@ export function desktopGpu(): HostSpec {
     { address: '0000:00:00.0', vendor: 0x8086, device: 0x3e30, subVendor: 0x1458, subDevice: 0x5000, classCode: 0x060000, revision: 0x0d, driver: 'skl_uncore', iommuGroup: 0 },
     {
       address: '0000:00:01.0', vendor: 0x8086, device: 0x1901, subVendor: 0x1458, subDevice: 0x5000, classCode: 0x060400, revision: 0x0d,
-      driver: 'pcieport', iommuGroup: 1, caps: rootPortCaps(false), resetMethod: [],
+      driver: 'pcieport', iommuGroup: 1, caps: rootPortCaps(false),
     },
     {
       address: '0000:01:00.0', parent: '0000:00:01.0', vendor: 0x10de, device: 0x1b80, subVendor: 0x1458, subDevice: 0x3702, classCode: 0x030000, revision: 0xa1,

@@ -177,6 +177,21 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
     }
   });
 
+  it('bind --persist --json: one document with the runtime result and the files written', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const r = await runCli(['bind', '01:00.0', '--persist', '--yes', '--json', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const j = r.json<{ result: { moved: unknown[] }; persisted: { written: { path: string }[]; toRun: string[] } }>();
+      assert.equal(j.result.moved.length, 1);
+      assert.ok(j.persisted.written.some((w) => w.path.endsWith('etc/udev/rules.d/61-vfioctl.rules')));
+      assert.ok(j.persisted.toRun.includes('update-initramfs -u -k all'));
+      assert.match(fs.readFileSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf'), 'utf8'), /^softdep e1000e pre: vfio-pci$/m);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('--by-id is refused when another function has the same ID', async () => {
     const t = tree(DEBIAN);
     try {

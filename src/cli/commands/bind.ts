@@ -134,7 +134,7 @@ export function register(program: Command, ctx: CliContext): void {
         let persisted: unknown = null;
         if (o.persist) {
           const { runPersist } = await import('./persist.js');
-          persisted = await runPersist(ctx, actx, plan.claim, { ...o, mode: 'per-address' });
+          persisted = await runPersist(ctx, actx, plan.claim, { ...o, yes: true, mode: 'per-address' }, !ctx.json);
         }
         if (ctx.json) {
           ctx.printJson({ version: 1, dryRun: false, verdict: plan.verdict, claim: plan.claim, findings: plan.findings, result, persisted });

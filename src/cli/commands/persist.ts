@@ -10,7 +10,7 @@ import { action } from '../command.js';
 import { applyConfigPlan, planPersist, planUnpersist, renderPlanDiff, type ConfigApplyResult, type ConfigPlan } from '../../apply/persist.js';
 import type { ApplyContext } from '../../apply/run.js';
 import { newRunId, StateStore } from '../../apply/state.js';
-import { detectBootTooling, formatArgv } from '../../adapters/boot/detect.js';
+import { detectBootTooling, formatArgv } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
 import { addMutatingOptions, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
 
@@ -42,7 +42,12 @@ function renderConfigPlan(ctx: CliContext, plan: ConfigPlan, opts: ConfigOptions
 }
 
 /** Show (--dry-run) or confirm and apply a config plan; prints the result. */
-export async function runConfigPlan(ctx: CliContext, actx: ApplyContext | null, plan: ConfigPlan, opts: ConfigOptions, question: string): Promise<ConfigApplyResult | null> {
+export async function runConfigPlan(ctx: CliContext, actx: ApplyContext | null, plan: ConfigPlan, opts: ConfigOptions, question: string, print = true): Promise<ConfigApplyResult | null> {
+  if (!print) {
+    // part of another command's output (bind --persist, sriov set --persist): confirmed by that command
+    if (opts.dryRun) return null;
+    return applyConfigPlan(actx ?? makeApplyContext(ctx, opts), plan, { regenerate: opts.regenerate !== false, runCommands: commandsAllowed(ctx) });
+  }
   if (opts.dryRun) {
     if (ctx.json) ctx.printJson({ version: 1, dryRun: true, command: plan.command, files: plan.files.map((f) => ({ path: ctx.host().display(f.rel), before: f.before, after: f.after })), diff: renderPlanDiff(ctx.host(), plan), commands: plan.commands.map((c) => formatArgv(c.argv)), notes: plan.notes, needsReboot: plan.needsReboot, result: null });
     else ctx.out(`${ctx.c.bold(`vfioctl ${plan.command}`)} (dry run, nothing changed)\n${renderConfigPlan(ctx, plan, opts)}`);
@@ -65,7 +70,7 @@ export async function runConfigPlan(ctx: CliContext, actx: ApplyContext | null, 
   return result;
 }
 
-export async function runPersist(ctx: CliContext, actx: ApplyContext | null, addresses: string[], opts: ConfigOptions & { mode: 'per-address' | 'ids' }): Promise<ConfigApplyResult | null> {
+export async function runPersist(ctx: CliContext, actx: ApplyContext | null, addresses: string[], opts: ConfigOptions & { mode: 'per-address' | 'ids' }, print = true): Promise<ConfigApplyResult | null> {
   const host = ctx.host();
   const inv = ctx.inventory();
   const fns = addresses.map((a) => inv.functions.find((f) => f.address === a));
@@ -83,7 +88,7 @@ export async function runPersist(ctx: CliContext, actx: ApplyContext | null, add
     }
   }
   const plan = planPersist(host, detectBootTooling(host), state, { addresses, mode: opts.mode, ids, softdeps }, newRunId());
-  return runConfigPlan(ctx, actx, plan, opts, `write the boot-time configuration for ${addresses.join(' ')}?`);
+  return runConfigPlan(ctx, actx, plan, opts, `write the boot-time configuration for ${addresses.join(' ')}?`, print);
 }
 
 export function register(program: Command, ctx: CliContext): void {

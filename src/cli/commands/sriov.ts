@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { applySriov, checkSriovRequest } from '../../apply/sriov.js';
-import { planSriovPersist } from '../../apply/persist.js';
+import { planSriovPersist, renderPlanDiff } from '../../apply/persist.js';
 import { newRunId, StateStore } from '../../apply/state.js';
 import { UsageError } from '../../model/errors.js';
 import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
@@ -29,18 +29,16 @@ export function register(program: Command, ctx: CliContext): void {
         const persistPlan = o.persist ? planSriovPersist(host, new StateStore(host).readState(), pf, n === 0 ? null : n, newRunId()) : null;
         if (o.dryRun) {
           if (!ctx.json) ctx.out(`${ctx.c.bold('vfioctl sriov set')} (dry run, nothing changed)\n  ${pf}: ${info.numVfs} -> ${n} VFs (of ${info.totalVfs})\n${info.numVfs > 0 && n > 0 && info.numVfs !== n ? `      echo 0 > ${host.display(`${host.pciDeviceRel(requirePciAddress(pf))}/sriov_numvfs`)}\n` : ''}${info.numVfs !== n ? `      echo ${n} > ${host.display(`${host.pciDeviceRel(requirePciAddress(pf))}/sriov_numvfs`)}\n` : ''}`);
-          if (persistPlan) await runConfigPlan(ctx, null, persistPlan, o, '');
-          else if (ctx.json) ctx.printJson({ version: 1, dryRun: true, pf, before: info.numVfs, after: n, totalVfs: info.totalVfs, result: null });
+          if (ctx.json) ctx.printJson({ version: 1, dryRun: true, pf, before: info.numVfs, after: n, totalVfs: info.totalVfs, persist: persistPlan ? { diff: renderPlanDiff(host, persistPlan), commands: persistPlan.commands.map((c) => c.argv.join(' ')) } : null, result: null });
+          else if (persistPlan) await runConfigPlan(ctx, null, persistPlan, o, '');
           return 0;
         }
         await confirmChange(ctx, o, `set ${pf} to ${n} VFs (now ${info.numVfs})?`);
         const actx = makeApplyContext(ctx, o);
         const r = await applySriov(actx, pf, n);
         if (!ctx.json) ctx.out(`${pf}: ${r.before} -> ${r.after} VFs${r.vfs.length ? ` (${r.vfs.join(' ')})` : ''}\n`);
-        let persisted = null;
-        if (persistPlan) persisted = await runConfigPlan(ctx, actx, persistPlan, { ...o, yes: true }, '');
-        else if (ctx.json) ctx.printJson({ version: 1, dryRun: false, pf, result: r });
-        void persisted;
+        const persisted = persistPlan ? await runConfigPlan(ctx, actx, persistPlan, { ...o, yes: true }, '', !ctx.json) : null;
+        if (ctx.json) ctx.printJson({ version: 1, dryRun: false, pf, result: r, persisted });
         if (!o.persist && !ctx.json && n > 0) ctx.out('note: VFs are lost at reboot; add --persist to keep them\n');
         return 0;
       }),

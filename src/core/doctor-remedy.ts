@@ -1,7 +1,7 @@
 /**
  * Remedy text for doctor findings: the one place that turns "this parameter must be on the kernel command
  * line" into the commands of the host's own boot loader and initramfs tool (from BootFacts, which
- * src/adapters/boot/detect.ts detects), and "enable the IOMMU in firmware" into the menu names the
+ * src/host/detect-boot.ts detects), and "enable the IOMMU in firmware" into the menu names the
  * board's vendor uses. Pure.
  */
 import type { BootFacts, HostFacts } from '../model/host-facts.js';

@@ -9,8 +9,8 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { HostRoot, ReadResult } from './host-root.js';
-import { parseKernelCmdline, readGrubVariable } from '../adapters/boot/kernel-cmdline.js';
-import { detectBootTooling } from '../adapters/boot/detect.js';
+import { parseKernelCmdline, readGrubVariable } from '../model/kernel-cmdline.js';
+import { detectBootTooling } from './detect-boot.js';
 import {
   type BootFacts, type ConfiguredCmdline, type CpuFacts, type Fact, type HostFacts, type IommuUnit, type KernelLogFacts,
   type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleName, parseIomem,

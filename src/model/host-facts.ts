@@ -157,7 +157,7 @@ export type LibvirtRuntime =
 
 /**
  * How this host boots and rebuilds its initramfs: the commands remedies name. Same shape as
- * `BootTooling` from src/adapters/boot/detect.ts (which detects it); mirrored here so core/ stays pure.
+ * `BootTooling` from src/host/detect-boot.ts (which detects it); mirrored here so core/ stays pure.
  */
 export interface BootFacts {
   os: { id: string; idLike: readonly string[]; versionId: string; prettyName: string } | null;

@@ -33,11 +33,12 @@ export interface DoctorOptions {
 }
 
 /** libvirt's version and PCI hostdev backends, only on a live host with virsh installed. */
-export async function probeLibvirt(facts: HostFacts, enabled: boolean): Promise<LibvirtRuntime> {
+export async function probeLibvirt(facts: HostFacts, enabled: boolean, env: Record<string, string | undefined>): Promise<LibvirtRuntime> {
   if (!enabled) return { state: 'not-checked', reason: '--no-libvirt' };
   if (!facts.live) return { state: 'not-checked', reason: 'not the live host (--root)' };
   if (!facts.libvirt.virsh) return { state: 'not-checked', reason: 'virsh not installed' };
-  const virsh = new Virsh({ timeoutMs: 20_000 });
+  // The first domcapabilities call probes QEMU (seconds); LIBVIRT_DEFAULT_URI comes from the caller's environment.
+  const virsh = new Virsh({ timeoutMs: 60_000, env: { ...process.env, ...env } });
   let version: string | null = null;
   try {
     const v = await virsh.run(['version']);
@@ -59,7 +60,7 @@ export async function probeLibvirt(facts: HostFacts, enabled: boolean): Promise<
 export async function runDoctor(ctx: CliContext, opts: DoctorOptions): Promise<DoctorReport> {
   const host = ctx.host();
   const facts = readHostFacts(host);
-  facts.libvirt.runtime = await probeLibvirt(facts, opts.libvirt);
+  facts.libvirt.runtime = await probeLibvirt(facts, opts.libvirt, ctx.io.env);
   const inventory = ctx.inventory();
   const hostFindings = checkHost(facts, inventory);
   const devices: DoctorReport['devices'] = [];

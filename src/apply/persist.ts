@@ -13,9 +13,9 @@
  */
 import type { HostRoot } from '../host/host-root.js';
 import { unifiedDiff } from '../host/host-writer.js';
-import type { BootTooling, Argv } from '../adapters/boot/detect.js';
-import { formatArgv } from '../adapters/boot/detect.js';
-import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey } from '../adapters/boot/kernel-cmdline.js';
+import type { BootTooling, Argv } from '../host/detect-boot.js';
+import { formatArgv } from '../host/detect-boot.js';
+import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey } from '../model/kernel-cmdline.js';
 import { editModprobeConf, MANAGED_HEADER, renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
@@ -290,6 +290,7 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
       });
   }
   if (files.length) for (const argv of bl.regenerate) commands.push({ argv: [...argv], regenerate: true, why: 'write the boot entries from the edited configuration' });
+  if (op.enable && files.some((f) => f.rel === 'etc/default/grub')) notes.push(...grubDropInConflicts(host, op.params));
   const delta: StateDelta = {};
   const changed = files.length > 0 || commands.length > 0;
   if (op.enable && changed) {
@@ -305,6 +306,27 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
   }
   if (changed) notes.push('a reboot is needed for the new kernel command line to take effect');
   return { command: op.enable ? 'host enable-iommu' : 'host disable-iommu', args: op.params, files, commands, delta, notes, needsReboot: changed };
+}
+
+/**
+ * grub-mkconfig sources /etc/default/grub.d/*.cfg after /etc/default/grub: a drop-in that sets a
+ * parameter vfioctl sets, with another value, wins. Reported, not edited (the file is not vfioctl's).
+ */
+function grubDropInConflicts(host: HostRoot, params: string[]): string[] {
+  const dir = host.listDir('etc/default/grub.d');
+  if (dir.state !== 'ok') return [];
+  const out: string[] = [];
+  for (const name of dir.value.filter((n) => n.endsWith('.cfg')).sort()) {
+    const text = readFile(host, `etc/default/grub.d/${name}`) ?? '';
+    for (const p of params) {
+      const want = parseParamSpec(p);
+      const re = new RegExp(`(^|[\\s"'])${want.key.replace(/[-_]/g, '[-_]')}=([^\\s"']*)`, 'gm');
+      for (const m of text.matchAll(re)) {
+        if (m[2] !== want.value) out.push(`${host.display(`etc/default/grub.d/${name}`)} sets ${want.key}=${m[2]}, which overrides ${p}: edit that file`);
+      }
+    }
+  }
+  return out;
 }
 
 /** The opt-in allow_unsafe_interrupts file (a security downgrade; only on explicit request). */

@@ -24,7 +24,7 @@ const kernels: FakeKernel[] = [];
 before(() => {
   fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bin-'));
   // small fake executables: record their argv, fail when told to
-  for (const name of ['update-grub', 'update-initramfs', 'udevadm', 'systemctl']) {
+  for (const name of ['update-grub', 'update-initramfs', 'udevadm', 'systemctl', 'grubby']) {
     fs.writeFileSync(path.join(fakeBin, name), `#!/bin/sh\necho "${name} $*" >> "$FAKE_LOG"\nif [ "$FAKE_FAIL" = "${name}" ]; then echo "${name}: simulated failure" >&2; exit 3; fi\n`, { mode: 0o755 });
   }
   applyRuntime.sysfsWriter = (host) => {
@@ -219,6 +219,31 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
       const off = await runCli(['host', 'disable-iommu', '--yes', '--root', t.root], { env });
       assert.equal(off.code, 0, off.stderr);
       assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), GRUB, 'intel_iommu=off given back, iommu=pt removed');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('grubby hosts (EL9): grubby updates every entry and the grub defaults file is edited for future kernels; grub.d conflicts are reported', async () => {
+    const t = tree({
+      'etc/os-release': 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n',
+      'etc/default/grub': 'GRUB_CMDLINE_LINUX="rhgb quiet"\n',
+      'etc/default/grub.d/50-cloud.cfg': 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT iommu=nopt"\n',
+      'usr/sbin/grubby': '#!/bin/sh\n',
+      'boot/loader/entries/x.conf': 'title x\n',
+      'proc/cpuinfo': 'vendor_id\t: GenuineIntel\n',
+    });
+    try {
+      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
+      assert.equal(e.code, 0, e.stderr);
+      assert.match(e.stdout, /ran grubby --update-kernel=ALL '--args=intel_iommu=on iommu=pt'/);
+      assert.match(e.stdout, /50-cloud\.cfg sets iommu=nopt, which overrides iommu=pt/);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), 'GRUB_CMDLINE_LINUX="rhgb quiet intel_iommu=on iommu=pt"\n');
+      const off = await runCli(['host', 'disable-iommu', '--yes', '--root', t.root], { env });
+      assert.equal(off.code, 0, off.stderr);
+      assert.equal(fs.readFileSync(path.join(t.root, 'fake.log'), 'utf8'), 'grubby --update-kernel=ALL --args=intel_iommu=on iommu=pt\ngrubby --update-kernel=ALL --remove-args=intel_iommu=on iommu=pt\n');
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), 'GRUB_CMDLINE_LINUX="rhgb quiet"\n');
     } finally {
       t.cleanup();
     }

@@ -69,6 +69,17 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
+  it('refuses to change a recorded sample host, but shows the dry run', async () => {
+    const r = await runCli(['host', 'enable-iommu', '--vendor', 'intel', '--sample', '--yes']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /this is a recorded host/);
+    const d = await runCli(['host', 'enable-iommu', '--vendor', 'intel', '--sample', '--dry-run']);
+    assert.equal(d.code, 0);
+    assert.match(d.stdout, /\+GRUB_CMDLINE_LINUX="intel_iommu=on iommu=pt"/);
+    const samples = fs.readdirSync(path.join(import.meta.dirname, '../../samples'));
+    for (const s of samples) assert.equal(fs.existsSync(path.join(import.meta.dirname, '../../samples', s, 'var/lib/vfioctl')), false);
+  });
+
   it('refuses without --yes when not on a terminal', async () => {
     const t = tree();
     try {

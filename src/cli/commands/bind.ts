@@ -42,6 +42,10 @@ export function addMutatingOptions(cmd: Command): Command {
 }
 
 export function makeApplyContext(ctx: CliContext, opts: MutatingOptions = {}): ApplyContext {
+  const recorded = (ctx.opts.sample !== undefined && ctx.opts.sample !== false) || /\.(tar\.gz|tgz)$/.test(ctx.opts.root ?? ctx.io.env.VFIOCTL_ROOT ?? '');
+  if (recorded) {
+    throw new UsageError('read-only-host', 'this is a recorded host (--sample or a snapshot archive); vfioctl does not change it', 'use --dry-run to see what would change, or run on the host itself');
+  }
   const host = ctx.host();
   const exec = createExec({ env: ctx.io.env });
   const timeoutMs = opts.timeout !== undefined ? Number(opts.timeout) : (applyRuntime.moveTimeoutMs ?? 10_000);

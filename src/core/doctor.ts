@@ -372,6 +372,17 @@ function checkPendingReboot(facts: HostFacts): Finding[] {
     }
     return out;
   }
+  // grub: the defaults file was edited but grub.cfg not regenerated (update-grub / grub2-mkconfig forgotten).
+  const cfg = next.kind === 'grub-defaults' ? facts.kernel.configured.find((c) => c.kind === 'grub-cfg') : undefined;
+  if (cfg) {
+    const stale = cmdlineDifferences(next.params, cfg.params).filter((d) => d.configured !== null);
+    if (stale.length) {
+      const regen = facts.boot.bootLoader.regenerate.map((a) => a.join(' '));
+      out.push(finding('cmdline-not-regenerated', 'kernel', 'warn', `${hostPath(next.source)} has ${stale.map((d) => d.configured).join(' ')} but ${hostPath(cfg.source)} does not: the boot entries were not regenerated`, [ev(hostPath(next.source), next.text || '(empty)'), ev(hostPath(cfg.source), cfg.text || '(empty)')], {
+        remedy: `${regen.length ? `run: ${regen.join(' && ')}` : 'regenerate the grub configuration'}\nthen reboot`,
+      }));
+    }
+  }
   const diffs = cmdlineDifferences(next.params, facts.kernel.params);
   const evidence = [ev(hostPath(next.source), next.text || '(empty)'), cmdlineEvidence(facts)];
   if (!diffs.length) {

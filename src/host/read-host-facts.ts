@@ -138,6 +138,16 @@ function readConfiguredCmdlines(host: HostRoot, release: string | null): Configu
   } else if (kc.state === 'unreadable') {
     out.push({ source: 'etc/kernel/cmdline', kind: 'kernel-cmdline-file', text: '', params: [], problem: `unreadable: ${kc.message}` });
   }
+  // The generated grub.cfg: the first `linux` line of the running kernel (the default entry on most hosts).
+  if (release) {
+    for (const rel of ['boot/grub/grub.cfg', 'boot/grub2/grub.cfg']) {
+      const r = host.readText(rel);
+      if (r.state !== 'ok') continue;
+      const text = grubCfgLinuxLine(r.value, release);
+      if (text !== null) out.push({ source: rel, kind: 'grub-cfg', text, params: cmdlineParams(text) });
+      break;
+    }
+  }
   // Boot Loader Specification entries (Fedora/EL8+ grubby, systemd-boot): the entry of the running kernel.
   if (release) {
     for (const dir of ['boot/loader/entries', 'boot/efi/loader/entries']) {
@@ -161,6 +171,16 @@ function readConfiguredCmdlines(host: HostRoot, release: string | null): Configu
     }
   }
   return out;
+}
+
+/** Parameters of the first grub.cfg `linux` line that boots this kernel release (after the image path). */
+export function grubCfgLinuxLine(cfg: string, release: string): string | null {
+  for (const line of cfg.split('\n')) {
+    const m = /^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$/.exec(line);
+    if (!m || !m[1]!.endsWith(`vmlinuz-${release}`)) continue;
+    return m[2]!.trim();
+  }
+  return null;
 }
 
 const CONFIG_KEYS = /^CONFIG_(\w*IOMMU\w*|\w*VFIO\w*|KVM\w*|IRQ_REMAP|X86_X2APIC|DRM_SIMPLEDRM|FB_EFI|FB_SIMPLE|SYSFB_SIMPLEFB|PCI_IOV)$/;

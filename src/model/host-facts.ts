@@ -41,8 +41,11 @@ export interface CpuFacts {
 export interface ConfiguredCmdline {
   /** root-relative file, e.g. etc/default/grub */
   source: string;
-  /** How the file holds it: a grub defaults variable, a whole-file command line, a BLS entry. */
-  kind: 'grub-defaults' | 'kernel-cmdline-file' | 'bls-entry';
+  /**
+   * How the file holds it: a grub defaults variable, a whole-file command line, a BLS entry, or the
+   * generated grub.cfg (the `linux` line of the running kernel's entry: what the next boot really gets).
+   */
+  kind: 'grub-defaults' | 'kernel-cmdline-file' | 'bls-entry' | 'grub-cfg';
   /** GRUB_CMDLINE_LINUX (+ _DEFAULT) effective text, or the file's text. */
   text: string;
   params: KernelParam[];

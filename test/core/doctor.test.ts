@@ -334,3 +334,27 @@ test('every finding has an id, a category, a summary and evidence; fails carry a
     }
   }
 });
+
+test('pending reboot with grub.cfg not regenerated: update-grub was forgotten', () => {
+  const cfg = (params: string): string => [
+    "menuentry 'Debian GNU/Linux' --class debian --class gnu-linux {",
+    '\tinsmod gzio',
+    "\techo\t'Loading Linux 6.1.0-18-amd64 ...'",
+    `\tlinux\t/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6a1d2f0e-3c57-4b7e-9d0a-2f5c1e8b9a44 ro ${params}`,
+    '\tinitrd\t/boot/initrd.img-6.1.0-18-amd64',
+    '}',
+    '',
+  ].join('\n');
+  const stale = pendingReboot();
+  stale.files = { ...stale.files, 'boot/grub/grub.cfg': cfg('quiet') };
+  const f = get(doctor(stale).findings, 'cmdline-not-regenerated');
+  assert.equal(f.severity, 'warn');
+  assert.match(f.summary, /\/etc\/default\/grub has intel_iommu=on iommu=pt but \/boot\/grub\/grub\.cfg does not/);
+  assert.match(f.remedy ?? '', /^run: update-grub\nthen reboot$/);
+
+  const fresh = pendingReboot();
+  fresh.files = { ...fresh.files, 'boot/grub/grub.cfg': cfg('quiet intel_iommu=on iommu=pt') };
+  const r = doctor(fresh);
+  assert.equal(r.findings.find((x) => x.id === 'cmdline-not-regenerated'), undefined);
+  assert.equal(get(r.findings, 'cmdline-pending-reboot').severity, 'warn', 'still waiting for the reboot');
+});

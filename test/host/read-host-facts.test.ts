@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { HostRoot } from '../../src/host/host-root.js';
-import { readHostFacts, parseModprobeConf, hypervisorFromDmi } from '../../src/host/read-host-facts.js';
+import { readHostFacts, parseModprobeConf, hypervisorFromDmi, grubCfgLinuxLine } from '../../src/host/read-host-facts.js';
 import type { HostFacts } from '../../src/model/host-facts.js';
 import { hexBit } from '../../src/model/host-facts.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
@@ -145,4 +145,18 @@ test('hypervisor names from DMI, and register bits', () => {
   assert.equal(hexBit('f050d2', 3), false);
   assert.equal(hexBit('d2008c406604e2', 7), true);
   assert.equal(hexBit('not hex', 3), null);
+});
+
+test('grub.cfg: the linux line of the running release, with linuxefi and other kernels around it', () => {
+  const cfg = [
+    "menuentry 'Red Hat Enterprise Linux Server (3.10.0-1160.el7.x86_64) 7.9 (Maipo)' {",
+    '\tlinuxefi /vmlinuz-3.10.0-1160.el7.x86_64 root=/dev/mapper/rhel-root ro crashkernel=auto rhgb quiet intel_iommu=on',
+    '}',
+    "menuentry 'older' {",
+    '\tlinuxefi /vmlinuz-3.10.0-957.el7.x86_64 root=/dev/mapper/rhel-root ro quiet',
+    '}',
+  ].join('\n');
+  assert.equal(grubCfgLinuxLine(cfg, '3.10.0-1160.el7.x86_64'), 'root=/dev/mapper/rhel-root ro crashkernel=auto rhgb quiet intel_iommu=on');
+  assert.equal(grubCfgLinuxLine(cfg, '3.10.0-957.el7.x86_64'), 'root=/dev/mapper/rhel-root ro quiet');
+  assert.equal(grubCfgLinuxLine(cfg, '6.1.0-18-amd64'), null);
 });

@@ -127,6 +127,22 @@ describe('bind and release (kernel-like fake)', () => {
     }
   });
 
+  it('refuses to release a group a process holds open (a running guest), before changing anything', async () => {
+    const env = makeEnv();
+    try {
+      await applyBind(env.ctx, ['02:00.0', '02:00.1']);
+      fs.mkdirSync(`${env.root}/proc/4242/fd`, { recursive: true });
+      fs.writeFileSync(`${env.root}/proc/4242/comm`, 'qemu-system-x86\n');
+      fs.symlinkSync('/dev/vfio/2', `${env.root}/proc/4242/fd/17`);
+      const writes = env.kernel.writes.length;
+      await assert.rejects(applyRelease(env.ctx, 'all'), (e: VfioctlError) => e.code === 'group-in-use' && /qemu-system-x86 \(pid 4242\)/.test(e.message));
+      assert.equal(env.kernel.writes.length, writes);
+      assert.equal(driverOf(env.root, '0000:02:00.0'), 'vfio-pci');
+    } finally {
+      env.cleanup();
+    }
+  });
+
   it('takes over a stale lock left by a dead process', async () => {
     const env = makeEnv();
     try {

@@ -12,6 +12,7 @@ import type { ApplyContext } from '../../apply/run.js';
 import { newRunId, StateStore } from '../../apply/state.js';
 import { detectBootTooling, formatArgv } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
+import { readHostImpact } from '../../host/read-host-impact.js';
 import { addMutatingOptions, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
 
 export interface ConfigOptions extends MutatingOptions {
@@ -81,6 +82,9 @@ export async function runPersist(ctx: CliContext, actx: ApplyContext | null, add
   // host drivers the functions had (from vfioctl's record when bound, else the current driver)
   const softdeps = [...new Set(fns.map((f) => state.bound[f!.address]?.original.driver ?? f!.driver).filter((d): d is string => !!d && d !== 'vfio-pci' && d !== 'pcieport'))];
   const ids = [...new Set(fns.map((f) => `${f!.vendorId}:${f!.deviceId}`))];
+  if (opts.mode === 'ids' && readHostImpact(host).kernel.vfioPciBuiltin === true) {
+    throw new UsageError('vfio-pci-builtin', 'vfio-pci is built into this kernel, so `options vfio-pci ids=` in modprobe.d would be ignored', `persist per address (without --by-id), or put vfio-pci.ids=${ids.join(',')} on the kernel command line`);
+  }
   if (opts.mode === 'ids') {
     const twins = inv.functions.filter((f) => ids.includes(`${f.vendorId}:${f.deviceId}`) && !addresses.includes(f.address));
     if (twins.length) {

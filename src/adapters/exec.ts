@@ -6,21 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { VfioctlError } from '../model/errors.js';
-import { formatArgv, type Argv } from './boot/detect.js';
+import { formatArgv, type Exec, type ExecOptions, type ExecResult } from '../model/command.js';
 
-export interface ExecResult {
-  readonly argv: readonly string[];
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly durationMs: number;
-}
-
-export interface ExecOptions {
-  readonly timeoutMs?: number;
-  /** accept these exit codes as success (default [0]) */
-  readonly okCodes?: readonly number[];
-}
+export type { Exec, ExecOptions, ExecResult };
 
 export class ExecError extends VfioctlError {
   readonly argv: readonly string[];
@@ -38,10 +26,6 @@ export class ExecError extends VfioctlError {
     this.status = exitCode;
     this.stderr = stderr;
   }
-}
-
-export interface Exec {
-  run(argv: Argv, opts?: ExecOptions): Promise<ExecResult>;
 }
 
 export interface ExecConfig {

@@ -7,7 +7,7 @@
 import type { HostRoot } from '../host/host-root.js';
 import type { ConfigWriter, SysfsWriter } from '../host/host-writer.js';
 import type { Exec } from '../adapters/exec.js';
-import { formatArgv } from '../adapters/boot/detect.js';
+import { formatArgv } from '../host/detect-boot.js';
 import { VfioctlError } from '../model/errors.js';
 import { pciAddressOf } from '../model/pci-address.js';
 import { moveFunction, type MoveOptions } from './pci-state.js';

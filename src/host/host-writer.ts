@@ -25,7 +25,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { HostRoot, WritableDriverAttr, WritablePciAttr } from './host-root.js';
 import type { PciAddress } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
-import type { Exec } from '../adapters/exec.js';
+import type { Exec } from '../model/command.js';
 
 export type BusAttr = 'drivers_probe' | 'rescan';
 

@@ -6,6 +6,7 @@
  * "the file exists but could not be read": a check may treat a missing optional file as a fact ("no
  * DMAR table") but must treat an unreadable one as "unknown".
  */
+import type { BootTooling } from './boot-tooling.js';
 
 /** A value read from one root-relative source. */
 export type Fact<T> =
@@ -158,30 +159,8 @@ export type LibvirtRuntime =
   | { state: 'error'; message: string }
   | { state: 'not-checked'; reason: string };
 
-/**
- * How this host boots and rebuilds its initramfs: the commands remedies name. Same shape as
- * `BootTooling` from src/host/detect-boot.ts (which detects it); mirrored here so core/ stays pure.
- */
-export interface BootFacts {
-  os: { id: string; idLike: readonly string[]; versionId: string; prettyName: string } | null;
-  uefi: boolean;
-  bootLoader: {
-    kind: 'grub2' | 'grubby' | 'systemd-boot' | 'kernelstub' | 'proxmox-boot-tool' | 'unknown';
-    cmdline:
-      | { via: 'grub-defaults'; file: string }
-      | { via: 'kernel-cmdline'; file: string }
-      | { via: 'tool'; tool: 'grubby' | 'kernelstub'; alsoFile?: string }
-      | { via: 'none' };
-    regenerate: readonly (readonly string[])[];
-    evidence: readonly string[];
-  };
-  initramfs: {
-    kind: 'initramfs-tools' | 'dracut' | 'mkinitcpio' | 'unknown';
-    regenerate: readonly string[] | null;
-    modulesFile: string | null;
-    evidence: readonly string[];
-  };
-}
+/** How this host boots and rebuilds its initramfs: the commands remedies name (src/model/boot-tooling.ts). */
+export type BootFacts = BootTooling;
 
 export interface HostFacts {
   /** The host root as shown in evidence ("/" on a live host). */

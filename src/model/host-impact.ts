@@ -59,7 +59,8 @@ export interface InputDeviceFact {
   pciAncestors: PciAddressString[];
 }
 
-export type CpuVendor = 'intel' | 'amd' | 'other';
+import type { CpuVendor } from './host-facts.js';
+export type { CpuVendor };
 
 export interface HostImpactFacts {
   block: BlockDeviceFact[];

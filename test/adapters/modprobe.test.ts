@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { editModprobeConf, parseModprobeConf, renderVfioModprobeConf, isEffectivelyEmpty } from '../../src/adapters/modprobe.js';
-import { readGoldenInput, expectGoldenOutput } from './boot/golden-pair.js';
+import { readGoldenInput, expectGoldenOutput } from '../support/golden.js';
 
 const ADD = { addIds: ['10de:1b80', '10de:10f0'], addSoftdeps: ['nouveau', 'snd_hda_intel'] };
 const REMOVE = { removeIds: ['10de:1b80', '10de:10f0'], removeSoftdeps: ['nouveau', 'snd_hda_intel'] };

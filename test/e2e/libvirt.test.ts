@@ -17,7 +17,7 @@ import { startLibvirtd, type Libvirtd } from '../support/libvirtd.js';
 import { makeTempHostTree } from '../support/host-tree.js';
 import { desktopGpu } from '../support/topologies.js';
 import { runCli } from '../support/cli.js';
-import { expectGoldenOutput } from '../adapters/boot/golden-pair.js';
+import { expectGoldenOutput } from '../support/golden.js';
 import { parseDomainXml, pciHostdevs, renderPciHostdevXml } from '../../src/adapters/libvirt/domain-xml.js';
 import { parseNodedevXml } from '../../src/adapters/libvirt/nodedev-xml.js';
 import { Virsh, VirshError } from '../../src/adapters/libvirt/virsh.js';

@@ -30,3 +30,13 @@ export function expectGolden(relPath: string, actual: string): void {
   }
   assert.equal(actual, expected, `output differs from ${path.relative(process.cwd(), p)} (VFIOCTL_UPDATE_GOLDEN=1 regenerates)`);
 }
+
+/** In/out pairs for file editors: the input `test/golden/<area>/<name>.in`. */
+export function readGoldenInput(area: string, name: string): string {
+  return fs.readFileSync(goldenPath(`${area}/${name}.in`), 'utf8');
+}
+
+/** In/out pairs for file editors: compare with `test/golden/<area>/<file>` (e.g. `<name>.<suffix>.out`). */
+export function expectGoldenOutput(area: string, file: string, actual: string): void {
+  expectGolden(`${area}/${file}`, actual);
+}

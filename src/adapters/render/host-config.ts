@@ -10,7 +10,7 @@
  * Pure: plan and detected tooling in, text out.
  */
 import type { PassthroughPlan, PlanBootInfo } from '../../model/plan.js';
-import { type BootTooling, formatArgv } from '../boot/detect.js';
+import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
 import { renderVfioModprobeConf } from '../modprobe.js';
 
 export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'];

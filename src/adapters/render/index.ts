@@ -2,7 +2,7 @@
  * Every rendering of a plan, by format name (the FORMAT of `vfioctl render FORMAT ADDR...`).
  */
 import type { PassthroughPlan } from '../../model/plan.js';
-import type { BootTooling } from '../boot/detect.js';
+import type { BootTooling } from '../../host/detect-boot.js';
 import type { Machine } from './common.js';
 import { renderHostConfig, renderModprobe } from './host-config.js';
 import { renderKubevirt } from './kubevirt.js';

@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { iommuParams, planKernelCmdline, planUnsafeInterrupts, readCpuVendor } from '../../apply/persist.js';
 import { newRunId, StateStore } from '../../apply/state.js';
-import { detectBootTooling } from '../../adapters/boot/detect.js';
+import { detectBootTooling } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
 import { addConfigOptions, runConfigPlan, type ConfigOptions } from './persist.js';
 

@@ -12,7 +12,7 @@ import { deviceName, shortAddr } from '../describe.js';
 import { renderFindings, virshFor, withConnect } from './guests.js';
 import { planPassthrough } from '../../core/plan.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
-import { type BootTooling, detectBootTooling } from '../../adapters/boot/detect.js';
+import { type BootTooling, detectBootTooling } from '../../host/detect-boot.js';
 import { planBootInfo } from '../../adapters/render/host-config.js';
 import { otherGuestsOf, readGuests } from '../../adapters/libvirt/guests.js';
 import { ExitCode, UsageError } from '../../model/errors.js';

@@ -6,7 +6,7 @@ import { captureSnapshot, type SnapshotReader } from '../../host/snapshot.js';
 import { readInventory } from '../../host/read-inventory.js';
 import { readHostFacts } from '../../host/read-host-facts.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
-import { detectBootTooling } from '../../adapters/boot/detect.js';
+import { detectBootTooling } from '../../host/detect-boot.js';
 
 /** Every reader whose inputs a snapshot must carry. Readers added by other commands are listed here. */
 export const SNAPSHOT_READERS: SnapshotReader[] = [

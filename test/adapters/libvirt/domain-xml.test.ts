@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { editDomainXml, parseDomainXml, pciHostdevs, renderPciHostdevXml, type DomainConfig } from '../../../src/adapters/libvirt/domain-xml.js';
 import { parseLibvirtNumber } from '../../../src/adapters/libvirt/xml-dom.js';
 import { type PciAddressString, pciAddressOf } from '../../../src/model/pci-address.js';
-import { expectGoldenOutput } from '../boot/golden-pair.js';
+import { expectGoldenOutput } from '../../support/golden.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../../golden/libvirt');
 const input = (name: string) => fs.readFileSync(path.join(GOLDEN, name), 'utf8');

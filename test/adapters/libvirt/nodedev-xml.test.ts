@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crossCheckNodedev, parseNodedevXml, type NodedevPci, type SysfsView } from '../../../src/adapters/libvirt/nodedev-xml.js';
 import type { PciAddressString } from '../../../src/model/pci-address.js';
-import { expectGoldenOutput } from '../boot/golden-pair.js';
+import { expectGoldenOutput } from '../../support/golden.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../../golden/libvirt');
 const input = (name: string) => fs.readFileSync(path.join(GOLDEN, name), 'utf8');

@@ -4,7 +4,7 @@
 import { planPassthrough } from '../../../src/core/plan.js';
 import { canonicalPciAddress, type PciAddressString } from '../../../src/model/pci-address.js';
 import type { PassthroughPlan, PlanRequest } from '../../../src/model/plan.js';
-import type { BootTooling } from '../../../src/adapters/boot/detect.js';
+import type { BootTooling } from '../../../src/host/detect-boot.js';
 import { buildInventory, chipsetShared, desktopGpu, impactFacts, sriovNic } from '../../support/inventory-builder.js';
 
 const A = (s: string): PciAddressString => canonicalPciAddress(s) as PciAddressString;

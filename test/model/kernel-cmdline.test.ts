@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   editGrubDefaults, editKernelCmdline, parseKernelCmdline, readGrubVariable, hasParam, paramValue,
-} from '../../../src/adapters/boot/kernel-cmdline.js';
-import type { CmdlineEdit } from '../../../src/adapters/boot/kernel-cmdline.js';
-import { readGoldenInput, expectGoldenOutput } from './golden-pair.js';
+} from '../../src/model/kernel-cmdline.js';
+import type { CmdlineEdit } from '../../src/model/kernel-cmdline.js';
+import { readGoldenInput, expectGoldenOutput } from '../support/golden.js';
 
 const ENABLE: CmdlineEdit = { set: ['intel_iommu=on', 'iommu=pt'] };
 const DISABLE: CmdlineEdit = { remove: ['intel_iommu=on', 'iommu=pt'] };

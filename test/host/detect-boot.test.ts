@@ -1,8 +1,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTempHostTree } from '../../support/host-tree.js';
-import { HostRoot } from '../../../src/host/host-root.js';
-import { detectBootTooling, parseOsRelease, formatArgv, type BootTooling } from '../../../src/adapters/boot/detect.js';
+import { makeTempHostTree } from '../support/host-tree.js';
+import { HostRoot } from '../../src/host/host-root.js';
+import { detectBootTooling, parseOsRelease, formatArgv, type BootTooling } from '../../src/host/detect-boot.js';
 
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));

@@ -12,7 +12,7 @@
  *   every other parameter stay as they were. Duplicate assignments are honoured (the last one wins, and a
  *   later `VAR="$VAR more"` appends). A file it cannot understand is refused, never guessed at.
  */
-import { type Result, ok, err } from '../../model/errors.js';
+import { type Result, ok, err } from './errors.js';
 
 export interface CmdlineParam {
   /** the name as written (before `=`) */

@@ -18,49 +18,11 @@
  * Initramfs tools: initramfs-tools (usr/sbin/mkinitramfs: `update-initramfs -u -k all`), dracut
  * (`dracut -f --regenerate-all`), mkinitcpio (`mkinitcpio -P`).
  */
-import type { HostRoot } from '../../host/host-root.js';
-
-export type BootLoaderKind = 'grub2' | 'grubby' | 'systemd-boot' | 'kernelstub' | 'proxmox-boot-tool' | 'unknown';
-export type InitramfsKind = 'initramfs-tools' | 'dracut' | 'mkinitcpio' | 'unknown';
-
-/** A command as argv (never a shell string). */
-export type Argv = readonly string[];
-
-export interface BootLoaderInfo {
-  readonly kind: BootLoaderKind;
-  /** how the kernel command line is changed: edit a file, or run a tool with the parameters */
-  readonly cmdline:
-    | { readonly via: 'grub-defaults'; readonly file: string }
-    | { readonly via: 'kernel-cmdline'; readonly file: string }
-    | { readonly via: 'tool'; readonly tool: 'grubby' | 'kernelstub'; readonly alsoFile?: string }
-    | { readonly via: 'none' };
-  /** commands that make the change reach the boot entries, in order */
-  readonly regenerate: readonly Argv[];
-  /** facts that led to this answer (root-relative paths or os-release values) */
-  readonly evidence: readonly string[];
-}
-
-export interface InitramfsInfo {
-  readonly kind: InitramfsKind;
-  readonly regenerate: Argv | null;
-  /** where vfioctl lists modules to include early (vfio, vfio_iommu_type1, vfio_pci) */
-  readonly modulesFile: string | null;
-  readonly evidence: readonly string[];
-}
-
-export interface OsRelease {
-  readonly id: string;
-  readonly idLike: readonly string[];
-  readonly versionId: string;
-  readonly prettyName: string;
-}
-
-export interface BootTooling {
-  readonly os: OsRelease | null;
-  readonly uefi: boolean;
-  readonly bootLoader: BootLoaderInfo;
-  readonly initramfs: InitramfsInfo;
-}
+import type { HostRoot } from './host-root.js';
+import type { Argv } from '../model/command.js';
+import type { BootTooling, OsRelease, BootLoaderInfo, InitramfsInfo } from '../model/boot-tooling.js';
+export type { BootTooling, OsRelease, BootLoaderInfo, InitramfsInfo, BootLoaderKind, InitramfsKind } from '../model/boot-tooling.js';
+export { type Argv, formatArgv } from '../model/command.js';
 
 /** Parse os-release(5) text. */
 export function parseOsRelease(text: string): OsRelease {
@@ -222,7 +184,3 @@ function detectInitramfs(host: HostRoot, os: OsRelease | null): InitramfsInfo {
   return { kind: 'unknown', regenerate: null, modulesFile: null, evidence: ['none of mkinitramfs, dracut, mkinitcpio found'] };
 }
 
-/** A command as one line for display (arguments with spaces or quotes are single-quoted). */
-export function formatArgv(argv: Argv): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}

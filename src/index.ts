@@ -1,0 +1,43 @@
+/**
+ * vfioctl as a library: the model, the host reader, the pure core, the renderers and the applier that
+ * the CLI (and any other front end) call. Everything reads a host through a HostRoot, so a captured or
+ * synthetic tree works the same as a live /.
+ */
+// model: types and pure parsers
+export * from './model/errors.js';
+export * from './model/pci-address.js';
+export * from './model/pci-function.js';
+export * from './model/pci-config.js';
+export * from './model/pci-class.js';
+export * from './model/pci-ids.js';
+export * from './model/groups.js';
+export * from './model/finding.js';
+export * from './model/import-listing.js';
+export * from './model/host-facts.js';
+export * from './model/host-impact.js';
+export * from './model/plan.js';
+
+// host: the only code that touches the host's files
+export { HostRoot, openHostRoot, type ReadResult, type ReadProblem, type PciAttr } from './host/host-root.js';
+export { readInventory, type ReadInventoryOptions } from './host/read-inventory.js';
+export { readPciIds } from './host/read-pci-ids.js';
+export { readHostFacts } from './host/read-host-facts.js';
+export { readHostImpact } from './host/read-host-impact.js';
+export { captureSnapshot, openSnapshotArchive, type SnapshotManifest } from './host/snapshot.js';
+
+// core: pure judgements
+export * from './core/doctor.js';
+export * from './core/explain.js';
+export * from './core/plan.js';
+export * from './core/host-impact.js';
+export * from './core/lint-guest.js';
+
+// adapters: renderers, boot tooling, libvirt
+export { renderPlan } from './adapters/render/index.js';
+export { detectBootTooling } from './host/detect-boot.js';
+
+// apply: journaled, verified, reversible changes
+export * from './apply/bind.js';
+export * from './apply/recover.js';
+
+export { main as runCli } from './cli/main.js';

@@ -440,15 +440,47 @@ function verdictOf(exit: number | null, timedOut: boolean): GuestRun['verdict'] 
   return 'no-report';
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * runs/<label>.<pid>: private to this process, so two suites running at once (several people share a
+ * tree) never mix results. Run directories of processes that are gone are removed; runs/<label> links
+ * to the newest one for people to look at.
+ */
+function newRunDir(runsDir: string, label: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(label)) throw new Error(`bad run label ${JSON.stringify(label)}`);
+  for (const name of fs.readdirSync(runsDir)) {
+    const m = /^(.+)\.(\d+)$/.exec(name);
+    if (m && m[1] === label && (Number(m[2]) === process.pid || !alive(Number(m[2])))) fs.rmSync(path.join(runsDir, name), { recursive: true, force: true });
+  }
+  const runDir = path.join(runsDir, `${label}.${process.pid}`);
+  fs.mkdirSync(runDir, { recursive: true });
+  const latest = path.join(runsDir, label);
+  try {
+    const st = fs.lstatSync(latest);
+    if (st.isSymbolicLink()) fs.unlinkSync(latest);
+    else fs.rmSync(latest, { recursive: true, force: true });
+  } catch {
+    // no previous link
+  }
+  fs.symlinkSync(path.basename(runDir), latest);
+  return runDir;
+}
+
 /** Boot one guest with a topology, run guest tests in it, and collect what it reported. */
 export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const p = prepare();
   const label = o.label ?? o.topology.name;
   const runsDir = path.join(WORK_DIR, 'runs');
   fs.mkdirSync(runsDir, { recursive: true });
-  const runDir = path.join(runsDir, label);
-  fs.rmSync(runDir, { recursive: true, force: true });
-  fs.mkdirSync(runDir, { recursive: true });
+  const runDir = newRunDir(runsDir, label);
   const timeoutMs = o.timeoutMs ?? 300_000;
   for (const t of o.guestTests) {
     if (!fs.existsSync(path.join(GUEST_DIR, t))) throw new Error(`no guest test ${t} in ${GUEST_DIR}`);

@@ -5,7 +5,7 @@
  *
  * Boots (each ~10-60 s under TCG, see docs/testing.md):
  *   1. main topology, intel_iommu=on: topology, groups, ls, snapshot (then read back here with --root),
- *      vfio-pci round trip, nested QEMU viability proof;
+ *      SR-IOV VFs, vfio-pci round trip, nested QEMU viability proof (files that change bindings last);
  *   2. intel_iommu=off: no groups, seen as such.
  * VFIOCTL_KERNEL_BOOTS=main,no-iommu selects boots; VFIOCTL_KERNEL_GUEST_TESTS=a.test.mjs,b.test.mjs
  * narrows the guest files of every boot (for working on one file).
@@ -48,8 +48,11 @@ function readJson(file: string): unknown {
 
 /** Snapshot output read back on the host equals the guest's live output; optionally refresh the sample. */
 async function snapshotOnHost(t: TestContext, r: GuestRun): Promise<void> {
+  const tarFile = path.join(r.runDir, 'snapshot.tar');
+  if (!fs.existsSync(tarFile)) return; // the guest's snapshot test failed and said why
   const snap = path.join(r.runDir, 'snapshot');
-  if (!fs.existsSync(snap)) return; // the guest's snapshot test failed and said why
+  const x = spawnSync('tar', ['-C', r.runDir, '-xf', tarFile], { encoding: 'utf8' });
+  assert.equal(x.status, 0, `unpacking the guest's snapshot: ${x.stderr}`);
   for (const cmd of ['groups', 'ls']) {
     await t.test(`host: vfioctl ${cmd} --json --root <guest snapshot> equals the guest's live output`, () => {
       const live = path.join(r.runDir, `live-${cmd}.json`);
@@ -77,7 +80,7 @@ const boots: Boot[] = [
     options: {
       topology: mainTopology,
       cmdline: 'intel_iommu=on',
-      guestTests: ['topology.test.mjs', 'groups.test.mjs', 'ls.test.mjs', 'snapshot.test.mjs', 'vfio-roundtrip.test.mjs', 'nested-qemu.test.mjs', 'doctor.test.mjs'],
+      guestTests: ['topology.test.mjs', 'groups.test.mjs', 'ls.test.mjs', 'snapshot.test.mjs', 'doctor.test.mjs', 'sriov.test.mjs', 'vfio-roundtrip.test.mjs', 'nested-qemu.test.mjs'],
       timeoutMs: 420_000,
     },
     after: snapshotOnHost,
@@ -89,7 +92,8 @@ const boots: Boot[] = [
       topology: mainTopology,
       cmdline: 'intel_iommu=on',
       guestTests: ['apply.test.mjs'],
-      timeoutMs: 600_000,
+      timeoutMs: 900_000,
+      label: 'apply',
     },
   },
   {
@@ -126,7 +130,7 @@ if (!availability.ok) {
     const options = onlyGuest ? { ...boot.options, guestTests: boot.options.guestTests.filter((g) => onlyGuest.includes(g)) } : boot.options;
     if (!options.guestTests.length) continue;
     test(`real kernel boot "${boot.name}": ${options.topology.description}, ${options.cmdline}`, { timeout: (options.timeoutMs ?? 300_000) + 120_000 }, async (t) => {
-      const r = await runGuest(options);
+      const r = await runGuest({ label: boot.name, ...options });
       const line = `boot ${boot.name}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.verdict}, guest ${r.summary?.passed ?? 0} passed / ${r.summary?.failed ?? 0} failed`;
       console.log(`# ${line}`);
       t.diagnostic(line);

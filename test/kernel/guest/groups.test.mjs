@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  vfioctl, kernelGroups, classOf, isBridgeClass, hexAttr, driverOf, readText, saveResult, GROUPS,
+  vfioctlOnce, kernelGroups, classOf, isBridgeClass, hexAttr, driverOf, readText, saveResult, GROUPS,
 } from './lib/guest.mjs';
 
 test('vfioctl groups --json matches /sys/kernel/iommu_groups', () => {
-  const r = vfioctl(['groups', '--json']);
+  const r = vfioctlOnce(['groups', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const out = r.json;
   saveResult('live-groups.json', out);
@@ -23,7 +23,7 @@ test('vfioctl groups --json matches /sys/kernel/iommu_groups', () => {
 });
 
 test('vfioctl groups: roles, classes, IDs, drivers and group types agree with sysfs', () => {
-  const out = vfioctl(['groups', '--json']).json;
+  const out = vfioctlOnce(['groups', '--json']).json;
   let bridges = 0;
   for (const g of out.groups) {
     assert.equal(g.type, readText(`${GROUPS}/${g.id}/type`), `type of group ${g.id}`);
@@ -41,7 +41,7 @@ test('vfioctl groups: roles, classes, IDs, drivers and group types agree with sy
 });
 
 test('vfioctl groups: isolation verdict follows the members (one device / several / bridges only)', () => {
-  const out = vfioctl(['groups', '--json']).json;
+  const out = vfioctlOnce(['groups', '--json']).json;
   const verdicts = new Set();
   for (const g of out.groups) {
     const devices = new Set(g.members.filter((m) => !isBridgeClass(classOf(m.address))).map((m) => m.address.slice(0, -2)));

@@ -3,10 +3,8 @@
 // reset methods, parent chains and SR-IOV.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import {
-  vfioctl, pciAddresses, hexAttr, classOf, isBridgeClass, driverOf, attr, groupOf, configFacts, parentOf, saveResult,
+  vfioctlOnce, pciAddresses, hexAttr, classOf, isBridgeClass, driverOf, attr, groupOf, configFacts, parentOf, saveResult,
 } from './lib/guest.mjs';
 
 const PORT_NAMES = {
@@ -14,7 +12,7 @@ const PORT_NAMES = {
 };
 
 function ls() {
-  const r = vfioctl(['ls', '--json']);
+  const r = vfioctlOnce(['ls', '--json']);
   assert.equal(r.status, 0, r.stderr);
   return r.json;
 }
@@ -78,8 +76,8 @@ test('vfioctl ls: parent chains follow the kernel\'s device tree', () => {
   }
 });
 
-test('vfioctl ls: SR-IOV totals, and virtual functions once enabled', () => {
-  let out = ls();
+test('vfioctl ls: SR-IOV totals of physical functions (no VFs yet)', () => {
+  const out = ls();
   const pfs = pciAddresses().filter((a) => Number(attr(a, 'sriov_totalvfs') ?? 0) > 0);
   assert.ok(pfs.length >= 1, 'no SR-IOV physical function in the topology');
   for (const f of out.functions) {
@@ -92,36 +90,4 @@ test('vfioctl ls: SR-IOV totals, and virtual functions once enabled', () => {
       assert.deepEqual(f.sriov.vfs, []);
     }
   }
-  const pf = pfs[0];
-  // Create the VFs without binding a driver to them, look again, then remove them.
-  writeAttr(pf, 'sriov_drivers_autoprobe', '0');
-  writeAttr(pf, 'sriov_numvfs', attr(pf, 'sriov_totalvfs'));
-  try {
-    const vfs = vfLinks(pf);
-    assert.equal(vfs.length, Number(attr(pf, 'sriov_totalvfs')), 'the kernel created no VFs');
-    out = ls();
-    const pfOut = out.functions.find((f) => f.address === pf);
-    assert.equal(pfOut.sriov.numVfs, vfs.length);
-    assert.deepEqual([...pfOut.sriov.vfs].sort(), vfs);
-    for (const vf of vfs) {
-      const vfOut = out.functions.find((f) => f.address === vf);
-      assert.ok(vfOut, `VF ${vf} missing from ls`);
-      assert.equal(vfOut.physfn, pf, `physfn of ${vf}`);
-      assert.equal(vfOut.iommuGroup, groupOf(vf), `iommuGroup of ${vf}`);
-      assert.equal(vfOut.driver, null);
-    }
-    saveResult('live-ls-sriov.json', out);
-  } finally {
-    writeAttr(pf, 'sriov_numvfs', '0');
-    writeAttr(pf, 'sriov_drivers_autoprobe', '1');
-  }
-  assert.deepEqual(vfLinks(pf), []);
 });
-
-function writeAttr(a, name, v) {
-  writeFileSync(`/sys/bus/pci/devices/${a}/${name}`, v);
-}
-function vfLinks(pf) {
-  return readdirSync(`/sys/bus/pci/devices/${pf}`).filter((n) => /^virtfn\d+$/.test(n))
-    .map((n) => basename(readlinkSync(`/sys/bus/pci/devices/${pf}/${n}`))).sort();
-}

@@ -185,6 +185,14 @@ export function vfioctl(args, { json = true, timeoutMs = 120_000 } = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: parsed };
 }
 
+const memo = new Map();
+/** vfioctl(args) once per process: for read-only commands several tests look at. */
+export function vfioctlOnce(args) {
+  const key = JSON.stringify(args);
+  if (!memo.has(key)) memo.set(key, vfioctl(args));
+  return memo.get(key);
+}
+
 /** Save a result file for the host to read (and for people to look at after a failure). */
 export function saveResult(name, value) {
   writeFileSync(join(RESULTS, name), typeof value === 'string' ? value : JSON.stringify(value, null, 2) + '\n');

@@ -17,7 +17,8 @@ import { type Colors, colorEnabled, makeColors, toJson } from './output.js';
 
 export interface GlobalOptions {
   root?: string;
-  sample?: string | boolean;
+  sample?: boolean;
+  sampleHost?: string;
   json?: boolean;
   color?: boolean;
   from?: string;
@@ -91,9 +92,10 @@ export class CliContext {
   /** The host root chosen by --sample, --root or VFIOCTL_ROOT (default "/"). */
   host(): HostRoot {
     if (!this.hostCache) {
-      if (this.global.sample !== undefined && this.global.sample !== false) {
+      const sample = this.global.sampleHost ?? (this.global.sample ? true : undefined);
+      if (sample !== undefined) {
         if (this.global.root !== undefined) throw new UsageError('bad-options', '--sample and --root both name a host', 'use one of them');
-        this.hostCache = new HostRoot(sampleRoot(this.global.sample));
+        this.hostCache = new HostRoot(sampleRoot(sample));
       } else {
         const root = this.global.root ?? this.io.env.VFIOCTL_ROOT ?? '/';
         this.hostCache = new HostRoot(/\.(tar\.gz|tgz)$/.test(root) ? openSnapshotArchive(root) : root);

@@ -151,3 +151,16 @@ test('snapshot carries what doctor and plan read: identical doctor/plan JSON on 
     assert.equal(replay.stdout.split(root).join('ROOT'), live.stdout.split(root).join('ROOT').split(out).join('ROOT'), cmd.join(' '));
   }
 });
+
+test('--sample works before or after the command; --sample-host picks another; unknown sample lists them', async () => {
+  const before = await runCli(['--sample', 'groups', '--json'], { env: noIds });
+  const after_ = await runCli(['groups', '--sample', '--json'], { env: noIds });
+  assert.equal(before.code, 0, before.stderr);
+  assert.deepEqual(before.json(), after_.json());
+  assert.ok(before.json<{ groups: unknown[] }>().groups.length > 0);
+  const named = await runCli(['show', '01:00.0', '--sample-host', 'desktop-gpu', '--json'], { env: noIds });
+  assert.equal(named.code, 0, named.stderr);
+  const bad = await runCli(['ls', '--sample-host', 'nope']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /available samples: .*desktop-gpu/);
+});

@@ -42,7 +42,7 @@ export function addMutatingOptions(cmd: Command): Command {
 }
 
 export function makeApplyContext(ctx: CliContext, opts: MutatingOptions = {}): ApplyContext {
-  const recorded = (ctx.opts.sample !== undefined && ctx.opts.sample !== false) || /\.(tar\.gz|tgz)$/.test(ctx.opts.root ?? ctx.io.env.VFIOCTL_ROOT ?? '');
+  const recorded = !!ctx.opts.sample || ctx.opts.sampleHost !== undefined || /\.(tar\.gz|tgz)$/.test(ctx.opts.root ?? ctx.io.env.VFIOCTL_ROOT ?? '');
   if (recorded) {
     throw new UsageError('read-only-host', 'this is a recorded host (--sample or a snapshot archive); vfioctl does not change it', 'use --dry-run to see what would change, or run on the host itself');
   }

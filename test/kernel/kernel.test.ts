@@ -63,10 +63,25 @@ async function snapshotOnHost(t: TestContext, r: GuestRun): Promise<void> {
     });
   }
   if (process.env.VFIOCTL_UPDATE_SAMPLE === '1') {
-    fs.rmSync(SAMPLE_DIR, { recursive: true, force: true });
+    // Replace the capture, keep the sample's README.md.
+    fs.mkdirSync(SAMPLE_DIR, { recursive: true });
+    for (const name of fs.readdirSync(SAMPLE_DIR)) {
+      if (name !== 'README.md') fs.rmSync(path.join(SAMPLE_DIR, name), { recursive: true, force: true });
+    }
     fs.cpSync(snap, SAMPLE_DIR, { recursive: true, verbatimSymlinks: true });
     t.diagnostic(`sample refreshed: ${SAMPLE_DIR}`);
   }
+  await t.test('host: the packaged sample samples/q35-intel-iommu has the groups of this boot', () => {
+    assert.ok(fs.existsSync(SAMPLE_DIR), 'no packaged sample: run the kernel suite once with VFIOCTL_UPDATE_SAMPLE=1');
+    const sample = vfioctlOnHost(['groups', '--json', '--root', SAMPLE_DIR]);
+    assert.equal(sample.status, 0, sample.out);
+    // Membership and roles only: drivers and group numbers may move with a kernel update without the
+    // sample being wrong; a different grouping means the topology or the kernel changed.
+    const shape = (doc: unknown): string[] => ((doc as { groups: { members: { address: string; role: string }[] }[] }).groups)
+      .map((g) => g.members.map((m) => `${m.address}:${m.role}`).sort().join(' ')).sort();
+    assert.deepEqual(shape(sample.json), shape(readJson(path.join(r.runDir, 'live-groups.json'))),
+      'the packaged sample no longer matches the harness topology: refresh it with VFIOCTL_UPDATE_SAMPLE=1 node scripts/run-tests.mjs test/kernel/kernel.test.ts');
+  });
 }
 
 /** Output may name the root it read; make the two comparable. */

@@ -69,15 +69,16 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
-  it('refuses to change a recorded sample host, but shows the dry run', async () => {
-    const r = await runCli(['host', 'enable-iommu', '--vendor', 'intel', '--sample', '--yes']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /this is a recorded host/);
+  it('refuses to change a recorded sample host before planning anything, for every mutating command', async () => {
+    for (const argv of [['bind', '01:00.0'], ['release', '--all'], ['recover'], ['persist', '01:00.0'], ['unpersist', '--all'], ['host', 'enable-iommu'], ['host', 'disable-iommu'], ['sriov', 'set', '01:00.0', '1']]) {
+      const r = await runCli([...argv, '--sample', '--yes']);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /this is a recorded host/, argv.join(' '));
+    }
     const d = await runCli(['host', 'enable-iommu', '--vendor', 'intel', '--sample', '--dry-run']);
-    assert.equal(d.code, 0);
-    assert.match(d.stdout, /\+GRUB_CMDLINE_LINUX="intel_iommu=on iommu=pt"/);
-    const samples = fs.readdirSync(path.join(import.meta.dirname, '../../samples'));
-    for (const s of samples) assert.equal(fs.existsSync(path.join(import.meta.dirname, '../../samples', s, 'var/lib/vfioctl')), false);
+    assert.doesNotMatch(d.stderr, /recorded host/, 'a dry run on a sample is allowed');
+    const samples = path.join(import.meta.dirname, '../../samples');
+    for (const s of fs.readdirSync(samples)) assert.equal(fs.existsSync(path.join(samples, s, 'var/lib/vfioctl')), false);
   });
 
   it('refuses without --yes when not on a terminal', async () => {

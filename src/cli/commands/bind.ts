@@ -41,11 +41,17 @@ export function addMutatingOptions(cmd: Command): Command {
     .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)');
 }
 
-export function makeApplyContext(ctx: CliContext, opts: MutatingOptions = {}): ApplyContext {
+/** A recorded host (--sample, a snapshot archive) is never changed: refuse before planning anything. */
+export function assertMutableHost(ctx: CliContext, opts: MutatingOptions = {}): void {
+  if (opts.dryRun) return;
   const recorded = !!ctx.opts.sample || ctx.opts.sampleHost !== undefined || /\.(tar\.gz|tgz)$/.test(ctx.opts.root ?? ctx.io.env.VFIOCTL_ROOT ?? '');
   if (recorded) {
     throw new UsageError('read-only-host', 'this is a recorded host (--sample or a snapshot archive); vfioctl does not change it', 'use --dry-run to see what would change, or run on the host itself');
   }
+}
+
+export function makeApplyContext(ctx: CliContext, opts: MutatingOptions = {}): ApplyContext {
+  assertMutableHost(ctx, { ...opts, dryRun: false });
   const host = ctx.host();
   const exec = createExec({ env: ctx.io.env });
   const timeoutMs = opts.timeout !== undefined ? Number(opts.timeout) : (applyRuntime.moveTimeoutMs ?? 10_000);
@@ -105,6 +111,7 @@ export function register(program: Command, ctx: CliContext): void {
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as MutatingOptions & { force?: boolean; persist?: boolean };
         const addresses = parseAddresses(inputs);
+        assertMutableHost(ctx, o);
         const host = ctx.host();
         const plan: PassthroughPlan = planPassthrough(ctx.inventory(), { addresses, force: !!o.force }, { impact: readHostImpact(host) });
         const blockers = plan.findings.filter((f) => f.severity === 'fail');

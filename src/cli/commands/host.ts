@@ -12,6 +12,7 @@ import { newRunId, StateStore } from '../../apply/state.js';
 import { detectBootTooling } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
 import { addConfigOptions, runConfigPlan, type ConfigOptions } from './persist.js';
+import { assertMutableHost } from './bind.js';
 
 const UNSAFE_WARNING = 'WARNING: allow_unsafe_interrupts lets a guest inject interrupts on a host without interrupt remapping; use it only for guests you trust completely.';
 
@@ -25,6 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[]>(ctx, async (opts) => {
         const o = opts as ConfigOptions & { vendor?: string; pt?: boolean; allowUnsafeInterrupts?: boolean };
+        assertMutableHost(ctx, o);
         if (o.vendor !== undefined && o.vendor !== 'intel' && o.vendor !== 'amd') throw new UsageError('bad-vendor', `--vendor ${o.vendor}: expected intel or amd`);
         const root = ctx.host();
         const vendor = (o.vendor as 'intel' | 'amd' | undefined) ?? readCpuVendor(root);
@@ -52,6 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[]>(ctx, async (opts) => {
         const o = opts as ConfigOptions;
+        assertMutableHost(ctx, o);
         const root = ctx.host();
         const tooling = detectBootTooling(root);
         const plan = planKernelCmdline(root, tooling, new StateStore(root).readState(), { enable: false, params: iommuParams(readCpuVendor(root), true) }, newRunId());

@@ -13,7 +13,7 @@ import { newRunId, StateStore } from '../../apply/state.js';
 import { detectBootTooling, formatArgv } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
-import { addMutatingOptions, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
 
 export interface ConfigOptions extends MutatingOptions {
   regenerate?: boolean;
@@ -103,6 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as ConfigOptions & { byId?: boolean };
+        assertMutableHost(ctx, o);
         await runPersist(ctx, null, parseAddresses(inputs), { ...o, mode: o.byId ? 'ids' : 'per-address' });
         return 0;
       }),
@@ -114,6 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as ConfigOptions & { all?: boolean };
+        assertMutableHost(ctx, o);
         if (!o.all && !inputs.length) throw new UsageError('no-address', 'name the functions, or pass --all', '`vfioctl status` lists what is persisted');
         const host = ctx.host();
         const state = new StateStore(host).readState();

@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { applyRecover, previewRecover } from '../../apply/recover.js';
 import { StateStore } from '../../apply/state.js';
-import { addMutatingOptions, confirmChange, makeApplyContext, type MutatingOptions } from './bind.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, type MutatingOptions } from './bind.js';
 
 export function register(program: Command, ctx: CliContext): void {
   addMutatingOptions(program.command('recover'))
@@ -13,6 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[]>(ctx, async (opts) => {
         const o = opts as MutatingOptions;
+        assertMutableHost(ctx, o);
         const p = previewRecover({ store: new StateStore(ctx.host()) });
         if (p.action === 'none') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });

@@ -5,7 +5,7 @@ import { action } from '../command.js';
 import { applyRelease, previewRelease } from '../../apply/bind.js';
 import { StateStore } from '../../apply/state.js';
 import { UsageError } from '../../model/errors.js';
-import { addMutatingOptions, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
 
 export function register(program: Command, ctx: CliContext): void {
   addMutatingOptions(program.command('release'))
@@ -17,6 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as MutatingOptions & { all?: boolean; to?: string };
+        assertMutableHost(ctx, o);
         if (o.all && inputs.length) throw new UsageError('bad-options', 'give addresses or --all, not both', 'e.g. vfioctl release --all');
         if (!o.all && !inputs.length) throw new UsageError('no-address', 'name the functions to release, or pass --all', '`vfioctl status` lists what vfioctl has bound');
         const which = o.all ? ('all' as const) : parseAddresses(inputs);

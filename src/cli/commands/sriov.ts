@@ -7,7 +7,7 @@ import { planSriovPersist, renderPlanDiff } from '../../apply/persist.js';
 import { newRunId, StateStore } from '../../apply/state.js';
 import { UsageError } from '../../model/errors.js';
 import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
-import { confirmChange, makeApplyContext } from './bind.js';
+import { assertMutableHost, confirmChange, makeApplyContext } from './bind.js';
 import { addConfigOptions, runConfigPlan, type ConfigOptions } from './persist.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -21,6 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string, string]>(ctx, async (pfIn, countIn, opts) => {
         const o = opts as ConfigOptions & { persist?: boolean };
+        assertMutableHost(ctx, o);
         if (!/^\d+$/.test(countIn)) throw new UsageError('bad-count', `VF count ${JSON.stringify(countIn)} is not a whole number`, 'e.g. vfioctl sriov set 01:00.0 4');
         const n = Number(countIn);
         const pf = formatPciAddress(requirePciAddress(pfIn));

@@ -7,7 +7,7 @@ import { runCli } from '../support/cli.js';
 
 // The bundled desktop-gpu sample: NVIDIA GPU 01:00.0 (+ audio 01:00.1, root port 00:01.0 in group 1) is the
 // boot VGA; the e1000e NIC 03:00.0 is alone in group 7.
-const S = ['--sample', 'desktop-gpu'];
+const S = ['--sample-host', 'desktop-gpu'];
 
 interface PlanJson {
   version: number;

@@ -13,7 +13,7 @@ import type { RomBarChoice } from '../../model/plan.js';
 import { planPassthrough } from '../../core/plan.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
 import { unifiedDiff } from '../../host/host-writer.js';
-import { type Effects, type GuestInfo, type HostdevChangeSet, applyHostdevChanges, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
+import { type ApplyResult, type Effects, type GuestInfo, type HostdevChangeSet, applyHostdevChanges, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
 import type { DomainConfig } from '../../adapters/libvirt/domain-xml.js';
 import type { Virsh } from '../../adapters/libvirt/virsh.js';
 import { shortAddr } from '../describe.js';
@@ -73,6 +73,36 @@ export function renderChangeSet(ctx: CliContext, set: HostdevChangeSet, uri: str
   if (j.configDiff) ctx.out(`\n${c.bold('persistent definition')} (as libvirt will store it, before its own normalization):\n${j.configDiff}\n`);
 }
 
+/**
+ * The tail attach and detach share: on --dry-run say nothing changed, else apply the change set through
+ * virsh (progress on stderr), then print JSON or hand the result to `report` for the human summary.
+ * Returns null for a dry run.
+ */
+export async function executeChangeSet(
+  ctx: CliContext,
+  virsh: Virsh,
+  set: HostdevChangeSet,
+  base: Record<string, unknown>,
+  opts: ChangeOptions,
+  report: (result: ApplyResult) => void,
+): Promise<ApplyResult | null> {
+  const c = ctx.c;
+  if (opts.dryRun) {
+    if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result: null });
+    else ctx.out(c.dim('\ndry run: nothing changed\n'));
+    return null;
+  }
+  const result = await applyHostdevChanges(virsh, set, (l) => {
+    if (!ctx.json) ctx.err(`${c.dim(`... ${l}`)}\n`);
+  });
+  if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
+  else {
+    report(result);
+    for (const w of result.warnings) ctx.out(c.yellow(`warning: ${w}\n`));
+  }
+  return result;
+}
+
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('attach'))
     .argument('<guest>', 'libvirt guest (domain) name')
@@ -120,20 +150,14 @@ export function register(program: Command, ctx: CliContext): void {
           ctx.out(`  ${c.cyan('info')}  live migration is off for ${guest} while it has assigned devices\n`);
           renderChangeSet(ctx, set, opts.connect, !!opts.dryRun);
         }
-        if (opts.dryRun || !set.changes.length) {
+        if (!set.changes.length) {
           if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result: null });
-          else if (!set.changes.length) ctx.out('nothing to do: every function is already attached\n');
-          else ctx.out(c.dim('\ndry run: nothing changed\n'));
+          else ctx.out('nothing to do: every function is already attached\n');
           return ExitCode.ok;
         }
-        const result = await applyHostdevChanges(virsh, set, (l) => {
-          if (!ctx.json) ctx.err(`${c.dim(`... ${l}`)}\n`);
-        });
-        if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
-        else {
+        await executeChangeSet(ctx, virsh, set, base, opts, (result) => {
           ctx.out(`${c.green('attached')} ${result.done.map(shortAddr).join(', ')} to ${guest}${effects.config && !effects.live ? ' (takes effect at its next start)' : ''}\n`);
-          for (const w of result.warnings) ctx.out(c.yellow(`warning: ${w}\n`));
-        }
+        });
         return ExitCode.ok;
       }),
     );

@@ -8,10 +8,10 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { ExitCode, VfioctlError } from '../../model/errors.js';
 import type { PciAddressString } from '../../model/pci-address.js';
-import { applyHostdevChanges, otherGuestsOf, planHostdevDetach, readGuests } from '../../adapters/libvirt/guests.js';
+import { otherGuestsOf, planHostdevDetach, readGuests } from '../../adapters/libvirt/guests.js';
 import { pciHostdevs } from '../../adapters/libvirt/domain-xml.js';
 import { shortAddr } from '../describe.js';
-import { type ChangeOptions, changeJson, effectsOf, loadTarget, parseAddresses, renderChangeSet } from './attach.js';
+import { type ChangeOptions, effectsOf, executeChangeSet, loadTarget, parseAddresses, renderChangeSet } from './attach.js';
 import { virshFor, withConnect } from './guests.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -62,21 +62,11 @@ export function register(program: Command, ctx: CliContext): void {
           ctx.out(`${c.bold(guest)} (${target.state}): detach ${set.changes.map((x) => shortAddr(x.address)).join(', ')} ${effects.config ? (effects.live ? '(live and persistent)' : '(persistent definition)') : '(live only)'}\n`);
           renderChangeSet(ctx, set, opts.connect, !!opts.dryRun);
         }
-        if (opts.dryRun) {
-          if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result: null });
-          else ctx.out(c.dim('\ndry run: nothing changed\n'));
-          return ExitCode.ok;
-        }
-        const result = await applyHostdevChanges(virsh, set, (l) => {
-          if (!ctx.json) ctx.err(`${c.dim(`... ${l}`)}\n`);
+        const result = await executeChangeSet(ctx, virsh, set, base, opts, (r) => {
+          ctx.out(`${c.green('detached')} ${r.done.map(shortAddr).join(', ')} from ${guest}\n`);
+          if (r.reattached.length) ctx.out(`given back to the host: ${r.reattached.map(shortAddr).join(', ')}\n`);
         });
-        if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
-        else {
-          ctx.out(`${c.green('detached')} ${result.done.map(shortAddr).join(', ')} from ${guest}\n`);
-          if (result.reattached.length) ctx.out(`given back to the host: ${result.reattached.map(shortAddr).join(', ')}\n`);
-          for (const w of result.warnings) ctx.out(c.yellow(`warning: ${w}\n`));
-        }
-        return result.warnings.length ? ExitCode.error : ExitCode.ok;
+        return result?.warnings.length ? ExitCode.error : ExitCode.ok;
       }),
     );
 }

@@ -172,6 +172,12 @@ export function checkAvailability(): Availability {
   if (missing.length && !isRoot) return { ok: false, reason: `packages missing (${missing.join(', ')}) and not root to install them: run as root or apt-get install them` };
   if (missing.length && !which('apt-get')) return { ok: false, reason: `packages missing (${missing.join(', ')}) and no apt-get` };
   if (!isRoot && !fs.existsSync(path.join(WORK_DIR, 'kernel'))) return { ok: false, reason: 'not root: the kernel package must be fetched with apt-get download (run once as root)' };
+  const writable = fs.existsSync(WORK_DIR) ? WORK_DIR : KERNEL_TEST_DIR;
+  try {
+    fs.accessSync(writable, fs.constants.W_OK);
+  } catch {
+    return { ok: false, reason: `${writable} is not writable for this user (kernel cache and run directories live there)` };
+  }
   try {
     if (!fs.lstatSync('/lib').isSymbolicLink()) return { ok: false, reason: 'needs a merged-/usr host (/lib -> usr/lib): the guest runs the host\'s Node.js and QEMU from a 9p share of /usr' };
   } catch {

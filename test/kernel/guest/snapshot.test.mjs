@@ -1,21 +1,15 @@
-// `vfioctl snapshot DIR` of a real kernel's host, read back with --root DIR, gives the same output as the
-// live host. The capture is written to tmpfs (small writes over 9p cost ~4x the capture itself) and then
-// handed to the host as one tar file, which kernel.test.ts unpacks and reads back with the host's vfioctl.
+// `vfioctl snapshot DIR` of a real kernel's host. The capture is written to tmpfs (small writes over 9p
+// cost ~4x the capture itself) and handed to the host as one tar file with the live outputs beside it;
+// kernel.test.ts unpacks it and checks that the host's vfioctl with --root gives the same output as the
+// guest did live (reading it back here as well would cost ~20 s of guest time for the same comparison).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { vfioctl, saveResult, RESULTS } from './lib/guest.mjs';
 
 const SNAP = '/tmp/snapshot';
-
-/** Output names the root it read in `source.root`; everything else must be identical. */
-function comparable(doc) {
-  const copy = structuredClone(doc);
-  if (copy.source && 'root' in copy.source) copy.source.root = '<root>';
-  return copy;
-}
 
 /**
  * The live outputs: the ones groups.test.mjs and ls.test.mjs saved moments ago in this boot (nothing
@@ -30,7 +24,7 @@ function live(cmd) {
   return r.json;
 }
 
-test('vfioctl snapshot writes a tree, and --root on it reproduces groups and ls', () => {
+test('vfioctl snapshot writes a tree for --root, next to the live groups and ls outputs', () => {
   const liveGroups = live('groups');
   const liveLs = live('ls');
   const s = vfioctl(['snapshot', SNAP, '--json']);
@@ -40,10 +34,10 @@ test('vfioctl snapshot writes a tree, and --root on it reproduces groups and ls'
   assert.deepEqual(s.json.manifest.unreadable, {}, 'files the capture could not read');
   const tar = spawnSync('tar', ['-C', '/tmp', '-cf', join(RESULTS, 'snapshot.tar'), 'snapshot'], { encoding: 'utf8' });
   assert.equal(tar.status, 0, tar.stderr);
-  const g = vfioctl(['groups', '--json', '--root', SNAP]);
-  assert.equal(g.status, 0, g.stderr);
-  assert.deepEqual(comparable(g.json), comparable(liveGroups));
-  const l = vfioctl(['ls', '--json', '--root', SNAP]);
-  assert.equal(l.status, 0, l.stderr);
-  assert.deepEqual(comparable(l.json), comparable(liveLs));
+  // the capture holds every function the live output lists, and every group
+  const devices = readdirSync(join(SNAP, 'sys', 'bus', 'pci', 'devices')).sort();
+  assert.deepEqual(devices, liveLs.functions.map((f) => f.address).sort());
+  const groups = existsSync(join(SNAP, 'sys', 'kernel', 'iommu_groups')) ? readdirSync(join(SNAP, 'sys', 'kernel', 'iommu_groups')).map(Number).sort((a, b) => a - b) : [];
+  assert.deepEqual(groups, liveGroups.groups.map((g) => g.id).sort((a, b) => a - b));
+  assert.equal(s.json.manifest.kernel, readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
 });

@@ -2,45 +2,23 @@
  * More CLI paths: driverctl hosts, /etc/kernel/cmdline hosts (systemd-boot, Proxmox), SR-IOV persistence,
  * the terminal confirmation, built-in vfio-pci. Fake executables on PATH record their arguments.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as os from 'node:os';
 import { runCli } from '../support/cli.js';
 import { main } from '../../src/cli/main.js';
 import { makeTempHostTree } from '../support/host-tree.js';
-import { FakeKernel } from '../support/fake-kernel.js';
-import { applyRuntime } from '../../src/cli/commands/bind.js';
-import { SPEC, driverOf } from './helpers.js';
+import { SPEC, driverOf, useFakeApplyRuntime } from './helpers.js';
 
-let fakeBin: string;
-const kernels: FakeKernel[] = [];
-before(() => {
-  fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bin-'));
-  for (const name of ['driverctl', 'proxmox-boot-tool', 'kernel-install', 'udevadm', 'update-initramfs', 'systemctl']) {
-    fs.writeFileSync(path.join(fakeBin, name), `#!/bin/sh\necho "${name} $*" >> "$FAKE_LOG"\n`, { mode: 0o755 });
-  }
-  applyRuntime.sysfsWriter = (host) => {
-    const k = new FakeKernel(host.root);
-    kernels.push(k);
-    return k;
-  };
-  applyRuntime.moveTimeoutMs = 300;
-});
-after(() => {
-  applyRuntime.sysfsWriter = null;
-  applyRuntime.moveTimeoutMs = null;
-  kernels.forEach((k) => k.dispose());
-  fs.rmSync(fakeBin, { recursive: true, force: true });
-});
+const runtime = useFakeApplyRuntime(['driverctl', 'proxmox-boot-tool', 'kernel-install', 'udevadm', 'update-initramfs', 'systemctl']);
 
 function tree(files: Record<string, string>): { root: string; cleanup(): void; env: Record<string, string>; log(): string } {
   const t = makeTempHostTree({ ...SPEC, files });
   const logFile = path.join(t.root, 'fake.log');
   return {
     ...t,
-    env: { PATH: `${fakeBin}:${process.env.PATH}`, FAKE_LOG: logFile, NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' },
+    env: { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: logFile, NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' },
     log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''),
   };
 }

@@ -1,13 +1,12 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as os from 'node:os';
 import { runCli } from '../support/cli.js';
 import { makeTempHostTree } from '../support/host-tree.js';
-import { FakeKernel, snapshotKernelState } from '../support/fake-kernel.js';
+import { snapshotKernelState } from '../support/fake-kernel.js';
 import { applyRuntime } from '../../src/cli/commands/bind.js';
-import { SPEC, driverOf, changedPaths } from './helpers.js';
+import { SPEC, driverOf, changedPaths, useFakeApplyRuntime } from './helpers.js';
 
 const GRUB = `GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n`;
 const DEBIAN = {
@@ -19,34 +18,14 @@ const DEBIAN = {
   'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
 };
 
-let fakeBin: string;
-const kernels: FakeKernel[] = [];
-before(() => {
-  fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bin-'));
-  // small fake executables: record their argv, fail when told to
-  for (const name of ['update-grub', 'update-initramfs', 'udevadm', 'systemctl', 'grubby']) {
-    fs.writeFileSync(path.join(fakeBin, name), `#!/bin/sh\necho "${name} $*" >> "$FAKE_LOG"\nif [ "$FAKE_FAIL" = "${name}" ]; then echo "${name}: simulated failure" >&2; exit 3; fi\n`, { mode: 0o755 });
-  }
-  applyRuntime.sysfsWriter = (host) => {
-    const k = new FakeKernel(host.root);
-    kernels.push(k);
-    return k;
-  };
-  applyRuntime.moveTimeoutMs = 300;
-});
-after(() => {
-  applyRuntime.sysfsWriter = null;
-  applyRuntime.moveTimeoutMs = null;
-  kernels.forEach((k) => k.dispose());
-  fs.rmSync(fakeBin, { recursive: true, force: true });
-});
+const runtime = useFakeApplyRuntime(['update-grub', 'update-initramfs', 'udevadm', 'systemctl', 'grubby']);
 
 function tree(files: Record<string, string> = {}): { root: string; cleanup(): void } {
   return makeTempHostTree({ ...SPEC, files });
 }
 
 function envFor(root: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: `${fakeBin}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', ...extra };
+  return { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', ...extra };
 }
 
 describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {

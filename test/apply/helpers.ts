@@ -1,5 +1,9 @@
 /** Shared set-up for apply/ tests: a synthetic host tree, the kernel-like fake, an ApplyContext. */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, after } from 'node:test';
+import { applyRuntime } from '../../src/cli/commands/bind.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { FakeKernel, type FakeKernelOptions } from '../support/fake-kernel.js';
 import { HostRoot } from '../../src/host/host-root.js';
@@ -84,4 +88,33 @@ export function overrideOf(root: string, addr: string): string {
 export function changedPaths(a: Record<string, string>, b: Record<string, string>, ignore: RegExp = /drivers\/vfio-pci(\/|$)|^dev\/vfio\/vfio$/): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => !ignore.test(k) && a[k] !== b[k]).sort();
+}
+
+/**
+ * Installs, for the enclosing test file, the runtime the apply CLI tests share: small fake executables on
+ * PATH that append their argv to $FAKE_LOG (and fail with exit 3 when $FAKE_FAIL names them), and the
+ * kernel-like fake as the sysfs writer. `bin()` is the directory to put first on PATH.
+ */
+export function useFakeApplyRuntime(commands: readonly string[]): { bin(): string } {
+  let fakeBin = '';
+  const kernels: FakeKernel[] = [];
+  before(() => {
+    fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bin-'));
+    for (const name of commands) {
+      fs.writeFileSync(path.join(fakeBin, name), `#!/bin/sh\necho "${name} $*" >> "$FAKE_LOG"\nif [ "$FAKE_FAIL" = "${name}" ]; then echo "${name}: simulated failure" >&2; exit 3; fi\n`, { mode: 0o755 });
+    }
+    applyRuntime.sysfsWriter = (host) => {
+      const k = new FakeKernel(host.root);
+      kernels.push(k);
+      return k;
+    };
+    applyRuntime.moveTimeoutMs = 300;
+  });
+  after(() => {
+    applyRuntime.sysfsWriter = null;
+    applyRuntime.moveTimeoutMs = null;
+    kernels.forEach((k) => k.dispose());
+    fs.rmSync(fakeBin, { recursive: true, force: true });
+  });
+  return { bin: () => fakeBin };
 }

@@ -13,6 +13,13 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  // A reader that stops early (`vfioctl ls | head`) closes the pipe: that ends the output, it is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   return {
     stdout: process.stdout,
     stderr: process.stderr,

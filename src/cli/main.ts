@@ -6,51 +6,52 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './context.js';
 import { type CliIo, processIo } from './io.js';
 import type { CommandModule } from './command.js';
-import * as ls from './commands/ls.js';
-import * as groups from './commands/groups.js';
-import * as show from './commands/show.js';
-import * as snapshot from './commands/snapshot.js';
-import * as doctor from './commands/doctor.js';
-import * as check from './commands/check.js';
-import * as explain from './commands/explain.js';
-import * as guests from './commands/guests.js';
-import * as attach from './commands/attach.js';
-import * as detach from './commands/detach.js';
-import * as lint from './commands/lint.js';
-import * as nodedev from './commands/nodedev.js';
-import * as plan from './commands/plan.js';
-import * as render from './commands/render.js';
-import * as bind from './commands/bind.js';
-import * as release from './commands/release.js';
-import * as status from './commands/status.js';
-import * as recover from './commands/recover.js';
-import * as persist from './commands/persist.js';
-import * as hostCmd from './commands/host.js';
-import * as sriov from './commands/sriov.js';
 
-const COMMANDS: CommandModule[] = [
-  ls,
-  groups,
-  show,
-  snapshot,
-  doctor,
-  check,
-  explain,
-  guests,
-  attach,
-  detach,
-  lint,
-  nodedev,
-  plan,
-  render,
-  bind,
-  release,
-  status,
-  recover,
-  persist,
-  hostCmd,
-  sriov,
-];
+
+/**
+ * Every command, by name, loaded on demand: an invocation imports only the module of the command it
+ * runs (and its libraries), so `vfioctl ls` does not pay for XML, YAML, diff or tar. Help and unknown
+ * commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  ls: () => import('./commands/ls.js'),
+  groups: () => import('./commands/groups.js'),
+  show: () => import('./commands/show.js'),
+  snapshot: () => import('./commands/snapshot.js'),
+  doctor: () => import('./commands/doctor.js'),
+  check: () => import('./commands/check.js'),
+  explain: () => import('./commands/explain.js'),
+  guests: () => import('./commands/guests.js'),
+  attach: () => import('./commands/attach.js'),
+  detach: () => import('./commands/detach.js'),
+  lint: () => import('./commands/lint.js'),
+  nodedev: () => import('./commands/nodedev.js'),
+  plan: () => import('./commands/plan.js'),
+  render: () => import('./commands/render.js'),
+  bind: () => import('./commands/bind.js'),
+  release: () => import('./commands/release.js'),
+  status: () => import('./commands/status.js'),
+  recover: () => import('./commands/recover.js'),
+  persist: () => import('./commands/persist.js'),
+  host: () => import('./commands/host.js'),
+  sriov: () => import('./commands/sriov.js'),
+};
+
+/** Global options that take a value (so their value is not mistaken for a command name). */
+const VALUE_OPTIONS = new Set(['--root', '--sample-host', '--from', '--connect']);
+
+function commandIn(argv: readonly string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return Object.hasOwn(COMMANDS, a) ? a : null;
+  }
+  return null;
+}
 
 const EPILOG = `
 Every command reads the host through --root DIR (default /, or $VFIOCTL_ROOT); --sample reads the
@@ -58,7 +59,7 @@ bundled captured host. Add --json for machine output (docs/json.md).
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 host not ready / plan blocked (docs/exit-codes.md).`;
 
-export function buildProgram(ctx: CliContext): Command {
+export async function buildProgram(ctx: CliContext, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('vfioctl')
     .description('Safe, reversible, group-aware PCI passthrough (VFIO) for KVM guests')
     .version(VERSION, '-V, --version')
@@ -69,7 +70,9 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--no-color', 'no colour in human output (also NO_COLOR=1)')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EPILOG);
-  for (const m of COMMANDS) m.register(program, ctx);
+  const wanted = commandIn(argv);
+  const names = wanted && !argv.includes('--help') && !argv.includes('-h') ? [wanted] : Object.keys(COMMANDS);
+  for (const m of await Promise.all(names.map((n) => COMMANDS[n]!()))) m.register(program, ctx);
   return program;
 }
 
@@ -77,7 +80,7 @@ const VERSION = '0.1.0';
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const ctx = new CliContext(io);
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, argv);
   const route = (p: Command): void => {
     p.exitOverride();
     p.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -58,6 +58,8 @@ function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
+/** Shared read buffer (reads are synchronous, so one buffer serves every HostRoot). */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** What a recording HostRoot saw: absolute paths by kind of access (used by snapshots). */
 export interface AccessLog {
@@ -251,12 +253,33 @@ export class HostRoot {
   }
 
   private readAbs(abs: string, encoding: 'utf8' | null): ReadResult<string | Buffer> {
+    let fd: number;
     try {
-      const v = encoding ? fs.readFileSync(abs, encoding) : fs.readFileSync(abs);
-      this.accessLog?.files.add(abs);
-      return { state: 'ok', value: v };
+      fd = fs.openSync(abs, 'r');
     } catch (e) {
       return this.failure(abs, e);
+    }
+    try {
+      // sysfs attributes fit in one page and procfs files report size 0: read into a reused buffer
+      // until end of file (one open/read/close instead of readFileSync's open/fstat/read/read/close).
+      let buf = readBuffer;
+      let len = 0;
+      for (;;) {
+        if (len === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, len);
+          buf = bigger;
+        }
+        const n = fs.readSync(fd, buf, len, buf.length - len, null);
+        if (n === 0) break;
+        len += n;
+      }
+      this.accessLog?.files.add(abs);
+      return { state: 'ok', value: encoding ? buf.toString('utf8', 0, len) : Buffer.from(buf.subarray(0, len)) };
+    } catch (e) {
+      return this.failure(abs, e);
+    } finally {
+      fs.closeSync(fd);
     }
   }
 

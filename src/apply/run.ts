@@ -10,6 +10,8 @@ import type { Exec } from '../adapters/exec.js';
 import { formatArgv } from '../host/detect-boot.js';
 import { VfioctlError } from '../model/errors.js';
 import { pciAddressOf } from '../model/pci-address.js';
+import { Virsh } from '../adapters/libvirt/virsh.js';
+import { ensureHostdev } from '../adapters/libvirt/guests.js';
 import { moveFunction, type MoveOptions } from './pci-state.js';
 import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type StateDelta } from './state.js';
 
@@ -22,6 +24,11 @@ export interface ApplyContext {
   readonly move: MoveOptions;
   /** progress lines for a person (stderr in the CLI) */
   readonly log: (line: string) => void;
+  /**
+   * The virsh runner for a libvirt step recorded with connection `uri` (null: libvirt's default). Absent:
+   * a runner for that URI with this process's environment.
+   */
+  readonly virsh?: (uri: string | null) => Virsh;
 }
 
 /** Distributes Omit over a union. */
@@ -47,6 +54,8 @@ export function describeStep(s: NewStep | JournalStep): string {
       return `run ${formatArgv(s.argv)}`;
     case 'sriov':
       return `set ${s.address} sriov_numvfs ${s.before} -> ${s.after}`;
+    case 'libvirt-hostdev':
+      return `${s.op} ${s.address} ${s.op === 'attach' ? 'to' : 'from'} guest ${s.guest} (${[...(s.flags.live ? ['live'] : []), ...(s.flags.config ? ['persistent'] : [])].join(' and ')})`;
   }
 }
 
@@ -213,6 +222,14 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
       // the kernel refuses a change between two non-zero counts: go through 0
       ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', '0\n');
       if (s.before > 0) ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', `${s.before}\n`);
+      return;
+    }
+    case 'libvirt-hostdev': {
+      // Idempotent: a step whose effect is absent (never made, or made and lost) changes nothing.
+      const virsh = ctx.virsh ? ctx.virsh(s.uri) : new Virsh({ uri: s.uri ?? undefined });
+      const want = s.op === 'attach' ? 'absent' : 'present';
+      const r = await ensureHostdev(virsh, s.guest, s.address, s.undoXml, s.flags, want);
+      if (r === 'unchanged') ctx.log(`  ${s.address}: already ${want} in ${s.guest}`);
       return;
     }
   }

@@ -32,7 +32,25 @@ export type JournalStep =
   | { seq: number; type: 'release'; address: string; original: FnDriverState; target: FnDriverState; status: StepStatus; error?: string }
   | { seq: number; type: 'file'; rel: string; before: string | null; after: string | null; backup: string | null; status: StepStatus; error?: string }
   | { seq: number; type: 'exec'; argv: string[]; rerunOnUndo: boolean; undoArgv?: string[]; status: StepStatus; error?: string }
-  | { seq: number; type: 'sriov'; address: string; before: number; after: number; status: StepStatus; error?: string };
+  | { seq: number; type: 'sriov'; address: string; before: number; after: number; status: StepStatus; error?: string }
+  | ({ seq: number; status: StepStatus; error?: string } & LibvirtHostdevStep);
+
+/**
+ * One `virsh attach-device` / `detach-device` of a PCI hostdev. `xml` is the element given to virsh;
+ * `undoXml` the element the opposite call uses (attach: the same; detach: the hostdev as the definition
+ * held it), so the undo puts back exactly what was there. `uri` is the connection in effect (null:
+ * libvirt's default), `flags` the definitions changed (--live, --config).
+ */
+export interface LibvirtHostdevStep {
+  type: 'libvirt-hostdev';
+  op: 'attach' | 'detach';
+  guest: string;
+  uri: string | null;
+  address: string;
+  flags: { live: boolean; config: boolean };
+  xml: string;
+  undoXml: string;
+}
 
 export type JournalStatus = 'running' | 'committed' | 'rolled-back' | 'rollback-failed';
 
@@ -75,11 +93,33 @@ export interface PersistRecord {
   at: string;
 }
 
+/** A PCI hostdev vfioctl added to a libvirt guest (state.json `attached[guest][address]`). */
+export interface AttachedRecord {
+  uri: string | null;
+  /** the definitions that hold it: live (hotplugged) and/or persistent */
+  live: boolean;
+  config: boolean;
+  runId: string;
+  at: string;
+}
+
 export interface HostState {
   version: 1;
   bound: Record<string, BoundRecord>;
   persisted: Record<string, PersistRecord>;
   sriov: Record<string, { original: number; numVfs: number; runId: string; at: string }>;
+  /** libvirt guests: guest name -> address -> record (absent in state files written before it existed) */
+  attached?: Record<string, Record<string, AttachedRecord>>;
+}
+
+export interface HostdevDelta {
+  guest: string;
+  address: string;
+  uri: string | null;
+  live: boolean;
+  config: boolean;
+  runId: string;
+  at: string;
 }
 
 export interface StateDelta {
@@ -88,6 +128,10 @@ export interface StateDelta {
   persist?: Record<string, PersistRecord>;
   unpersist?: string[];
   sriov?: Record<string, { original: number; numVfs: number; runId: string; at: string } | null>;
+  /** hostdevs added to guests (flags merge with an existing record) */
+  attach?: HostdevDelta[];
+  /** hostdevs removed from guests (the flags given are cleared; the record goes when none is left) */
+  detach?: Omit<HostdevDelta, 'runId' | 'at' | 'uri'>[];
 }
 
 export function emptyState(): HostState {
@@ -103,6 +147,20 @@ export function applyDelta(s: HostState, d: StateDelta): HostState {
   for (const [a, r] of Object.entries(d.sriov ?? {})) {
     if (r === null) delete out.sriov[a];
     else out.sriov[a] = r;
+  }
+  for (const h of d.attach ?? []) {
+    const g = (out.attached ??= {})[h.guest] ??= {};
+    const prev = g[h.address];
+    g[h.address] = { uri: h.uri, live: h.live || !!prev?.live, config: h.config || !!prev?.config, runId: h.runId, at: h.at };
+  }
+  for (const h of d.detach ?? []) {
+    const g = out.attached?.[h.guest];
+    const r = g?.[h.address];
+    if (!g || !r) continue;
+    const left = { ...r, live: r.live && !h.live, config: r.config && !h.config };
+    if (left.live || left.config) g[h.address] = left;
+    else delete g[h.address];
+    if (!Object.keys(g).length) delete out.attached![h.guest];
   }
   return out;
 }

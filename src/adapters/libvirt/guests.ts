@@ -1,16 +1,19 @@
 /**
  * Guests through libvirt: read every guest's definition, turn a passthrough plan into <hostdev> changes
- * for one guest, and carry them out one `virsh attach-device` / `detach-device` per function, verified
- * afterwards against `virsh dumpxml` and undone (newest first) when a later one fails.
+ * for one guest, and the primitives that carry them out: one `virsh attach-device` / `detach-device` per
+ * function, verified against `virsh dumpxml`, and an idempotent `ensureHostdev` that undo and recover use.
+ * The journaled run (lock, journal, rollback) is src/apply/libvirt.ts.
  *
  * Live (--live) and persistent (--config) changes are separate effects: the XML each is checked against
  * is the live definition (dumpxml) or the persistent one (dumpxml --inactive).
  */
-import { type PciAddressString, deviceKey, formatNodedevName, pciAddressOf } from '../../model/pci-address.js';
+import { type PciAddressString, deviceKey, formatNodedevName, formatPciAddress, pciAddressOf } from '../../model/pci-address.js';
 import type { OtherGuest, PassthroughPlan } from '../../model/plan.js';
 import { VfioctlError, ExitCode } from '../../model/errors.js';
-import { type DomainConfig, type GuestPciAddress, editDomainXml, parseDomainXml, pciHostdevs, renderPciHostdevXml } from './domain-xml.js';
+import { type DomainConfig, type GuestPciAddress, editDomainXml, parseDomainXml, parseHostdevSourceAddress, pciHostdevs, renderPciHostdevXml } from './domain-xml.js';
 import { type Virsh, VirshError } from './virsh.js';
+import { childElements, descend, parseXmlDocument } from './xml-dom.js';
+import { XMLSerializer, type Element } from '@xmldom/xmldom';
 
 export interface GuestInfo {
   name: string;
@@ -57,6 +60,11 @@ export interface HostdevChange {
   address: PciAddressString;
   /** The <hostdev> element given to virsh. */
   xml: string;
+  /**
+   * The element the opposite call uses to undo this change: for attach the same element; for detach the
+   * hostdev exactly as the definition held it (guest address, ROM, boot order), so re-attaching restores it.
+   */
+  undoXml: string;
   managed: boolean;
   guestAddress: GuestPciAddress | null;
   romBar: 'on' | 'off' | null;
@@ -136,13 +144,8 @@ export function planHostdevAttach(plan: PassthroughPlan, guest: GuestInfo, live:
       const guestFn = hasFn0 ? src.fn : i;
       const guestAddress: GuestPciAddress | null = place ? { domain: 0, bus: place.bus, slot: place.slot, fn: guestFn, multifunction: guestFn === 0 } : null;
       const romBar = fnInfo.get(a)?.romBar ?? null;
-      changes.push({
-        address: a,
-        managed: true,
-        guestAddress,
-        romBar,
-        xml: renderPciHostdevXml({ source: src, managed: true, guestAddress: guestAddress ?? undefined, romBar: romBar ?? undefined }),
-      });
+      const xml = renderPciHostdevXml({ source: src, managed: true, guestAddress: guestAddress ?? undefined, romBar: romBar ?? undefined });
+      changes.push({ address: a, managed: true, guestAddress, romBar, xml, undoXml: xml });
     });
   }
   if (plan.slots.some((s) => s.functions.length > 1) && changes.length) {
@@ -178,8 +181,12 @@ export function planHostdevDetach(addresses: PciAddressString[], guest: GuestInf
         exitCode: ExitCode.usage,
       });
     }
-    // libvirt matches a hostdev on its source; the managed flag is kept as it was.
-    changes.push({ address: a, managed: h.managed, guestAddress: h.guestAddress, romBar: h.rom?.bar ?? null, xml: renderPciHostdevXml({ source: pciAddressOf(a), managed: h.managed }) });
+    // libvirt matches a hostdev on its source; the managed flag is kept as it was. The undo re-attaches the
+    // element as the persistent definition holds it, else (live only) as parsed from the live definition.
+    const undoXml =
+      (effects.config ? hostdevElementXml(guest.configXml, a) : null) ??
+      renderPciHostdevXml({ source: pciAddressOf(a), managed: h.managed, guestAddress: h.guestAddress ?? undefined, romBar: h.rom?.bar ?? undefined });
+    changes.push({ address: a, managed: h.managed, guestAddress: h.guestAddress, romBar: h.rom?.bar ?? null, xml: renderPciHostdevXml({ source: pciAddressOf(a), managed: h.managed }), undoXml });
   }
   let configAfter: string | null = null;
   if (effects.config) {
@@ -207,6 +214,25 @@ export function describeCommands(set: HostdevChangeSet, uri: string | undefined)
   return cmds;
 }
 
+/**
+ * The <hostdev> element of `domainXml` whose PCI source is `address`, serialized on its own (without the
+ * runtime <alias>, which libvirt assigns and refuses on attach), or null when there is none.
+ */
+export function hostdevElementXml(domainXml: string, address: PciAddressString): string | null {
+  const doc = parseXmlDocument(domainXml, 'domain XML');
+  if (!doc.ok) return null;
+  const devices = descend(doc.value.documentElement, 'devices');
+  for (const el of childElements(devices, 'hostdev')) {
+    if (el.getAttribute('mode') !== 'subsystem' || el.getAttribute('type') !== 'pci') continue;
+    const src = parseHostdevSourceAddress(descend(el, 'source', 'address'));
+    if (!('address' in src) || formatPciAddress(src.address) !== address) continue;
+    const copy = el.cloneNode(true) as Element;
+    for (const alias of childElements(copy, 'alias')) copy.removeChild(alias);
+    return `${new XMLSerializer().serializeToString(copy).replace(/\n\s*\n/g, '\n')}\n`;
+  }
+  return null;
+}
+
 export interface ApplyResult {
   done: PciAddressString[];
   /** Unmanaged functions given back to the host (nodedev-reattach). */
@@ -215,67 +241,64 @@ export interface ApplyResult {
   warnings: string[];
 }
 
-async function sourcesNow(virsh: Virsh, guest: string, effects: Effects): Promise<{ config: Set<string> | null; live: Set<string> | null }> {
-  const config = effects.config ? new Set<string>(pciHostdevs(parseOrThrow(await virsh.dumpxml(guest, { inactive: true }), guest)).map((h) => h.source)) : null;
-  const live = effects.live ? new Set<string>(pciHostdevs(parseOrThrow(await virsh.dumpxml(guest), guest)).map((h) => h.source)) : null;
-  return { config, live };
+export type HostdevFlags = Effects;
+
+/**
+ * Which of the flagged definitions hold a PCI hostdev with source `address`. The live definition is read
+ * only while the guest is active (a stopped guest has none: a hotplugged device went with it); a guest
+ * that no longer exists holds nothing.
+ */
+export async function hostdevPresence(virsh: Virsh, guest: string, address: string, flags: HostdevFlags): Promise<{ config: boolean | null; live: boolean | null }> {
+  const has = async (inactive: boolean) => pciHostdevs(parseOrThrow(await virsh.dumpxml(guest, { inactive }), guest)).some((h) => h.source === address);
+  try {
+    // "shut off" and "crashed" guests have no live definition (dumpxml would print the persistent one).
+    const active = flags.live ? !/^(shut off|crashed)$/.test(await virsh.domstate(guest)) : false;
+    return { config: flags.config ? await has(true) : null, live: flags.live && active ? await has(false) : null };
+  } catch (e) {
+    if (e instanceof VirshError && e.kind === 'domain-not-found') return { config: flags.config ? false : null, live: null };
+    throw e;
+  }
+}
+
+/** One virsh call for one hostdev. */
+export async function changeHostdev(virsh: Virsh, op: 'attach' | 'detach', guest: string, xml: string, flags: HostdevFlags): Promise<void> {
+  if (op === 'attach') await virsh.attachDevice(guest, xml, flags);
+  else await virsh.detachDevice(guest, xml, flags);
+}
+
+/** Read the flagged definitions back and throw `verify-failed` unless the hostdev is `want` in each. */
+export async function verifyHostdev(virsh: Virsh, guest: string, address: string, flags: HostdevFlags, want: 'present' | 'absent'): Promise<void> {
+  const now = await hostdevPresence(virsh, guest, address, flags);
+  for (const [where, present] of [['persistent', now.config], ['live', now.live]] as const) {
+    if (present === null) continue;
+    if (present !== (want === 'present')) {
+      throw new VfioctlError('verify-failed', `${address} is ${present ? 'still' : 'not'} in the ${where} definition of ${guest}`, {
+        remedy: 'check the guest with `vfioctl guests` and `virsh dumpxml`',
+      });
+    }
+  }
 }
 
 /**
- * Carry out a change set: one virsh call per function, verified against dumpxml afterwards; on a failure
- * the functions already changed are changed back (newest first) and the error says what was undone.
+ * Idempotent: make the hostdev `want` in the flagged definitions, changing only the definitions where it
+ * is not (a definition already in that state is left alone), then verify. Used by rollback and recover,
+ * where a step may or may not have been made before the run stopped.
  */
-export async function applyHostdevChanges(virsh: Virsh, set: HostdevChangeSet, log: (line: string) => void = () => {}): Promise<ApplyResult> {
-  const done: HostdevChange[] = [];
-  const call = (op: 'attach' | 'detach', c: HostdevChange) =>
-    op === 'attach' ? virsh.attachDevice(set.guest, c.xml, set.effects) : virsh.detachDevice(set.guest, c.xml, set.effects);
-  const undoOp = set.op === 'attach' ? 'detach' : 'attach';
-  try {
-    for (const c of set.changes) {
-      log(`${set.op} ${c.address} ${set.op === 'attach' ? 'to' : 'from'} ${set.guest}`);
-      await call(set.op, c);
-      done.push(c);
-    }
-    const now = await sourcesNow(virsh, set.guest, set.effects);
-    for (const c of set.changes) {
-      for (const [where, s] of [['persistent', now.config], ['live', now.live]] as const) {
-        if (!s) continue;
-        const present = s.has(c.address);
-        if (present !== (set.op === 'attach')) {
-          throw new VfioctlError('verify-failed', `after ${set.op}, ${c.address} is ${present ? 'still' : 'not'} in the ${where} definition of ${set.guest}`, {
-            remedy: 'check the guest with `vfioctl guests` and `virsh dumpxml`; the change was undone',
-          });
-        }
-      }
-    }
-  } catch (e) {
-    const undone: string[] = [];
-    const failed: string[] = [];
-    for (const c of [...done].reverse()) {
-      try {
-        // Undo with the XML libvirt accepted (attach) or the hostdev as it was (detach).
-        const xml = undoOp === 'attach' ? renderPciHostdevXml({ source: pciAddressOf(c.address), managed: c.managed, guestAddress: c.guestAddress ?? undefined, romBar: c.romBar ?? undefined }) : c.xml;
-        if (undoOp === 'attach') await virsh.attachDevice(set.guest, xml, set.effects);
-        else await virsh.detachDevice(set.guest, xml, set.effects);
-        undone.push(c.address);
-      } catch (u) {
-        failed.push(`${c.address}: ${u instanceof Error ? u.message : String(u)}`);
-      }
-    }
-    const base = e instanceof VfioctlError ? e : new VfioctlError('libvirt-failed', e instanceof Error ? e.message : String(e), { cause: e });
-    const what = undone.length ? ` (undone: ${set.op} of ${undone.join(', ')})` : '';
-    const bad = failed.length ? `; could NOT undo ${failed.join('; ')}` : '';
-    throw new VfioctlError(base.code, `${base.message}${what}${bad}`, {
-      remedy: failed.length ? `fix by hand: virsh ${undoOp}-device ${set.guest} FILE with ${set.effects.config ? '--config' : ''} ${set.effects.live ? '--live' : ''}; ${base.remedy ?? ''}` : base.remedy,
-      exitCode: base.exitCode,
-      cause: e,
-      details: { ...(base.details ?? {}), undone, undoFailed: failed },
-    });
-  }
-  // Unmanaged hostdevs removed from the guest go back to the host driver.
+export async function ensureHostdev(virsh: Virsh, guest: string, address: string, xml: string, flags: HostdevFlags, want: 'present' | 'absent'): Promise<'unchanged' | 'changed'> {
+  const now = await hostdevPresence(virsh, guest, address, flags);
+  const wrong = (p: boolean | null) => p !== null && p !== (want === 'present');
+  const todo: HostdevFlags = { config: wrong(now.config), live: wrong(now.live) };
+  if (!todo.config && !todo.live) return 'unchanged';
+  await changeHostdev(virsh, want === 'present' ? 'attach' : 'detach', guest, xml, todo);
+  await verifyHostdev(virsh, guest, address, todo, want);
+  return 'changed';
+}
+
+/** Unmanaged hostdevs removed from a guest go back to the host driver; a failure is a warning. */
+export async function reattachHostdevs(virsh: Virsh, addresses: PciAddressString[], log: (line: string) => void = () => {}): Promise<{ reattached: PciAddressString[]; warnings: string[] }> {
   const reattached: PciAddressString[] = [];
   const warnings: string[] = [];
-  for (const a of set.reattach) {
+  for (const a of addresses) {
     log(`reattach ${a} to the host`);
     try {
       await virsh.nodedevReattach(formatNodedevName(pciAddressOf(a)));
@@ -284,5 +307,11 @@ export async function applyHostdevChanges(virsh: Virsh, set: HostdevChangeSet, l
       warnings.push(`${a} stays detached from the host: ${e instanceof VirshError ? `${e.libvirtMessage} (${e.remedy ?? ''})` : String(e)}`);
     }
   }
-  return { done: done.map((c) => c.address), reattached, warnings };
+  return { reattached, warnings };
+}
+
+/** The URI to record for a later `recover`: --connect, else LIBVIRT_DEFAULT_URI, else null (libvirt's default). */
+export function connectionUri(virsh: Virsh): string | null {
+  const u = virsh.effectiveUri;
+  return virsh.uri ?? (u === '(libvirt default)' ? null : u);
 }

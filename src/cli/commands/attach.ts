@@ -13,11 +13,13 @@ import type { RomBarChoice } from '../../model/plan.js';
 import { planPassthrough } from '../../core/plan.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
 import { unifiedDiff } from '../../host/host-writer.js';
-import { type ApplyResult, type Effects, type GuestInfo, type HostdevChangeSet, applyHostdevChanges, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
+import { type ApplyResult, type Effects, type GuestInfo, type HostdevChangeSet, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
 import type { DomainConfig } from '../../adapters/libvirt/domain-xml.js';
 import type { Virsh } from '../../adapters/libvirt/virsh.js';
 import { shortAddr } from '../describe.js';
 import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
+import { applyHostdevChangeSet } from '../../apply/libvirt.js';
+import { makeApplyContext } from './bind.js';
 
 export interface ChangeOptions extends ConnectOptions {
   live?: boolean;
@@ -74,9 +76,9 @@ export function renderChangeSet(ctx: CliContext, set: HostdevChangeSet, uri: str
 }
 
 /**
- * The tail attach and detach share: on --dry-run say nothing changed, else apply the change set through
- * virsh (progress on stderr), then print JSON or hand the result to `report` for the human summary.
- * Returns null for a dry run.
+ * The tail attach and detach share: on --dry-run say nothing changed (nothing is journaled), else apply
+ * the change set as a journaled run under the lock (src/apply/libvirt.ts; progress on stderr), then print
+ * JSON or hand the result to `report` for the human summary. Returns null for a dry run.
  */
 export async function executeChangeSet(
   ctx: CliContext,
@@ -92,9 +94,8 @@ export async function executeChangeSet(
     else ctx.out(c.dim('\ndry run: nothing changed\n'));
     return null;
   }
-  const result = await applyHostdevChanges(virsh, set, (l) => {
-    if (!ctx.json) ctx.err(`${c.dim(`... ${l}`)}\n`);
-  });
+  const applyCtx = { ...makeApplyContext(ctx), virsh: () => virsh, log: (l: string) => (ctx.json ? undefined : ctx.err(`${c.dim(`... ${l.trim()}`)}\n`)) };
+  const result = await applyHostdevChangeSet(applyCtx, virsh, set);
   if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
   else {
     report(result);

@@ -5,14 +5,15 @@ import { action } from '../command.js';
 import { applyRecover, previewRecover } from '../../apply/recover.js';
 import { StateStore } from '../../apply/state.js';
 import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, type MutatingOptions } from './bind.js';
+import { type ConnectOptions, virshFor, withConnect } from './guests.js';
 
 export function register(program: Command, ctx: CliContext): void {
-  addMutatingOptions(program.command('recover'))
+  withConnect(addMutatingOptions(program.command('recover')))
     .description('finish an interrupted run from its journal: complete it when every step was made and verified, else roll it back')
     .option('--timeout <ms>', 'how long to wait for a driver to bind (default 10000)')
     .action(
       action<[]>(ctx, async (opts) => {
-        const o = opts as MutatingOptions;
+        const o = opts as MutatingOptions & ConnectOptions;
         assertMutableHost(ctx, o);
         const p = previewRecover({ store: new StateStore(ctx.host()) });
         if (p.action === 'none') {
@@ -30,7 +31,8 @@ export function register(program: Command, ctx: CliContext): void {
           return 0;
         }
         await confirmChange(ctx, o, `${p.action === 'completed' ? 'complete' : 'roll back'} the interrupted \`vfioctl ${j.command}\` (${j.runId})?`);
-        const r = await applyRecover(makeApplyContext(ctx, o));
+        // libvirt steps: --connect when given, else the connection each step recorded
+        const r = await applyRecover({ ...makeApplyContext(ctx, o), virsh: (uri) => virshFor(ctx, { connect: o.connect ?? uri ?? undefined }) });
         if (ctx.json) ctx.printJson({ version: 1, dryRun: false, action: r.action, runId: j.runId, command: j.command, undone: r.report?.undone ?? [], staleLockPid: r.staleLockPid });
         else {
           ctx.out(`${r.action === 'completed' ? 'completed' : 'rolled back'} \`vfioctl ${j.command}\` (${j.runId})\n`);

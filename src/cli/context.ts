@@ -97,7 +97,7 @@ export class CliContext {
         if (this.global.root !== undefined) throw new UsageError('bad-options', '--sample and --root both name a host', 'use one of them');
         this.hostCache = new HostRoot(sampleRoot(sample));
       } else {
-        const root = this.global.root ?? this.io.env.VFIOCTL_ROOT ?? '/';
+        const root = this.global.root ?? (this.io.env.VFIOCTL_ROOT || '/');
         this.hostCache = new HostRoot(/\.(tar\.gz|tgz)$/.test(root) ? openSnapshotArchive(root) : root);
       }
     }

@@ -313,5 +313,5 @@ export class HostRoot {
 
 /** The host root from --root / VFIOCTL_ROOT / default "/". */
 export function openHostRoot(root?: string): HostRoot {
-  return new HostRoot(root ?? process.env.VFIOCTL_ROOT ?? '/');
+  return new HostRoot(root ?? (process.env.VFIOCTL_ROOT || '/'));
 }

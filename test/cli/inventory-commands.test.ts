@@ -164,3 +164,12 @@ test('--sample works before or after the command; --sample-host picks another; u
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /available samples: .*desktop-gpu/);
 });
+
+test('VFIOCTL_ROOT selects the host root; an empty value means unset (the live /)', async () => {
+  const root = tree();
+  const viaEnv = await runCli(['ls', '--json'], { env: { ...noIds, VFIOCTL_ROOT: root } });
+  assert.equal(viaEnv.json<{ source: { root: string } }>().source.root, root);
+  const empty = await runCli(['ls', '--json'], { env: { ...noIds, VFIOCTL_ROOT: '' } });
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.json<{ source: { root: string } }>().source.root, '/');
+});

@@ -4,7 +4,8 @@
  * regeneration commands re-run after the files are restored).
  *
  *   persist / unpersist    per address (udev rule + early unit, or driverctl when installed) or per ID
- *                          (modprobe.d ids=), softdeps, vfio modules in the initramfs
+ *                          (modprobe.d ids=), softdeps, vfio modules in the initramfs; per ID with vfio-pci
+ *                          built into the kernel: vfio-pci.ids= on the kernel command line
  *   enable/disable-iommu   kernel command line for the detected boot loader
  *   sriov persistence      a udev rule that sets sriov_numvfs when the PF appears
  * Files named vfioctl are derived from state.json (re-rendered after each change); files that belong to
@@ -15,7 +16,7 @@ import type { HostRoot } from '../host/host-root.js';
 import { unifiedDiff } from '../host/host-writer.js';
 import type { BootTooling, Argv } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
-import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey } from '../model/kernel-cmdline.js';
+import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey, readGrubVariable } from '../model/kernel-cmdline.js';
 import { editModprobeConf, MANAGED_HEADER, renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
@@ -78,7 +79,8 @@ function derivedChanges(host: HostRoot, tooling: BootTooling, next: HostState, u
   const commands: PlannedCommand[] = [];
   const notes: string[] = [];
   const delta: StateDelta = {};
-  const records = Object.values(next.persisted);
+  // IDs kept on the kernel command line (vfio-pci built in) need neither modprobe.d nor the initramfs
+  const records = Object.values(next.persisted).filter((r) => !isCmdlineIdsRecord(r));
   const perAddress = records.filter((r) => r.mode === 'per-address').flatMap((r) => r.addresses);
   const ids = records.filter((r) => r.mode === 'ids').flatMap((r) => r.ids);
   const softdeps = [...new Set(records.flatMap((r) => r.softdeps ?? []))].sort();
@@ -140,9 +142,12 @@ export interface PersistRequest {
   ids?: string[];
   /** host drivers that must wait for vfio-pci */
   softdeps?: string[];
+  /** vfio-pci is built into the kernel: IDs go on the kernel command line (vfio-pci.ids=), not modprobe.d */
+  vfioPciBuiltin?: boolean;
 }
 
 export function planPersist(host: HostRoot, tooling: BootTooling, state: HostState, req: PersistRequest, runId: string): ConfigPlan {
+  if (req.mode === 'ids' && req.vfioPciBuiltin) return planPersistCmdlineIds(host, tooling, state, req, runId);
   const useDriverctl = req.mode === 'per-address' && hasTool(host, 'driverctl');
   const now = new Date().toISOString();
   const add: Record<string, PersistRecord> = {};
@@ -184,14 +189,195 @@ export function planUnpersist(host: HostRoot, tooling: BootTooling, state: HostS
       if (r.mode === 'per-address') for (const a of r.addresses) commands.push({ argv: ['driverctl', 'unset-override', a], undoArgv: ['driverctl', 'set-override', a, 'vfio-pci'], regenerate: false, why: 'driverctl forgets the override' });
     }
   }
+  // vfio-pci.ids= on the kernel command line: remove exactly the IDs vfioctl added (the user's stay)
+  const cmdlineRecords = chosen.map((k) => state.persisted[k]!).filter(isCmdlineIdsRecord);
+  const removeIds = cmdlineRecords.flatMap((r) => r.edits.flatMap((e) => e.added));
+  const c = cmdlineRecords.length ? planVfioIdsCmdline(host, tooling, { add: [], remove: removeIds }) : null;
+  const files = [...d.files, ...(c?.files ?? [])];
   return {
     command: 'unpersist',
     args: chosen,
-    files: d.files,
-    commands: [...commands, ...d.commands],
+    files,
+    commands: [...commands, ...(c?.commands ?? []), ...d.commands],
     delta: { unpersist: [...chosen, ...(d.delta.unpersist ?? [])], ...(d.delta.persist ? { persist: d.delta.persist } : {}) },
-    notes: d.notes,
-    needsReboot: false,
+    notes: [...d.notes, ...(c?.notes ?? [])],
+    needsReboot: c?.changed ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// vfio-pci built into the kernel: vfio-pci.ids= on the kernel command line
+
+/** The kernel parameter vfio-pci reads its IDs from when it is built in. */
+export const VFIO_IDS_PARAM = 'vfio-pci.ids';
+
+/**
+ * An `ids` record kept on the kernel command line: its `edits` name where (a file, or `tool:grubby` /
+ * `tool:kernelstub`) and list in `added` the IDs vfioctl put there (empty when the user had the ID
+ * already, so that unpersist leaves it). `ids` records kept in modprobe.d have no edits.
+ */
+export function isCmdlineIdsRecord(r: PersistRecord): boolean {
+  return r.mode === 'ids' && r.edits.length > 0;
+}
+
+const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+const splitIds = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+function unionIds(into: string[], more: readonly string[]): string[] {
+  const out = [...into];
+  for (const id of more) if (!out.some((x) => sameId(x, id))) out.push(id);
+  return out;
+}
+
+interface ConfiguredIds {
+  /** IDs on the configured command line (all occurrences, in order, no duplicates) */
+  ids: string[];
+  /** the parameter name as the user spelled it (vfio_pci.ids or vfio-pci.ids), else vfio-pci.ids */
+  key: string;
+  /** grub: the variable holding the parameter */
+  variable: 'GRUB_CMDLINE_LINUX' | 'GRUB_CMDLINE_LINUX_DEFAULT';
+  /** where the IDs were read */
+  source: string;
+}
+
+function idsOnLine(line: string, into: ConfiguredIds): boolean {
+  const hits = parseKernelCmdline(line).params.filter((p) => normalizeParamKey(p.key) === normalizeParamKey(VFIO_IDS_PARAM));
+  for (const p of hits) {
+    if (into.key === VFIO_IDS_PARAM) into.key = p.key;
+    into.ids = unionIds(into.ids, splitIds(p.value));
+  }
+  return hits.length > 0;
+}
+
+/** The vfio-pci.ids the configured command line holds now (read with the boot tooling's own editor). */
+function readConfiguredIds(host: HostRoot, tooling: BootTooling): ConfiguredIds {
+  const bl = tooling.bootLoader;
+  const out: ConfiguredIds = { ids: [], key: VFIO_IDS_PARAM, variable: 'GRUB_CMDLINE_LINUX', source: '' };
+  const grubFile = bl.cmdline.via === 'grub-defaults' ? bl.cmdline.file : bl.cmdline.via === 'tool' ? bl.cmdline.alsoFile : undefined;
+  if (grubFile) {
+    const text = readFile(host, grubFile) ?? '';
+    out.source = host.display(grubFile);
+    const linux = readGrubVariable(text, 'GRUB_CMDLINE_LINUX');
+    const dflt = readGrubVariable(text, 'GRUB_CMDLINE_LINUX_DEFAULT');
+    for (const r of [linux, dflt]) {
+      if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(grubFile)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
+    }
+    const inLinux = linux.ok && linux.value !== null && idsOnLine(linux.value, out);
+    const inDefault = dflt.ok && dflt.value !== null && idsOnLine(dflt.value, out);
+    // keep the parameter where the user put it
+    if (inDefault && !inLinux) out.variable = 'GRUB_CMDLINE_LINUX_DEFAULT';
+    return out;
+  }
+  if (bl.cmdline.via === 'kernel-cmdline') {
+    const text = readFile(host, bl.cmdline.file);
+    if (text === null) throw new VfioctlError('no-cmdline-file', `${host.display(bl.cmdline.file)} does not exist`, { remedy: 'create it with the current command line (cat /proc/cmdline) first' });
+    out.source = host.display(bl.cmdline.file);
+    idsOnLine(text, out);
+    return out;
+  }
+  // grubby / kernelstub without a defaults file: the boot entries are the tool's; the running line is the best reading
+  const running = readFile(host, 'proc/cmdline');
+  out.source = host.display('proc/cmdline');
+  if (running !== null) idsOnLine(running, out);
+  return out;
+}
+
+interface VfioIdsCmdlinePlan {
+  files: FileChange[];
+  commands: PlannedCommand[];
+  notes: string[];
+  /** IDs that were not on the command line before (what a record may later remove) */
+  added: string[];
+  /** where the line lives, for the record: a file, or tool:NAME */
+  location: string;
+  changed: boolean;
+}
+
+/**
+ * Add IDs to / remove IDs from `vfio-pci.ids=` on the configured kernel command line, keeping every other
+ * ID and parameter; the parameter goes when its list becomes empty. Regeneration follows a file edit.
+ */
+export function planVfioIdsCmdline(host: HostRoot, tooling: BootTooling, op: { add: readonly string[]; remove: readonly string[] }): VfioIdsCmdlinePlan {
+  const bl = tooling.bootLoader;
+  if (bl.cmdline.via === 'none') {
+    throw new VfioctlError('no-boot-loader', 'the boot loader of this host was not recognised, so vfioctl cannot change the kernel command line', {
+      remedy: `${op.add.length ? `add ${VFIO_IDS_PARAM}=${op.add.join(',')} to` : `remove ${op.remove.join(',')} from ${VFIO_IDS_PARAM}= on`} the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
+      exitCode: ExitCode.notReady,
+    });
+  }
+  const now = readConfiguredIds(host, tooling);
+  const added = op.add.filter((id) => !now.ids.some((x) => sameId(x, id)));
+  const removing = op.remove.filter((id) => now.ids.some((x) => sameId(x, id)));
+  const next = unionIds(now.ids, op.add).filter((id) => !op.remove.some((r) => sameId(r, id)));
+  const param = `${now.key}=${next.join(',')}`;
+  const edit = next.length ? { set: [param] } : { remove: [now.key] };
+  const files: FileChange[] = [];
+  const commands: PlannedCommand[] = [];
+  const notes: string[] = [];
+  const fileChanges = added.length > 0 || removing.length > 0;
+  const editGrub = (rel: string): void => {
+    const cur = readFile(host, rel);
+    const r = editGrubDefaults(cur ?? '', edit, now.variable === 'GRUB_CMDLINE_LINUX_DEFAULT' ? { variable: 'GRUB_CMDLINE_LINUX_DEFAULT', scrub: ['GRUB_CMDLINE_LINUX'] } : {});
+    if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
+    if (r.value.changed) files.push({ rel, before: cur, after: r.value.text });
+  };
+  let location: string;
+  switch (bl.cmdline.via) {
+    case 'grub-defaults':
+      location = bl.cmdline.file;
+      if (fileChanges) editGrub(bl.cmdline.file);
+      break;
+    case 'kernel-cmdline': {
+      location = bl.cmdline.file;
+      const cur = readFile(host, bl.cmdline.file)!;
+      const r = editKernelCmdline(cur, edit);
+      if (fileChanges && r.changed) files.push({ rel: bl.cmdline.file, before: cur, after: r.text });
+      break;
+    }
+    case 'tool': {
+      location = `tool:${bl.cmdline.tool}`;
+      if (bl.cmdline.alsoFile && fileChanges) editGrub(bl.cmdline.alsoFile);
+      // the tool's entries may differ from the reading (running line): act whenever vfioctl's IDs change
+      if (!added.length && !op.remove.length) break;
+      const prev = now.ids.length ? `${now.key}=${now.ids.join(',')}` : null;
+      if (bl.cmdline.tool === 'grubby') {
+        const set = (v: string | null): string[] => (v ? ['grubby', '--update-kernel=ALL', `--args=${v}`] : ['grubby', '--update-kernel=ALL', `--remove-args=${now.key}`]);
+        commands.push({ argv: set(next.length ? param : null), undoArgv: set(prev), regenerate: false, why: 'grubby updates every boot entry' });
+      } else {
+        if (prev) commands.push({ argv: ['kernelstub', '--delete-options', prev], undoArgv: ['kernelstub', '--add-options', prev], regenerate: false, why: 'kernelstub owns the command line' });
+        if (next.length) commands.push({ argv: ['kernelstub', '--add-options', param], undoArgv: ['kernelstub', '--delete-options', param], regenerate: false, why: 'kernelstub owns the command line' });
+      }
+      if (!bl.cmdline.alsoFile) notes.push(`the IDs already there were read from the running command line (${now.source})`);
+      break;
+    }
+  }
+  if (files.length) for (const argv of bl.regenerate) commands.push({ argv: [...argv], regenerate: true, why: 'write the boot entries from the edited configuration' });
+  if (files.some((f) => f.rel === 'etc/default/grub') && next.length) notes.push(...grubDropInConflicts(host, [param]));
+  const changed = files.length > 0 || commands.length > 0;
+  if (changed) notes.push(`a reboot is needed for ${VFIO_IDS_PARAM} to take effect (vfio-pci is built into the kernel and reads it at boot)`);
+  return { files, commands, notes, added, location, changed };
+}
+
+function planPersistCmdlineIds(host: HostRoot, tooling: BootTooling, state: HostState, req: PersistRequest, runId: string): ConfigPlan {
+  const now = new Date().toISOString();
+  const fresh = (req.ids ?? []).filter((x) => !state.persisted[`id:${x}`]);
+  const c = planVfioIdsCmdline(host, tooling, { add: fresh, remove: [] });
+  const add: Record<string, PersistRecord> = {};
+  for (const id of fresh) {
+    const ours = c.added.some((x) => sameId(x, id));
+    add[`id:${id}`] = { mode: 'ids', addresses: req.addresses, ids: [id], created: [], edits: [{ rel: c.location, added: ours ? [id] : [], replaced: [] }], softdeps: [], runId, at: now };
+  }
+  const kept = fresh.filter((id) => !c.added.some((x) => sameId(x, id)));
+  const notes = [...c.notes];
+  if (kept.length) notes.push(`${kept.join(', ')} ${kept.length > 1 ? 'were' : 'was'} on the command line already: unpersist will leave ${kept.length > 1 ? 'them' : 'it'} there`);
+  return {
+    command: 'persist',
+    args: ['--by-id', ...(req.ids ?? [])],
+    files: c.files,
+    commands: c.commands,
+    delta: Object.keys(add).length ? { persist: add } : {},
+    notes,
+    needsReboot: c.changed,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * More CLI paths: driverctl hosts, /etc/kernel/cmdline hosts (systemd-boot, Proxmox), SR-IOV persistence,
- * the terminal confirmation, built-in vfio-pci. Fake executables on PATH record their arguments.
+ * the terminal confirmation, built-in vfio-pci (persist --by-id puts vfio-pci.ids= on the kernel command
+ * line). Fake executables on PATH record their arguments.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +11,12 @@ import { runCli } from '../support/cli.js';
 import { main } from '../../src/cli/main.js';
 import { makeTempHostTree } from '../support/host-tree.js';
 import { SPEC, driverOf, useFakeApplyRuntime } from './helpers.js';
+import { readGoldenInput, expectGoldenOutput } from '../support/golden.js';
 
-const runtime = useFakeApplyRuntime(['driverctl', 'proxmox-boot-tool', 'kernel-install', 'udevadm', 'update-initramfs', 'systemctl']);
+/** A kernel with vfio-pci built in (modules.builtin lists it), as on Fedora, RHEL and Arch. */
+const BUILTIN = { 'proc/sys/kernel/osrelease': '6.8.0-x\n', 'lib/modules/6.8.0-x/modules.builtin': 'kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/pci/vfio-pci.ko\n' };
+
+const runtime = useFakeApplyRuntime(['driverctl', 'proxmox-boot-tool', 'kernel-install', 'udevadm', 'update-initramfs', 'systemctl', 'update-grub', 'grubby']);
 
 function tree(files: Record<string, string>): { root: string; cleanup(): void; env: Record<string, string>; log(): string } {
   const t = makeTempHostTree({ ...SPEC, files });
@@ -124,13 +129,103 @@ describe('more mutating paths', () => {
     }
   });
 
-  it('--by-id on a kernel with vfio-pci built in is refused (modprobe.d options would be ignored)', async () => {
-    const t = tree({ 'proc/sys/kernel/osrelease': '6.8.0-x\n', 'lib/modules/6.8.0-x/modules.builtin': 'kernel/drivers/vfio/pci/vfio-pci.ko\n' });
+  it('--by-id with vfio-pci built in: --dry-run shows the grub diff; apply merges into the user\'s vfio-pci.ids, runs update-grub, says reboot; twice changes nothing; unpersist restores the file', async () => {
+    const grub = readGoldenInput('boot', 'grub-vfio-ids');
+    const t = tree({ ...BUILTIN, 'usr/sbin/update-grub': '#!/bin/sh\n', 'etc/default/grub': grub });
+    const grubPath = path.join(t.root, 'etc/default/grub');
     try {
+      const d = await runCli(['persist', '01:00.0', '--by-id', '--dry-run', '--root', t.root], { env: t.env });
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, /^-GRUB_CMDLINE_LINUX="intel_iommu=on vfio-pci\.ids=10de:1b80,10de:10f0 rd\.driver\.pre=vfio-pci"$/m);
+      assert.match(d.stdout, /^\+GRUB_CMDLINE_LINUX="intel_iommu=on vfio-pci\.ids=10de:1b80,10de:10f0,8086:10d3 rd\.driver\.pre=vfio-pci"$/m);
+      assert.match(d.stdout, /^run: update-grub /m);
+      assert.match(d.stdout, /reboot is needed/);
+      assert.equal(fs.readFileSync(grubPath, 'utf8'), grub);
+      assert.equal(t.log(), '');
+
+      const a = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--json', '--root', t.root], { env: t.env });
+      assert.equal(a.code, 0, a.stdout);
+      const j = a.json<{ result: { ran: string[]; needsReboot: boolean; written: { path: string; backup: string | null }[] } }>();
+      assert.deepEqual(j.result.ran, ['update-grub']);
+      assert.equal(j.result.needsReboot, true);
+      assert.ok(j.result.written[0]!.backup, 'the grub defaults file is backed up');
+      expectGoldenOutput('boot', 'grub-vfio-ids.persist.out', fs.readFileSync(grubPath, 'utf8'));
+      assert.equal(fs.existsSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf')), false);
+
+      const h = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root], { env: t.env });
+      assert.equal(h.code, 0, h.stderr);
+      assert.match(h.stdout, /nothing to change/);
+      assert.equal(t.log().match(/^update-grub/gm)?.length, 1, 'the second run ran nothing');
+
+      const s = await runCli(['status', '--json', '--root', t.root], { env: t.env });
+      const rec = s.json<{ persisted: Record<string, { mode: string; addresses: string[]; edits: { rel: string; added: string[] }[] }> }>().persisted['id:8086:10d3'];
+      assert.deepEqual(rec && [rec.mode, rec.addresses, rec.edits], ['ids', ['0000:01:00.0'], [{ rel: 'etc/default/grub', added: ['8086:10d3'], replaced: [] }]]);
+      const sh = await runCli(['status', '--root', t.root], { env: t.env });
+      assert.match(sh.stdout, /persisted id:8086:10d3 \(ids\): .*etc\/default\/grub/);
+
+      const u = await runCli(['unpersist', '01:00.0', '--yes', '--root', t.root], { env: t.env });
+      assert.equal(u.code, 0, u.stderr);
+      assert.equal(fs.readFileSync(grubPath, 'utf8'), grub, 'byte-identical, the user\'s IDs kept');
+      assert.equal(t.log().match(/^update-grub/gm)?.length, 2);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id with vfio-pci built in, --no-regenerate: the file is written, update-grub printed to run by hand', async () => {
+    const t = tree({ ...BUILTIN, 'usr/sbin/update-grub': '#!/bin/sh\n', 'etc/default/grub': 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n' });
+    try {
+      const r = await runCli(['persist', '01:00.0', '--by-id', '--no-regenerate', '--yes', '--root', t.root], { env: t.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^run by hand: update-grub$/m);
+      assert.match(r.stdout, /^reboot needed:/m);
+      assert.equal(t.log(), '');
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="vfio-pci.ids=8086:10d3"\n');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id with vfio-pci built in: a failing update-grub rolls the grub file back and records nothing', async () => {
+    const grub = readGoldenInput('boot', 'grub-vfio-ids');
+    const t = tree({ ...BUILTIN, 'usr/sbin/update-grub': '#!/bin/sh\n', 'etc/default/grub': grub });
+    try {
+      const r = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root], { env: { ...t.env, FAKE_FAIL: 'update-grub' } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), grub);
+      const s = await runCli(['status', '--json', '--root', t.root], { env: t.env });
+      assert.deepEqual(s.json<{ persisted: object }>().persisted, {});
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id with vfio-pci built in on a grubby host: grubby --update-kernel=ALL --args=vfio-pci.ids=..., merged with the running IDs; unpersist gives back the user\'s', async () => {
+    const t = tree({ ...BUILTIN, 'usr/sbin/grubby': '#!/bin/sh\n', 'boot/loader/entries/fedora.conf': 'title Fedora\n', 'etc/os-release': 'ID=fedora\nVERSION_ID=40\n', 'proc/cmdline': 'BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=UUID=abc ro vfio-pci.ids=10de:1b80 rhgb quiet\n' });
+    try {
+      const d = await runCli(['persist', '01:00.0', '--by-id', '--dry-run', '--root', t.root], { env: t.env });
+      assert.match(d.stdout, /^run: grubby --update-kernel=ALL --args=vfio-pci\.ids=10de:1b80,8086:10d3 /m);
       const r = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root], { env: t.env });
-      assert.equal(r.code, 2);
-      assert.match(r.stderr, /built into this kernel/);
-      assert.match(r.stderr, /vfio-pci\.ids=8086:10d3/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^reboot needed:/m);
+      assert.deepEqual(t.log().trim().split('\n'), ['grubby --update-kernel=ALL --args=vfio-pci.ids=10de:1b80,8086:10d3']);
+      const again = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root], { env: t.env });
+      assert.equal(again.code, 0);
+      assert.equal(t.log().trim().split('\n').length, 1, 'idempotent: grubby not run again');
+      const u = await runCli(['unpersist', '--all', '--yes', '--root', t.root], { env: t.env });
+      assert.equal(u.code, 0, u.stderr);
+      assert.equal(t.log().trim().split('\n')[1], 'grubby --update-kernel=ALL --args=vfio-pci.ids=10de:1b80');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id with vfio-pci built in on a grubby host without IDs: unpersist removes the parameter', async () => {
+    const t = tree({ ...BUILTIN, 'usr/sbin/grubby': '#!/bin/sh\n', 'boot/loader/entries/fedora.conf': 'title Fedora\n', 'proc/cmdline': 'root=UUID=abc ro\n' });
+    try {
+      assert.equal((await runCli(['persist', '02:00.0', '02:00.1', '--by-id', '--yes', '--root', t.root], { env: t.env })).code, 0);
+      assert.equal((await runCli(['unpersist', '02:00.0', '--yes', '--root', t.root], { env: t.env })).code, 0);
+      assert.deepEqual(t.log().trim().split('\n'), ['grubby --update-kernel=ALL --args=vfio-pci.ids=10de:1b80,10de:10f0', 'grubby --update-kernel=ALL --remove-args=vfio-pci.ids']);
     } finally {
       t.cleanup();
     }

@@ -1,7 +1,8 @@
 /**
  * `vfioctl persist ADDR...` / `vfioctl unpersist ADDR... | --all`: keep functions on vfio-pci across
  * reboots, per address (udev rule + early unit, or driverctl when installed) or per ID (modprobe.d
- * `ids=`), with softdeps and the initramfs regenerated; unpersist removes exactly what persist added.
+ * `ids=`, or `vfio-pci.ids=` on the kernel command line when vfio-pci is built into the kernel), with
+ * softdeps and the initramfs or boot entries regenerated; unpersist removes exactly what persist added.
  * Also the shared rendering of config plans (diffs, commands, confirmation) used by `host` and `sriov`.
  */
 import type { Command } from 'commander';
@@ -82,24 +83,23 @@ export async function runPersist(ctx: CliContext, actx: ApplyContext | null, add
   // host drivers the functions had (from vfioctl's record when bound, else the current driver)
   const softdeps = [...new Set(fns.map((f) => state.bound[f!.address]?.original.driver ?? f!.driver).filter((d): d is string => !!d && d !== 'vfio-pci' && d !== 'pcieport'))];
   const ids = [...new Set(fns.map((f) => `${f!.vendorId}:${f!.deviceId}`))];
-  if (opts.mode === 'ids' && readHostImpact(host).kernel.vfioPciBuiltin === true) {
-    throw new UsageError('vfio-pci-builtin', 'vfio-pci is built into this kernel, so `options vfio-pci ids=` in modprobe.d would be ignored', `persist per address (without --by-id), or put vfio-pci.ids=${ids.join(',')} on the kernel command line`);
-  }
+  // vfio-pci built in: modprobe.d options are ignored, the IDs go on the kernel command line (vfio-pci.ids=)
+  const vfioPciBuiltin = opts.mode === 'ids' && readHostImpact(host).kernel.vfioPciBuiltin === true;
   if (opts.mode === 'ids') {
     const twins = inv.functions.filter((f) => ids.includes(`${f.vendorId}:${f.deviceId}`) && !addresses.includes(f.address));
     if (twins.length) {
       throw new UsageError('ids-too-broad', `vfio-pci ids=${ids.join(',')} would also take ${twins.map((t) => t.address).join(', ')}`, 'persist per address instead (the default), or name those functions too');
     }
   }
-  const plan = planPersist(host, detectBootTooling(host), state, { addresses, mode: opts.mode, ids, softdeps }, newRunId());
+  const plan = planPersist(host, detectBootTooling(host), state, { addresses, mode: opts.mode, ids, softdeps, vfioPciBuiltin }, newRunId());
   return runConfigPlan(ctx, actx, plan, opts, `write the boot-time configuration for ${addresses.join(' ')}?`, print);
 }
 
 export function register(program: Command, ctx: CliContext): void {
   addConfigOptions(program.command('persist'))
     .argument('<address...>', 'PCI functions to keep on vfio-pci across reboots')
-    .description('keep functions on vfio-pci across reboots: per address (udev rule + early unit, or driverctl) or --by-id (modprobe.d ids=), softdeps, initramfs')
-    .option('--by-id', 'persist by vendor:device ID (binds every identical card); refused when another function has the same ID')
+    .description('keep functions on vfio-pci across reboots: per address (udev rule + early unit, or driverctl) or --by-id (modprobe.d ids=, or vfio-pci.ids= on the kernel command line when vfio-pci is built into the kernel), softdeps, initramfs')
+    .option('--by-id', 'persist by vendor:device ID (binds every identical card); refused when another function has the same ID; with vfio-pci built in, edits the kernel command line (reboot needed)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as ConfigOptions & { byId?: boolean };
@@ -110,7 +110,7 @@ export function register(program: Command, ctx: CliContext): void {
     );
   addConfigOptions(program.command('unpersist'))
     .argument('[address...]', 'functions whose boot-time configuration to remove')
-    .description('remove exactly the boot-time configuration `vfioctl persist` added')
+    .description('remove exactly the boot-time configuration `vfioctl persist` added (vfio-pci.ids= keeps the IDs vfioctl did not add)')
     .option('--all', 'remove everything vfioctl persisted')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {

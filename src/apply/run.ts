@@ -75,8 +75,9 @@ export class Run {
     try {
       if (lock.staleFrom) ctx.log(`note: took over a stale lock of pid ${lock.staleFrom.pid} (\`vfioctl ${lock.staleFrom.command}\`)`);
       const prev = ctx.store.readJournal();
-      if (prev && prev.status === 'running') {
-        throw new VfioctlError('interrupted-run', `an interrupted run was found: \`vfioctl ${prev.command}\` (${prev.runId}, pid ${prev.pid}, ${prev.startedAt})`, {
+      // a run that died, or whose rollback could not finish, must be recovered before anything else changes
+      if (prev && (prev.status === 'running' || prev.status === 'rollback-failed')) {
+        throw new VfioctlError('interrupted-run', `${prev.status === 'running' ? 'an interrupted run' : 'a run that could not be fully rolled back'} was found: \`vfioctl ${prev.command}\` (${prev.runId}, pid ${prev.pid}, ${prev.startedAt})`, {
           remedy: 'run `vfioctl recover` to roll it back (or complete it) before changing anything else',
         });
       }

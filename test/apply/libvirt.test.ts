@@ -5,7 +5,7 @@
  *
  * libvirt here is a stand-in executable (test/adapters/libvirt/fake-virsh.mjs) because a real libvirtd
  * cannot be made to fail or to kill its caller at a chosen call; the real daemon is in
- * test/e2e/libvirt-crash.test.ts. The host tree, the CLI, the journal and the lock are the production ones.
+ * test/e2e/libvirt.test.ts (a SIGKILL mid-attach, then recover). The host tree, the CLI, the journal and the lock are the production ones.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -268,6 +268,41 @@ describe('libvirt end to end', { skip }, () => {
     }
   });
 
+  it('a SIGKILL between the two attach-device calls of a group is undone by `vfioctl recover` (journal, real libvirtd)', async () => {
+    define(domainXml('g-crash', 'q35'));
+    const original = configOf('g-crash');
+    // virsh as usual, except that the second attach-device kills vfioctl (its parent) before it runs
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-e2e-'));
+    try {
+      const wrapper = path.join(dir, 'virsh');
+      fs.writeFileSync(wrapper, `#!/bin/sh\ncase " $* " in *" attach-device "*)\n  n=$(($(cat ${dir}/n 2>/dev/null || echo 0) + 1)); echo $n > ${dir}/n\n  if [ $n = 2 ]; then kill -KILL $PPID; exit 1; fi ;;\nesac\nexec /usr/bin/virsh "$@"\n`, { mode: 0o755 });
+      const child = path.join(import.meta.dirname, '../apply/libvirt-child.ts');
+      const r = spawnSync(process.execPath, ['--import', 'tsx', child, '--root', root, 'attach', 'g-crash', '01:00.0', '--config', '--force', '--connect', d.uri], {
+        encoding: 'utf8',
+        env: { ...process.env, VFIOCTL_VIRSH: wrapper },
+      });
+      assert.equal(r.signal, 'SIGKILL', r.stdout + r.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(configOf('g-crash').sources, ['0000:01:00.0'], 'half the group was left attached');
+    const st = await runCli(['--root', root, 'status', '--json']);
+    assert.equal(st.code, 1);
+    assert.equal(st.json<{ interrupted: { libvirt: { guest: string; uri: string } } }>().interrupted.libvirt.uri, d.uri);
+    // no --connect: recover talks to the daemon the journal recorded, with the real virsh
+    const rec = await runCli(['--root', root, 'recover', '--yes', '--json']);
+    assert.equal(rec.code, 0, rec.stdout + rec.stderr);
+    assert.equal(rec.json<{ action: string }>().action, 'rolled-back');
+    const after = configOf('g-crash');
+    assert.deepEqual(after.sources, []);
+    // Byte for byte the same definition, except the empty pcie-root-port libvirt added for the hostdevs'
+    // guest bus: libvirt keeps an auto-added controller when the device behind it is detached.
+    const rootPorts = /^ *<controller type='pci' index='\d+' model='pcie-root-port'>[\s\S]*?<\/controller>\n/gm;
+    assert.equal(after.xml.replace(rootPorts, ''), original.xml.replace(rootPorts, ''));
+    assert.equal((after.xml.match(rootPorts) ?? []).length, (original.xml.match(rootPorts) ?? []).length + 1);
+    assert.equal((await runCli(['--root', root, 'status'])).code, 0);
+  });
+
   it('unknown guest and bad address are clear errors', async () => {
     const r = await cli(['lint', 'nosuch']);
     assert.equal(r.code, 1);

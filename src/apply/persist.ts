@@ -249,6 +249,19 @@ function idsOnLine(line: string, into: ConfiguredIds): boolean {
   return hits.length > 0;
 }
 
+const KERNELSTUB_CONFIG = 'etc/kernelstub/configuration';
+
+/** kernelstub's configured options (user.kernel_options), or null when the file is absent or not that shape. */
+function kernelstubOptions(text: string | null): string[] | null {
+  if (text === null) return null;
+  try {
+    const opts = (JSON.parse(text) as { user?: { kernel_options?: unknown } }).user?.kernel_options;
+    return Array.isArray(opts) && opts.every((o) => typeof o === 'string') ? opts : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The vfio-pci.ids the configured command line holds now (read with the boot tooling's own editor). */
 function readConfiguredIds(host: HostRoot, tooling: BootTooling): ConfiguredIds {
   const bl = tooling.bootLoader;
@@ -275,7 +288,16 @@ function readConfiguredIds(host: HostRoot, tooling: BootTooling): ConfiguredIds 
     idsOnLine(text, out);
     return out;
   }
-  // grubby / kernelstub without a defaults file: the boot entries are the tool's; the running line is the best reading
+  // kernelstub keeps its options in a JSON file (user.kernel_options): the line it will write
+  if (bl.cmdline.via === 'tool' && bl.cmdline.tool === 'kernelstub') {
+    const options = kernelstubOptions(readFile(host, KERNELSTUB_CONFIG));
+    if (options) {
+      out.source = host.display(KERNELSTUB_CONFIG);
+      idsOnLine(options.join(' '), out);
+      return out;
+    }
+  }
+  // grubby without a defaults file: the boot entries are the tool's; the running line is the best reading
   const running = readFile(host, 'proc/cmdline');
   out.source = host.display('proc/cmdline');
   if (running !== null) idsOnLine(running, out);
@@ -347,7 +369,7 @@ export function planVfioIdsCmdline(host: HostRoot, tooling: BootTooling, op: { a
         if (prev) commands.push({ argv: ['kernelstub', '--delete-options', prev], undoArgv: ['kernelstub', '--add-options', prev], regenerate: false, why: 'kernelstub owns the command line' });
         if (next.length) commands.push({ argv: ['kernelstub', '--add-options', param], undoArgv: ['kernelstub', '--delete-options', param], regenerate: false, why: 'kernelstub owns the command line' });
       }
-      if (!bl.cmdline.alsoFile) notes.push(`the IDs already there were read from the running command line (${now.source})`);
+      if (now.source === host.display('proc/cmdline')) notes.push(`the IDs already there were read from the running command line (${now.source})`);
       break;
     }
   }

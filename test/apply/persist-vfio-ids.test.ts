@@ -145,6 +145,67 @@ describe('persist --by-id with vfio-pci built in: vfio-pci.ids= on the kernel co
     }
   });
 
+  it('grubby with a grub defaults file: the file is edited for future kernels and grubby updates the entries; undo restores both', async () => {
+    const grub = 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="rhgb quiet vfio_pci.ids=10de:1b80"\n';
+    const env = makeEnv({ files: { ...BUILTIN, 'usr/sbin/grubby': '#!/bin/sh\n', 'etc/default/grub': grub, 'etc/os-release': 'ID="rhel"\nVERSION_ID="9.4"\n' } });
+    try {
+      const plan = persistIds(env, ['0000:01:00.0'], ['8086:10d3']);
+      assert.deepEqual(plan.commands.map((c) => [c.argv.join(' '), c.undoArgv?.join(' ')]), [
+        ['grubby --update-kernel=ALL --args=vfio_pci.ids=10de:1b80,8086:10d3', 'grubby --update-kernel=ALL --args=vfio_pci.ids=10de:1b80'],
+      ]);
+      await apply(env, plan);
+      assert.equal(read(env, 'etc/default/grub'), 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="rhgb quiet vfio_pci.ids=10de:1b80,8086:10d3"\n');
+      assert.deepEqual(env.ctx.store.readState().persisted['id:8086:10d3']!.edits, [{ rel: 'tool:grubby', added: ['8086:10d3'], replaced: [] }]);
+      const u = unpersist(env);
+      assert.deepEqual(u.commands.map((c) => c.argv.join(' ')), ['grubby --update-kernel=ALL --args=vfio_pci.ids=10de:1b80']);
+      await apply(env, u);
+      assert.equal(read(env, 'etc/default/grub'), grub);
+    } finally {
+      env.cleanup();
+    }
+  });
+
+  it('kernelstub without its configuration file: the old value (from the running line) is deleted and the merged one added', () => {
+    const env = makeEnv({ files: { ...BUILTIN, 'usr/bin/kernelstub': '#!/bin/sh\n', 'etc/os-release': 'ID=pop\n', 'proc/cmdline': 'initrd=\\EFI\\Pop_OS\\initrd.img root=UUID=abc ro vfio-pci.ids=10de:1b80 quiet\n' } });
+    try {
+      const plan = persistIds(env, ['0000:01:00.0'], ['8086:10d3']);
+      assert.deepEqual(plan.commands.map((c) => c.argv.join(' ')), ['kernelstub --delete-options vfio-pci.ids=10de:1b80', 'kernelstub --add-options vfio-pci.ids=10de:1b80,8086:10d3']);
+      assert.deepEqual(plan.files, []);
+      assert.equal(plan.needsReboot, true);
+      assert.ok(plan.notes.some((n) => /read from the running command line/.test(n)));
+    } finally {
+      env.cleanup();
+    }
+  });
+
+  it('kernelstub: the configured options (user.kernel_options) are read; unpersist deletes exactly the value vfioctl set', async () => {
+    const config = JSON.stringify({ default: { kernel_options: ['quiet', 'splash'] }, user: { kernel_options: ['quiet', 'loglevel=0', 'vfio_pci.ids=10de:1b80,10de:10f0'] } });
+    const env = makeEnv({ files: { ...BUILTIN, 'etc/kernelstub/configuration': config, 'proc/cmdline': 'root=UUID=abc ro quiet\n' } });
+    try {
+      const plan = persistIds(env, ['0000:01:00.0'], ['8086:10d3']);
+      assert.deepEqual(plan.commands.map((c) => c.argv.join(' ')), ['kernelstub --delete-options vfio_pci.ids=10de:1b80,10de:10f0', 'kernelstub --add-options vfio_pci.ids=10de:1b80,10de:10f0,8086:10d3']);
+      assert.ok(!plan.notes.some((n) => /running command line/.test(n)));
+      await apply(env, plan);
+      // kernelstub (not run here) would now hold the merged value
+      fs.writeFileSync(path.join(env.root, 'etc/kernelstub/configuration'), config.replace('10de:10f0', '10de:10f0,8086:10d3'));
+      const u = unpersist(env);
+      assert.deepEqual(u.commands.map((c) => c.argv.join(' ')), ['kernelstub --delete-options vfio_pci.ids=10de:1b80,10de:10f0,8086:10d3', 'kernelstub --add-options vfio_pci.ids=10de:1b80,10de:10f0']);
+    } finally {
+      env.cleanup();
+    }
+  });
+
+  it('Proxmox with /etc/kernel/cmdline: proxmox-boot-tool refresh after the edit', () => {
+    const env = makeEnv({ files: { ...BUILTIN, 'etc/kernel/proxmox-boot-uuids': 'ABCD-1234\n', 'etc/kernel/cmdline': 'root=ZFS=rpool/ROOT/pve-1 boot=zfs\n' } });
+    try {
+      const plan = persistIds(env, ['0000:01:00.0'], ['8086:10d3']);
+      assert.equal(plan.files[0]!.after, 'root=ZFS=rpool/ROOT/pve-1 boot=zfs vfio-pci.ids=8086:10d3\n');
+      assert.deepEqual(plan.commands.map((c) => [c.argv.join(' '), c.regenerate]), [['proxmox-boot-tool refresh', true]]);
+    } finally {
+      env.cleanup();
+    }
+  });
+
   it('an unrecognised boot loader is refused with the parameter to add by hand, nothing written', () => {
     const env = makeEnv({ files: BUILTIN });
     try {

@@ -9,7 +9,7 @@ import { parseIomem } from '../../src/model/host-facts.js';
 import type { Finding } from '../../src/model/finding.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { amdGpu, chipsetShared, conventionalBridge, desktopGpu, noIommu, sriovNic } from '../support/topologies.js';
-import { hostFiles, intelReady } from '../support/doctor-hosts.js';
+import { hostFiles, intelReady, getFinding } from '../support/doctor-hosts.js';
 
 function check(spec: HostSpec, address: string): Finding[] {
   const t = makeTempHostTree(spec);
@@ -21,11 +21,7 @@ function check(spec: HostSpec, address: string): Finding[] {
   }
 }
 
-function get(findings: Finding[], id: string): Finding {
-  const f = findings.find((x) => x.id === id);
-  assert.ok(f, `finding ${id} missing; have: ${findings.map((x) => `${x.id}:${x.severity}`).join(' ')}`);
-  return f;
-}
+const get = getFinding;
 
 // A GTX 1080 booted through UEFI: efifb sits inside its prefetchable BAR (as /proc/iomem nests it).
 const IOMEM_EFIFB = [

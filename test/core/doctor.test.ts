@@ -12,7 +12,7 @@ import type { Finding } from '../../src/model/finding.js';
 import type { HostFacts } from '../../src/model/host-facts.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import {
-  acsOverride, amdReady, firmwareOff, hostFiles, intelReady, kernelOff, noInterruptRemapping, pendingReboot, unsafeInterrupts, vfioBuiltin, vmWithViommu, vmWithoutViommu,
+  acsOverride, amdReady, firmwareOff, hostFiles, intelReady, kernelOff, noInterruptRemapping, pendingReboot, unsafeInterrupts, vfioBuiltin, vmWithViommu, vmWithoutViommu, getFinding,
 } from '../support/doctor-hosts.js';
 import { desktopGpu } from '../support/topologies.js';
 
@@ -28,11 +28,7 @@ function doctor(spec: HostSpec): { findings: Finding[]; facts: HostFacts; verdic
   }
 }
 
-function get(findings: Finding[], id: string): Finding {
-  const f = findings.find((x) => x.id === id);
-  assert.ok(f, `finding ${id} missing; have: ${findings.map((x) => `${x.id}:${x.severity}`).join(' ')}`);
-  return f;
-}
+const get = getFinding;
 
 function severities(findings: Finding[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -3,7 +3,9 @@
  * doctor reads (cpuinfo, ACPI tables, command lines, kernel config, modules, modprobe.d, kernel log, DMI,
  * boot tooling). One function per scenario of docs/doctor.md; each returns a fresh spec.
  */
+import assert from 'node:assert/strict';
 import type { HostSpec } from './host-tree.js';
+import type { Finding } from '../../src/model/finding.js';
 import { chipsetShared, desktopGpu } from './topologies.js';
 
 export const RELEASE = '6.1.0-18-amd64';
@@ -270,4 +272,11 @@ export function vmWithViommu(): HostSpec {
     // QEMU 7.2 intel-iommu with caching-mode=on: CM is cap bit 7.
     'sys/devices/virtual/iommu/dmar0/intel-iommu/cap': 'd2008c406604e2\n',
   });
+}
+
+/** The finding with this id, failing the test (with the ids that were found) when it is missing. */
+export function getFinding(findings: Finding[], id: string): Finding {
+  const f = findings.find((x) => x.id === id);
+  assert.ok(f, `finding ${id} missing; have: ${findings.map((x) => `${x.id}:${x.severity}`).join(' ')}`);
+  return f;
 }

@@ -9,7 +9,7 @@
  */
 import type { Finding, Severity } from '../model/finding.js';
 import { worstSeverity } from '../model/finding.js';
-import { type PciAddressString, comparePciAddress, deviceKey, pciAddressOf } from '../model/pci-address.js';
+import { type PciAddressString, comparePciAddressStrings, deviceKey, pciAddressOf } from '../model/pci-address.js';
 import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
 import { isDisplayClass } from '../model/pci-class.js';
 import type { CpuVendor } from '../model/host-impact.js';
@@ -33,7 +33,7 @@ export const HYPERV_VENDOR_ID = 'vfioctl';
 export const MODPROBE_FILE = '/etc/modprobe.d/vfio.conf';
 export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfio-unsafe-interrupts.conf';
 
-const byAddr = (a: string, b: string): number => comparePciAddress(pciAddressOf(a), pciAddressOf(b));
+const byAddr = comparePciAddressStrings;
 
 function fnLabel(fn: PciFunction | undefined, address: string): string {
   const name = fn?.names.device ?? fn?.names.subclassName ?? null;

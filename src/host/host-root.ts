@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type PciAddress, formatPciAddress, parsePciAddress } from '../model/pci-address.js';
+import { type PciAddress, formatPciAddress, pciAddressOf, sysfsPciAddress } from '../model/pci-address.js';
 import { UsageError } from '../model/errors.js';
 
 export type ReadResult<T> =
@@ -179,9 +179,8 @@ export class HostRoot {
     const addresses: PciAddress[] = [];
     const rejected: string[] = [];
     for (const name of r.value) {
-      const p = parsePciAddress(name);
       // sysfs names are always the full lowercase form; anything else is not a kernel entry.
-      if (p.ok && formatPciAddress(p.value) === name) addresses.push(p.value);
+      if (sysfsPciAddress(name)) addresses.push(pciAddressOf(name));
       else rejected.push(name);
     }
     return { state: 'ok', value: { addresses, rejected } };

@@ -16,7 +16,7 @@
  * is a problem, never silently empty.
  */
 import { HostRoot, isSafeName, type ReadResult } from './host-root.js';
-import { type PciAddressString, formatPciAddress, parsePciAddress } from '../model/pci-address.js';
+import { type PciAddressString, sysfsPciAddress } from '../model/pci-address.js';
 import {
   emptyHostImpactFacts, type BlockDeviceFact, type CpuVendor, type FramebufferFact, type HostImpactFacts,
   type InputDeviceFact, type MountFact, type NetInterfaceFact,
@@ -28,8 +28,8 @@ type Problems = HostImpactFacts['problems'];
 export function pciComponents(linkText: string): PciAddressString[] {
   const out: PciAddressString[] = [];
   for (const part of linkText.split('/')) {
-    const p = parsePciAddress(part);
-    if (p.ok && formatPciAddress(p.value) === part) out.push(part as PciAddressString);
+    const a = sysfsPciAddress(part);
+    if (a) out.push(a);
   }
   return out;
 }
@@ -371,9 +371,9 @@ export function parseIomemFramebuffers(t: string): { region: string; pci: PciAdd
     stack.push(node);
     if (!FIRMWARE_FB.test(node.name)) continue;
     for (let p = node.parent; p; p = p.parent) {
-      const a = parsePciAddress(p.name);
-      if (a.ok && formatPciAddress(a.value) === p.name) {
-        out.push({ region: node.name, pci: p.name as PciAddressString });
+      const a = sysfsPciAddress(p.name);
+      if (a) {
+        out.push({ region: node.name, pci: a });
         break;
       }
     }

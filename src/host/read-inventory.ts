@@ -6,7 +6,7 @@
  */
 import { HostRoot, type ReadResult } from './host-root.js';
 import { readPciIds } from './read-pci-ids.js';
-import { type PciAddress, type PciAddressString, formatPciAddress, parsePciAddress, comparePciAddress, pciAddressOf } from '../model/pci-address.js';
+import { type PciAddress, type PciAddressString, formatPciAddress, canonicalPciAddress, comparePciAddress, comparePciAddressStrings, sysfsPciAddress } from '../model/pci-address.js';
 import { decodeConfigSpace, decodeHeaderIds, emptyCapabilities } from '../model/pci-config.js';
 import { isBridgeClass } from '../model/pci-class.js';
 import { assembleGroup } from '../model/groups.js';
@@ -14,7 +14,7 @@ import type { PciIds } from '../model/pci-ids.js';
 import type { AttributeProblem, IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
 
 const ROOT_BUS = /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/;
-const OPTIONAL_ATTRS = ['boot_vga', 'reset_method', 'd3cold_allowed', 'power_state', 'sriov_totalvfs', 'numa_node', 'driver_override'] as const;
+const OPTIONAL_ATTRS = ['boot_vga', 'reset_method', 'd3cold_allowed', 'power_state', 'numa_node', 'driver_override'] as const;
 
 export interface ReadInventoryOptions {
   /** Look names up in pci.ids (default true). */
@@ -180,15 +180,14 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     for (const name of listing.value) {
       if (!/^virtfn\d+$/.test(name)) continue;
       const t = base(link(name));
-      const p = t ? parsePciAddress(t) : null;
-      if (p?.ok) vfs.push(formatPciAddress(p.value));
+      const vf = t ? canonicalPciAddress(t) : null;
+      if (vf) vfs.push(vf);
     }
-    vfs.sort((a, b) => comparePciAddress(pciAddressOf(a), pciAddressOf(b)));
+    vfs.sort(comparePciAddressStrings);
     const numText = text('sriov_numvfs');
     sriov = { totalVfs: Number(totalText) || 0, numVfs: numText !== null ? Number(numText) || 0 : vfs.length, vfs };
   }
   const physText = base(link('physfn'));
-  const physParsed = physText ? parsePciAddress(physText) : null;
 
   const parentChain: PciAddressString[] = [];
   let rootBus: string | null = null;
@@ -198,11 +197,11 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
       parentChain.length = 0;
       continue;
     }
-    const p = parsePciAddress(part);
-    if (p.ok && formatPciAddress(p.value) === part) parentChain.push(part as PciAddressString);
+    const a = sysfsPciAddress(part);
+    if (a) parentChain.push(a);
   }
 
-  const missing = OPTIONAL_ATTRS.filter((a) => !present.has(a) && !(a === 'sriov_totalvfs'));
+  const missing = OPTIONAL_ATTRS.filter((a) => !present.has(a));
   const v = parseInt(vendorId, 16);
   const d = parseInt(deviceId, 16);
   const c = parseInt(cls, 16);
@@ -238,7 +237,7 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     d3coldAllowed: d3Text === null ? null : d3Text === '1',
     powerState: text('power_state'),
     sriov,
-    physfn: physParsed?.ok ? formatPciAddress(physParsed.value) : null,
+    physfn: physText ? canonicalPciAddress(physText) : null,
     hasRom: present.has('rom'),
     flr: !!(capabilities.pcie?.flr || capabilities.af?.flr),
     capabilities,
@@ -265,9 +264,9 @@ function readGroups(host: HostRoot, functions: PciFunction[], byAddress: Map<str
       const list: PciAddressString[] = [];
       if (devs.state === 'ok') {
         for (const d of devs.value) {
-          const p = parsePciAddress(d);
           // Groups may hold non-PCI devices (platform devices on ARM); vfioctl models PCI members.
-          if (p.ok && formatPciAddress(p.value) === d) list.push(d as PciAddressString);
+          const a = sysfsPciAddress(d);
+          if (a) list.push(a);
         }
       } else if (devs.state === 'unreadable') {
         problems.push({ path: host.iommuGroupDevicesRel(id), code: devs.code, message: devs.message });

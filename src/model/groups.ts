@@ -2,12 +2,12 @@
  * Assemble IOMMU groups from their members: role of each member (bridge vs endpoint), whether the group
  * is isolated, and which members are host-critical by class. Used by the sysfs reader and by imports.
  */
-import { type PciAddressString, deviceKey, pciAddressOf, comparePciAddress } from './pci-address.js';
+import { type PciAddressString, deviceKey, pciAddressOf, comparePciAddressStrings } from './pci-address.js';
 import { hostCriticalClass } from './pci-class.js';
 import type { IommuGroup, PciFunction, GroupIsolation } from './pci-function.js';
 
 export function assembleGroup(id: number, type: string | null, members: readonly PciAddressString[], byAddress: ReadonlyMap<string, PciFunction>): IommuGroup {
-  const sorted = [...members].sort((a, b) => comparePciAddress(pciAddressOf(a), pciAddressOf(b)));
+  const sorted = [...members].sort(comparePciAddressStrings);
   const out: IommuGroup = { id, type, members: [], isolation: 'empty', hostCritical: [] };
   const devices = new Set<string>();
   for (const address of sorted) {

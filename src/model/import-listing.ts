@@ -7,7 +7,7 @@
  * The format is detected; what the text cannot tell (drivers, groups, topology, capabilities) is listed in
  * `source.unknown` so output can say so instead of guessing.
  */
-import { type PciAddressString, formatPciAddress, parsePciAddress, comparePciAddress, pciAddressOf } from './pci-address.js';
+import { type PciAddressString, formatPciAddress, parsePciAddress, comparePciAddressStrings } from './pci-address.js';
 import { isBridgeClass } from './pci-class.js';
 import { emptyCapabilities } from './pci-config.js';
 import { assembleGroup } from './groups.js';
@@ -114,7 +114,7 @@ export function importListing(text: string, file: string, ids: PciIds | null): P
   }
   const withDrivers = format === 'lspci-nnk';
   const functions: PciFunction[] = [...parsed.values()]
-    .sort((a, b) => comparePciAddress(pciAddressOf(a.address), pciAddressOf(b.address)))
+    .sort((a, b) => comparePciAddressStrings(a.address, b.address))
     .map((p) => toFunction(p, ids, withDrivers));
   const byAddress = new Map<string, PciFunction>(functions.map((f) => [f.address, f]));
   const groupMembers = new Map<number, PciAddressString[]>();

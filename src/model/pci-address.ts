@@ -60,6 +60,15 @@ export function canonicalPciAddress(input: string): PciAddressString | null {
   return r.ok ? formatPciAddress(r.value) : null;
 }
 
+/**
+ * A name as the kernel writes it in sysfs and procfs (always the full lowercase `dddd:bb:ss.f`), or null.
+ * Looser spellings that parsePciAddress accepts from people (`01:00.0`, upper case) are not kernel names.
+ */
+export function sysfsPciAddress(name: string): PciAddressString | null {
+  const r = parsePciAddress(name);
+  return r.ok && formatPciAddress(r.value) === name ? (name as PciAddressString) : null;
+}
+
 /** libvirt node-device name: pci_dddd_bb_ss_f */
 export function formatNodedevName(a: PciAddress): string {
   return `pci_${hex(a.domain, 4)}_${hex(a.bus, 2)}_${hex(a.slot, 2)}_${a.fn.toString(16)}`;
@@ -78,6 +87,11 @@ export function deviceKey(a: PciAddress): string {
 
 export function comparePciAddress(a: PciAddress, b: PciAddress): number {
   return a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.fn - b.fn;
+}
+
+/** Numeric order of address strings (5-digit VMD domains sort after 0xffff, unlike a string sort). */
+export function comparePciAddressStrings(a: string, b: string): number {
+  return comparePciAddress(pciAddressOf(a), pciAddressOf(b));
 }
 
 export function sameAddress(a: PciAddress, b: PciAddress): boolean {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePciAddress, formatPciAddress, formatNodedevName, canonicalPciAddress, formatShortAddress, requirePciAddress } from '../../src/model/pci-address.js';
+import { parsePciAddress, formatPciAddress, formatNodedevName, canonicalPciAddress, formatShortAddress, requirePciAddress, sysfsPciAddress, comparePciAddressStrings } from '../../src/model/pci-address.js';
 import { UsageError } from '../../src/model/errors.js';
 
 test('accepts the three spellings and canonicalizes them', () => {
@@ -41,4 +41,17 @@ test('formats: canonical, nodedev, short', () => {
 
 test('requirePciAddress throws a usage error with a remedy (exit 2)', () => {
   assert.throws(() => requirePciAddress('../../etc/passwd'), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && !!e.remedy);
+});
+
+test('sysfsPciAddress accepts only the kernel spelling', () => {
+  assert.equal(sysfsPciAddress('0000:01:00.0'), '0000:01:00.0');
+  assert.equal(sysfsPciAddress('10000:e0:17.0'), '10000:e0:17.0');
+  for (const loose of ['01:00.0', '0000:01:00.0 ', '0000:0A:00.0', 'pci_0000_01_00_0', 'pci0000:00', 'card0', '']) {
+    assert.equal(sysfsPciAddress(loose), null, loose);
+  }
+});
+
+test('address strings sort numerically, VMD domains after 0xffff', () => {
+  const list = ['10000:e0:17.0', 'ffff:00:00.0', '0000:10:00.0', '0000:02:00.1', '0000:02:00.0'];
+  assert.deepEqual([...list].sort(comparePciAddressStrings), ['0000:02:00.0', '0000:02:00.1', '0000:10:00.0', 'ffff:00:00.0', '10000:e0:17.0']);
 });

@@ -13,7 +13,7 @@ import { parseKernelCmdline, readGrubVariable } from '../model/kernel-cmdline.js
 import { detectBootTooling } from './detect-boot.js';
 import {
   type BootFacts, type ConfiguredCmdline, type CpuFacts, type Fact, type HostFacts, type IommuUnit, type KernelLogFacts,
-  type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleName, parseIomem,
+  type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleFromPath, moduleName, parseIomem, parseModulesBuiltin,
 } from '../model/host-facts.js';
 
 type Problems = HostFacts['problems'];
@@ -216,11 +216,6 @@ function readKernelConfig(host: HostRoot, release: string | null, problems: Prob
   return { state: 'absent', source: shown(release ? `boot/config-${release}` : 'boot/config-RELEASE') };
 }
 
-function moduleFromPath(p: string): string {
-  const base = p.trim().split('/').pop() ?? '';
-  return moduleName(base.replace(/\.ko(\.(xz|gz|zst))?$/, ''));
-}
-
 function readModules(host: HostRoot, release: string | null, problems: Problems): HostFacts['modules'] {
   const loaded = fact(host, 'proc/modules', host.readText('proc/modules'), (v: string) => v.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean).map(moduleName), problems);
   const noRelease = (name: string): Fact<string[]> => ({ state: 'absent', source: shown(`lib/modules/RELEASE/${name}`) });
@@ -228,7 +223,7 @@ function readModules(host: HostRoot, release: string | null, problems: Problems)
   let available: Fact<string[]> = noRelease('modules.dep');
   if (release) {
     const base = `lib/modules/${release}`;
-    builtin = fact(host, `${base}/modules.builtin`, host.readText(`${base}/modules.builtin`), (v: string) => v.split('\n').filter((l) => l.trim()).map(moduleFromPath), problems);
+    builtin = fact(host, `${base}/modules.builtin`, host.readText(`${base}/modules.builtin`), parseModulesBuiltin, problems);
     const dep = host.readText(`${base}/modules.dep`);
     if (dep.state !== 'absent') {
       available = fact(host, `${base}/modules.dep`, dep, (v: string) => v.split('\n').map((l) => l.split(':')[0] ?? '').filter((l) => l.trim()).map(moduleFromPath), problems);

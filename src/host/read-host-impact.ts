@@ -21,6 +21,7 @@ import {
   emptyHostImpactFacts, type BlockDeviceFact, type CpuVendor, type FramebufferFact, type HostImpactFacts,
   type InputDeviceFact, type MountFact, type NetInterfaceFact,
 } from '../model/host-impact.js';
+import { parseModulesBuiltin } from '../model/host-facts.js';
 
 type Problems = HostImpactFacts['problems'];
 
@@ -72,14 +73,22 @@ export function readHostImpact(host: HostRoot): HostImpactFacts {
   readFramebuffers(host, facts, problems);
   readInputs(host, facts, problems);
   facts.cpuVendor = readCpuVendor(host, problems);
-  const release = text(host, 'proc/sys/kernel/osrelease', problems)?.trim() ?? null;
-  facts.kernel.release = release;
+  const kernel = readVfioPciBuiltin(host, problems);
+  facts.kernel.release = kernel.release;
+  facts.kernel.vfioPciBuiltin = kernel.vfioPciBuiltin;
   facts.kernel.cmdline = text(host, 'proc/cmdline', problems)?.trim() ?? null;
-  if (release && isSafeName(release)) {
-    const builtin = text(host, `lib/modules/${release}/modules.builtin`, problems);
-    facts.kernel.vfioPciBuiltin = builtin === null ? null : /(^|\/)vfio-pci\.ko\s*$/m.test(builtin);
-  }
   return facts;
+}
+
+/**
+ * Whether vfio-pci is built into the running kernel (lib/modules/RELEASE/modules.builtin): then
+ * modprobe.d options are ignored and IDs go on the kernel command line. null when it cannot be told.
+ */
+export function readVfioPciBuiltin(host: HostRoot, problems: Problems = []): { release: string | null; vfioPciBuiltin: boolean | null } {
+  const release = text(host, 'proc/sys/kernel/osrelease', problems)?.trim() ?? null;
+  if (!release || !isSafeName(release)) return { release, vfioPciBuiltin: null };
+  const builtin = text(host, `lib/modules/${release}/modules.builtin`, problems);
+  return { release, vfioPciBuiltin: builtin === null ? null : parseModulesBuiltin(builtin).includes('vfio_pci') };
 }
 
 // ---------------------------------------------------------------- block devices and mounts

@@ -214,6 +214,17 @@ export function moduleName(name: string): string {
   return name.replace(/-/g, '_');
 }
 
+/** Module name of a path in modules.dep / modules.builtin ("kernel/drivers/vfio/pci/vfio-pci.ko.xz" -> "vfio_pci"). */
+export function moduleFromPath(p: string): string {
+  const base = p.trim().split('/').pop() ?? '';
+  return moduleName(base.replace(/\.ko(\.(xz|gz|zst))?$/, ''));
+}
+
+/** Module names listed in lib/modules/RELEASE/modules.builtin. */
+export function parseModulesBuiltin(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim()).map(moduleFromPath);
+}
+
 /** Test a bit of a hex register value such as sysfs intel-iommu/cap ("d2008c40660462"). */
 export function hexBit(hexText: string | null, bit: number): boolean | null {
   if (hexText === null) return null;

@@ -13,7 +13,7 @@ import type { ApplyContext } from '../../apply/run.js';
 import { newRunId, StateStore } from '../../apply/state.js';
 import { detectBootTooling, formatArgv } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
-import { readHostImpact } from '../../host/read-host-impact.js';
+import { readVfioPciBuiltin } from '../../host/read-host-impact.js';
 import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
 
 export interface ConfigOptions extends MutatingOptions {
@@ -84,7 +84,7 @@ export async function runPersist(ctx: CliContext, actx: ApplyContext | null, add
   const softdeps = [...new Set(fns.map((f) => state.bound[f!.address]?.original.driver ?? f!.driver).filter((d): d is string => !!d && d !== 'vfio-pci' && d !== 'pcieport'))];
   const ids = [...new Set(fns.map((f) => `${f!.vendorId}:${f!.deviceId}`))];
   // vfio-pci built in: modprobe.d options are ignored, the IDs go on the kernel command line (vfio-pci.ids=)
-  const vfioPciBuiltin = opts.mode === 'ids' && readHostImpact(host).kernel.vfioPciBuiltin === true;
+  const vfioPciBuiltin = opts.mode === 'ids' && readVfioPciBuiltin(host).vfioPciBuiltin === true;
   if (opts.mode === 'ids') {
     const twins = inv.functions.filter((f) => ids.includes(`${f.vendorId}:${f.deviceId}`) && !addresses.includes(f.address));
     if (twins.length) {

@@ -157,11 +157,6 @@ export class HostRoot {
     return `${HostRoot.PCI_DEVICES}/${formatPciAddress(addr)}`;
   }
 
-  pciAttrRel(addr: PciAddress, attr: PciAttr | `virtfn${number}`): string {
-    if (!/^[a-z_]+$/.test(attr) && !/^virtfn\d{1,5}$/.test(attr)) throw new Error(`internal: bad attribute ${attr}`);
-    return `${this.pciDeviceRel(addr)}/${attr}`;
-  }
-
   pciDriverRel(driver: string, attr?: WritableDriverAttr | 'module' | 'new_id'): string {
     if (!isSafeName(driver)) throw new UsageError('bad-driver', `not a driver name: ${JSON.stringify(driver)}`, 'driver names are letters, digits, "_", "-" and "."');
     return attr ? `${HostRoot.PCI_DRIVERS}/${driver}/${attr}` : `${HostRoot.PCI_DRIVERS}/${driver}`;

@@ -35,7 +35,3 @@ export function worstSeverity(findings: readonly Pick<Finding, 'severity'>[]): S
   for (const f of findings) if (ORDER[f.severity] > ORDER[worst]) worst = f.severity;
   return worst;
 }
-
-export function compareSeverity(a: Severity, b: Severity): number {
-  return ORDER[a] - ORDER[b];
-}

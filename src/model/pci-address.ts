@@ -94,10 +94,6 @@ export function comparePciAddressStrings(a: string, b: string): number {
   return comparePciAddress(pciAddressOf(a), pciAddressOf(b));
 }
 
-export function sameAddress(a: PciAddress, b: PciAddress): boolean {
-  return comparePciAddress(a, b) === 0;
-}
-
 /** Parse a canonical string known to be valid (from the model itself); throws on a programming error. */
 export function pciAddressOf(s: PciAddressString | string): PciAddress {
   const r = parsePciAddress(s);

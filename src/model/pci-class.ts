@@ -40,11 +40,6 @@ export function isDisplayClass(cls: string): boolean {
   return classParts(cls).base === 0x03;
 }
 
-export function isUsbControllerClass(cls: string): boolean {
-  const { base, sub } = classParts(cls);
-  return base === 0x0c && sub === 0x03;
-}
-
 export function isNetworkClass(cls: string): boolean {
   return classParts(cls).base === 0x02;
 }

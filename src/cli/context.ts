@@ -142,8 +142,7 @@ export class CliContext {
     if (e instanceof VfioctlError) {
       if (this.json) this.printJson({ error: e.toJSON() });
       else {
-        const c = makeColors(colorEnabled(this.global, this.io.isTTY, this.io.env));
-        this.err(`${c.red('vfioctl:')} ${e.message}\n`);
+        this.err(`${this.c.red('vfioctl:')} ${e.message}\n`);
         if (e.remedy) this.err(`  remedy: ${e.remedy}\n`);
       }
       return e.exitCode;

@@ -12,7 +12,7 @@ import type { HostRoot, ReadResult } from './host-root.js';
 import { parseKernelCmdline, readGrubVariable } from '../model/kernel-cmdline.js';
 import { detectBootTooling } from './detect-boot.js';
 import {
-  type BootFacts, type ConfiguredCmdline, type CpuFacts, type Fact, type HostFacts, type IommuUnit, type KernelLogFacts,
+  type ConfiguredCmdline, type CpuFacts, type Fact, type HostFacts, type IommuUnit, type KernelLogFacts,
   type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleFromPath, moduleName, parseIomem, parseModulesBuiltin,
 } from '../model/host-facts.js';
 
@@ -80,7 +80,7 @@ export function readHostFacts(host: HostRoot): HostFacts {
     iomem: fact(host, 'proc/iomem', host.readText('proc/iomem'), (v: string) => parseIomem(v), problems),
     memlock: readMemlock(host, problems),
     libvirt: readLibvirt(host),
-    boot: readBoot(host),
+    boot: detectBootTooling(host),
     problems,
   };
   facts.iommuUnits = facts.iommuClass.state === 'ok' ? readIommuUnits(host, facts.iommuClass.value, problems) : [];
@@ -396,19 +396,4 @@ function readLibvirt(host: HostRoot): HostFacts['libvirt'] {
     if (m) qemuUser = m[1]!;
   }
   return { virsh, daemons, qemuUser, runtime: null };
-}
-
-function readBoot(host: HostRoot): BootFacts {
-  const t = detectBootTooling(host);
-  return {
-    os: t.os ? { id: t.os.id, idLike: [...t.os.idLike], versionId: t.os.versionId, prettyName: t.os.prettyName } : null,
-    uefi: t.uefi,
-    bootLoader: {
-      kind: t.bootLoader.kind,
-      cmdline: { ...t.bootLoader.cmdline },
-      regenerate: t.bootLoader.regenerate.map((a) => [...a]),
-      evidence: [...t.bootLoader.evidence],
-    },
-    initramfs: { kind: t.initramfs.kind, regenerate: t.initramfs.regenerate ? [...t.initramfs.regenerate] : null, modulesFile: t.initramfs.modulesFile, evidence: [...t.initramfs.evidence] },
-  };
 }

@@ -6,14 +6,12 @@ import { captureSnapshot, type SnapshotReader } from '../../host/snapshot.js';
 import { readInventory } from '../../host/read-inventory.js';
 import { readHostFacts } from '../../host/read-host-facts.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
-import { detectBootTooling } from '../../host/detect-boot.js';
 
 /** Every reader whose inputs a snapshot must carry. Readers added by other commands are listed here. */
 export const SNAPSHOT_READERS: SnapshotReader[] = [
   (h) => readInventory(h, { names: false }),
-  (h) => readHostFacts(h),
+  (h) => readHostFacts(h), // includes the boot loader and initramfs detection
   (h) => readHostImpact(h),
-  (h) => detectBootTooling(h),
   (h) => ['proc/sys/kernel/osrelease', 'proc/sys/kernel/hostname', 'etc/hostname'].map((p) => h.readText(p)),
 ];
 

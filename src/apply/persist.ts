@@ -450,7 +450,8 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
     const b = parseKernelCmdline(before).params;
     for (const s of set) {
       const want = parseParamSpec(s);
-      const old = b.find((p) => normalizeParamKey(p.key) === normalizeParamKey(want.key));
+      // the kernel uses the last occurrence: that is the value undo must give back
+      const old = b.findLast((p) => normalizeParamKey(p.key) === normalizeParamKey(want.key));
       if (!old) added.add(formatParam(want));
       else if (old.value !== want.value) replaced.push({ from: formatParam(old), to: formatParam(want) });
     }
@@ -463,6 +464,7 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
       const r = editGrubDefaults(cur ?? '', edit);
       if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
       track(r.value.before, r.value.after);
+      notes.push(...r.value.notes.map((n) => `${host.display(rel)}: ${n}`));
       if (r.value.changed) files.push({ rel, before: cur, after: r.value.text });
     } else {
       const r = editKernelCmdline(cur!, edit);

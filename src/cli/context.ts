@@ -13,7 +13,7 @@ import { importListing } from '../model/import-listing.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
-import { type Colors, colorEnabled, makeColors, toJson } from './output.js';
+import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -126,11 +126,11 @@ export class CliContext {
   }
 
   out(text: string): void {
-    this.io.stdout.write(text);
+    this.io.stdout.write(sanitizeTerminal(text));
   }
 
   err(text: string): void {
-    this.io.stderr.write(text);
+    this.io.stderr.write(sanitizeTerminal(text));
   }
 
   printJson(value: unknown): void {

@@ -363,6 +363,8 @@ interface ShellFile {
   others: { line: number; text: string; bom?: boolean }[];
   /** if/case/loop/brace/subshell nesting left open at the end of the file (0 for a well-formed file) */
   openAtEnd: number;
+  /** a here-document (`<<`): its body lines are not statements, which this parser cannot tell */
+  heredoc: boolean;
 }
 
 export interface GrubEditResult extends CmdlineEditResult {
@@ -467,7 +469,8 @@ const COMMAND_FOLLOWS = new Set(['if', 'then', 'else', 'elif', 'do', 'while', 'u
  * it ends with `&&`, `||` or `|` (so the next line runs only conditionally). Quotes and substitutions are
  * skipped; reserved words count only where a command starts.
  */
-function statementStructure(stmt: string, parens: ('sub' | 'other')[]): { delta: number; continues: boolean } {
+function statementStructure(stmt: string, parens: ('sub' | 'other')[]): { delta: number; continues: boolean; heredoc: boolean } {
+  let heredoc = false;
   let delta = 0;
   let cmdPos = true;
   let lastOp = '';
@@ -516,6 +519,7 @@ function statementStructure(stmt: string, parens: ('sub' | 'other')[]): { delta:
       else j++;
     }
     const word = stmt.slice(i, j);
+    if (/^\d*<</.test(word) || (word === '' && stmt.startsWith('<<', i))) heredoc = true;
     if (cmdPos) {
       if (OPENERS.has(word)) delta++;
       else if (CLOSERS.has(word)) delta--;
@@ -523,7 +527,7 @@ function statementStructure(stmt: string, parens: ('sub' | 'other')[]): { delta:
     }
     i = Math.max(j, i + 1);
   }
-  return { delta, continues: lastOp === '&&' || lastOp === '||' || lastOp === '|' };
+  return { delta, continues: lastOp === '&&' || lastOp === '||' || lastOp === '|', heredoc };
 }
 
 /** Parse the subset of POSIX shell that grub defaults files use: assignments, comments, other statements. */
@@ -534,6 +538,7 @@ function parseShellFile(text: string): ShellFile {
   const n = text.length;
   let depth = 0;
   let conditional = false;
+  let heredoc = false;
   const parens: ('sub' | 'other')[] = [];
   const other = (start: number, end: number): void => {
     const t = text.slice(start, end);
@@ -541,6 +546,7 @@ function parseShellFile(text: string): ShellFile {
     const s = statementStructure(t, parens);
     depth += s.delta;
     conditional = s.continues;
+    heredoc ||= s.heredoc;
   };
   if (i > 0 && text[i] !== '#') {
     // /bin/sh does not skip a byte order mark: the first line is one command whose name starts with it
@@ -590,7 +596,7 @@ function parseShellFile(text: string): ShellFile {
     other(stmtStart, end);
     i = end;
   }
-  return { assignments, others, openAtEnd: depth };
+  return { assignments, others, openAtEnd: depth, heredoc };
 }
 
 /** End of a non-assignment statement: the end of its line, honouring quotes, substitutions and continuations. */
@@ -872,6 +878,7 @@ function checkEditable(file: ShellFile, names: readonly string[]): void {
       if (a.nested) throw new ShellParseError(`${nm} on line ${a.line} is set inside if/case/a loop/a function/( ) or after && or ||, so whether it applies depends on the host when grub-mkconfig runs`);
       if (a.rawMarker) throw new ShellParseError(`${nm} on line ${a.line} holds a control character (\\x01)`);
     }
+    if (as.length && file.heredoc) throw new ShellParseError(`the file holds a here-document (<<), whose lines vfioctl cannot tell from the assignments of ${nm}`);
     if (as.length && file.openAtEnd !== 0) throw new ShellParseError(`the file's if/fi, case/esac, loops or braces do not balance, so where ${nm} is set cannot be told`);
   }
 }

@@ -148,6 +148,7 @@ const REFUSED: { name: string; text: string; why: RegExp }[] = [
   { name: 'crlf-continuation', text: 'GRUB_CMDLINE_LINUX=quiet\\\r\nsplash\r\n', why: /backslash before CR LF/ },
   { name: 'bom-first-line', text: '\xEF\xBB\xBFGRUB_CMDLINE_LINUX="quiet"\n', why: /byte order mark/ },
   { name: 'unterminated-substitution', text: 'GRUB_CMDLINE_LINUX="quiet $(echo intel_iommu=off"\n', why: /unterminated/ },
+  { name: 'here-document', text: 'cat > /tmp/x <<EOF\nGRUB_CMDLINE_LINUX="not an assignment"\nEOF\nGRUB_CMDLINE_LINUX="quiet"\n', why: /here-document/ },
   { name: 'one-use-prefix', text: 'GRUB_CMDLINE_LINUX="quiet" update-grub\n', why: /statement vfioctl does not edit/ },
 ];
 

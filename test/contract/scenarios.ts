@@ -218,12 +218,15 @@ export async function runScenarios(json: boolean, visit: (inv: Invocation) => vo
       cleanups.push(t.cleanup);
       const dir = tmp('vfioctl-contract-virsh-');
       const nic = renderPciHostdevXml({ source: pciAddressOf('0000:01:00.0'), managed: true, guestAddress: { domain: 0, bus: 1, slot: 0, fn: 0, multifunction: false } });
-      fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ domains: { g: { running: false, config: [nic], live: [] }, r: { running: true, config: [], live: [] } } }));
+      const unmanaged = renderPciHostdevXml({ source: pciAddressOf('0000:03:01.0'), managed: false });
+      const domains = { g: { running: false, config: [nic], live: [] }, r: { running: true, config: [], live: [] }, u: { running: false, config: [unmanaged], live: [] } };
+      fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ domains }));
       const env = { VFIOCTL_VIRSH: FAKE_VIRSH, FAKE_VIRSH_DIR: dir };
       const r = ['--root', t.root];
       await run(['guests', ...r], env);
       await run(['lint', 'g', ...r], env);
       await run(['lint', 'r', '--all', ...r], env);
+      await run(['lint', 'u', ...r], env); // an unmanaged hostdev still on its host driver
       await run(['lint', 'nobody', ...r], env); // error
       await run(['attach', 'g', '02:00.0', '--dry-run', ...r], env);
       await run(['attach', 'r', '02:00.0', '--live', '--config', '--dry-run', ...r], env);

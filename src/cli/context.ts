@@ -13,7 +13,8 @@ import { importListing } from '../model/import-listing.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
-import { type Colors, colorEnabled, jsonDocument, makeColors, toJson } from './output.js';
+import { type Colors, colorEnabled, makeColors, toJson } from './output.js';
+import { jsonDocument } from '../model/reports.js';
 
 export interface GlobalOptions {
   root?: string;

@@ -1,7 +1,6 @@
 /** Human output helpers: colour (off for NO_COLOR, --no-color, non-terminals), tables, JSON. */
 import pc from 'picocolors';
 import Table from 'cli-table3';
-import { SCHEMA_VERSION } from '../model/reports.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -29,14 +28,6 @@ export function renderTable(head: string[], rows: string[][], c: Colors): string
   });
   for (const r of rows) t.push(r);
   return t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n';
-}
-
-/**
- * The envelope every --json document has (docs/json.md): `schemaVersion` first, then the report's own
- * fields (a report's `version` field, where it has one, is kept as it was).
- */
-export function jsonDocument<T extends object>(report: T): { schemaVersion: typeof SCHEMA_VERSION } & T {
-  return { schemaVersion: SCHEMA_VERSION, ...report };
 }
 
 export function toJson(value: unknown): string {

@@ -25,10 +25,10 @@ import type { ConfigApplyResult } from '../apply/persist.js';
 import type { AttachedRecord, FnDriverState, HostState, JournalStatus, LockInfo, PersistRecord } from '../apply/state.js';
 
 /**
- * The version of the JSON contract. Additive changes (a new field, a new document, a new enum value in a
- * field documented as open) keep it; removing or renaming a field, or changing its type, bumps it.
+ * The version of the JSON contract (docs/json.md): additive changes keep it; removing or renaming a
+ * field, changing its type, or changing a closed enum bumps it.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 1 as const;
 
 /** What every --json document carries, errors included. */
 export interface JsonEnvelope {
@@ -38,6 +38,15 @@ export interface JsonEnvelope {
 
 /** A printed document: the envelope and the report. */
 export type JsonDocument<R> = JsonEnvelope & R;
+
+/**
+ * The document for a report: `schemaVersion` first, then the report's own fields (its `version`, where
+ * it has one, kept as it was). Every front end prints reports through this (the CLI in ctx.printJson).
+ */
+export function jsonDocument<R extends object>(report: R): JsonDocument<R> {
+  // first in key order, and not to be overridden by a report field of the same name
+  return Object.assign({ schemaVersion: SCHEMA_VERSION }, report, { schemaVersion: SCHEMA_VERSION });
+}
 
 /** Reports that existed before the envelope keep their own `version` field (always 1; see docs/json.md). */
 export interface LegacyVersion {

@@ -40,6 +40,18 @@ export default tseslint.config(
     },
   },
   layerRule('model', true),
+  // The --json contract describes what every layer produces: it may name their types (type-only imports,
+  // erased at build time), never import their code.
+  {
+    files: ['src/model/reports.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: io,
+        patterns: [{ group: above.model.map((l) => `**/${l}/**`), allowTypeImports: true, message: 'src/model/reports.ts may name the types of other layers (import type), not import their code' }],
+      }],
+    },
+  },
   layerRule('core', true),
   layerRule('host', false),
   layerRule('adapters', false),

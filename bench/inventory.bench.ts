@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { buildHostTree } from '../test/support/host-tree.js';
 import { scaledHost } from '../test/support/topologies.js';
+import { type Series, type Timed, series, timeRun } from './timing.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(repo, 'bench', 'work');
@@ -53,40 +54,6 @@ function treeFor(n: number, hash: string): string {
   log(`  built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return dir;
 }
-
-interface Timed {
-  /** Wall time of the whole process, start to exit. */
-  ms: number;
-  /** CPU time (user + system) of the process, from GNU time; null when /usr/bin/time is missing. */
-  cpuMs: number | null;
-}
-
-const GNU_TIME = '/usr/bin/time';
-const haveGnuTime = fs.existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%U', 'true'], { encoding: 'utf8' }).status === 0;
-
-function timeRun(cmd: string, args: string[], outFile: string): Timed {
-  const fd = fs.openSync(outFile, 'w');
-  const timeFile = `${outFile}.time`;
-  const argv = haveGnuTime ? [GNU_TIME, '-f', '%U %S', '-o', timeFile, cmd, ...args] : [cmd, ...args];
-  const t0 = performance.now();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', NO_COLOR: '1' } });
-  const ms = performance.now() - t0;
-  fs.closeSync(fd);
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr ?? '').slice(0, 500)}`);
-  let cpuMs: number | null = null;
-  if (haveGnuTime) {
-    const [u, sys] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
-    if (u !== undefined && sys !== undefined && Number.isFinite(u) && Number.isFinite(sys)) cpuMs = (u + sys) * 1000;
-  }
-  return { ms, cpuMs };
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 function lspciAvailable(): boolean {
   return spawnSync('lspci', ['--version']).status === 0;
@@ -124,23 +91,10 @@ function staleBuildWarning(): string | null {
   return newer.length ? `note: ${newer.length} source file(s) are newer than dist/ (e.g. ${newer[0]}); \`npm run build\` to time the current code` : null;
 }
 
-interface Series {
-  /** Median wall time, ms. */
-  wallMs: number;
-  /** Median CPU time (user + system), ms; null without GNU time. */
-  cpuMs: number | null;
-  runs: Timed[];
-}
-
 interface Row {
   functions: number;
   vfioctl: Series | null;
   lspci: Series;
-}
-
-function series(runs: Timed[]): Series {
-  const cpu = runs.map((r) => r.cpuMs).filter((x): x is number => x !== null);
-  return { wallMs: median(runs.map((r) => r.ms)), cpuMs: cpu.length === runs.length ? median(cpu) : null, runs };
 }
 
 function main(): number {

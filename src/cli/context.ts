@@ -14,6 +14,7 @@ import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
 import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
+import { jsonDocument } from '../model/reports.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -133,8 +134,9 @@ export class CliContext {
     this.io.stderr.write(sanitizeTerminal(text));
   }
 
-  printJson(value: unknown): void {
-    this.out(toJson(value));
+  /** Print one --json document: the report in the versioned envelope of docs/json.md. */
+  printJson(value: object): void {
+    this.out(toJson(jsonDocument(value)));
   }
 
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */

@@ -903,7 +903,7 @@ function editGrubDefaultsOrThrow(text: string, edit: CmdlineEdit, opts: GrubEdit
       owners.push({ a, params });
       params.forEach((p, idx) => words.push({ p, owner, idx, opaque: p.raw.includes(OPAQUE) || p.raw.includes('$') }));
       for (const o of a.opaque) {
-        notes.push(`${a.name} on line ${a.line} holds ${o.slice(0, 100)}: its output is only known when grub-mkconfig runs; vfioctl keeps it as it is and cannot tell whether it adds or changes kernel parameters`);
+        notes.push(`${a.name} on line ${a.line} holds ${o.slice(0, 100)}: its output is only known when grub-mkconfig runs; it is kept as it is, and whether it adds or changes kernel parameters cannot be told`);
       }
       for (const m of a.decoded.matchAll(EXPANSION)) {
         const ref = m[1] ?? m[2]!;

@@ -138,6 +138,6 @@ export function renderHostConfig(plan: PassthroughPlan, boot?: BootTooling): str
     out.push('');
   }
   if (params.length) out.push('# Reboot afterwards (the kernel command line changes only then), then check with: vfioctl doctor', '');
-  else if (conf || plan.binding.mode === 'per-address') out.push('# Binding at runtime (vfioctl apply) works now; these files take effect at the next boot.', '');
+  else if (conf || plan.binding.mode === 'per-address') out.push('# Binding at runtime (vfioctl bind) works now; these files take effect at the next boot.', '');
   return out.join('\n');
 }

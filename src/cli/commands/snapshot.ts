@@ -4,6 +4,7 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { captureSnapshot, type SnapshotReader } from '../../host/snapshot.js';
 import { SnapshotRedactor, describeSnapshotContents } from '../../host/snapshot-redact.js';
+import type { SnapshotReport } from '../../model/reports.js';
 import { readInventory } from '../../host/read-inventory.js';
 import { readHostFacts } from '../../host/read-host-facts.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
@@ -28,7 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
         const res = await captureSnapshot(ctx.host(), out, SNAPSHOT_READERS, redactor ? { transform: (rel, data) => redactor.redact(rel, data), redacted: true } : {});
         const contents = describeSnapshotContents(res.paths);
         if (ctx.json) {
-          ctx.printJson({ version: 1, out: res.out, archive: res.archive, manifest: res.manifest, contents, redactions: redactor ? redactor.counts : null });
+          ctx.printJson({ version: 1, out: res.out, archive: res.archive, manifest: res.manifest, contents, redactions: redactor ? redactor.counts : null } satisfies SnapshotReport);
           return 0;
         }
         const m = res.manifest;

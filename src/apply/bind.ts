@@ -9,6 +9,7 @@ import { ExitCode, VfioctlError } from '../model/errors.js';
 import { formatPciAddress, pciAddressOf, requirePciAddress, comparePciAddress, type PciAddress } from '../model/pci-address.js';
 import { checkGroupViable, moveFunction, readFnGroup, readFnState, VFIO_PCI, type GroupViability } from './pci-state.js';
 import { Run, type ApplyContext } from './run.js';
+import { shellQuote } from '../model/shell-quote.js';
 import type { BoundRecord, FnDriverState } from './state.js';
 
 export interface FunctionChange {
@@ -42,9 +43,9 @@ function sortAddrs(addrs: readonly string[]): PciAddress[] {
 /** The sysfs writes moveFunction would make, for --dry-run. */
 export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): string[] {
   const a = formatPciAddress(addr);
-  const d = (rel: string): string => host.display(rel);
+  const d = (rel: string): string => shellQuote(host.display(rel));
   const w: string[] = [];
-  if (from.override !== to.override) w.push(`echo ${to.override ?? "''"} > ${d(`${host.pciDeviceRel(addr)}/driver_override`)}`);
+  if (from.override !== to.override) w.push(`echo ${shellQuote(to.override ?? '')} > ${d(`${host.pciDeviceRel(addr)}/driver_override`)}`);
   if (from.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d(host.pciDriverRel(from.driver, 'unbind'))}`);
   if (to.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d('sys/bus/pci/drivers_probe')}`);
   return w;

@@ -13,7 +13,7 @@ import { importListing } from '../model/import-listing.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
-import { type Colors, colorEnabled, makeColors, toJson } from './output.js';
+import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
 import { jsonDocument } from '../model/reports.js';
 
 export interface GlobalOptions {
@@ -127,11 +127,11 @@ export class CliContext {
   }
 
   out(text: string): void {
-    this.io.stdout.write(text);
+    this.io.stdout.write(sanitizeTerminal(text));
   }
 
   err(text: string): void {
-    this.io.stderr.write(text);
+    this.io.stderr.write(sanitizeTerminal(text));
   }
 
   /** Print one --json document: the report in the versioned envelope of docs/json.md. */

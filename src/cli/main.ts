@@ -83,7 +83,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const program = await buildProgram(ctx, argv);
   const route = (p: Command): void => {
     p.exitOverride();
-    p.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    p.configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) });
     for (const sub of p.commands) route(sub);
   };
   route(program);

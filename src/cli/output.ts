@@ -1,6 +1,7 @@
 /** Human output helpers: colour (off for NO_COLOR, --no-color, non-terminals), tables, JSON. */
 import pc from 'picocolors';
 import Table from 'cli-table3';
+import { escapeControl } from '../model/shell-quote.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -30,6 +31,34 @@ export function renderTable(head: string[], rows: string[][], c: Colors): string
   return t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n';
 }
 
+/**
+ * JSON text: DEL and C1 controls (which JSON.stringify leaves raw) written as \u escapes, the same JSON
+ * value, nothing a terminal acts on.
+ */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
+}
+
+/** The colour and weight sequences vfioctl's own colours use (picocolors); no others reach the terminal. */
+// eslint-disable-next-line no-control-regex
+const OWN_SGR = /\x1b\[(?:0|1|2|3|4|22|23|24|3[0-7]|39|4[0-7]|49|9[0-7]|10[0-7])m/y;
+
+/**
+ * The single sanitising point of human output (every ctx.out / ctx.err): host names, guest names, device
+ * names and listings come from other people, so control characters (C0 but tab and newline, DEL, C1,
+ * ESC sequences such as OSC titles and cursor moves, bidi overrides) are shown escaped (`\e]0;x\x07`),
+ * except the plain colour sequences vfioctl itself emits.
+ */
+export function sanitizeTerminal(text: string): string {
+  let out = '';
+  let at = 0;
+  for (let i = text.indexOf('\x1b'); i >= 0; i = text.indexOf('\x1b', i + 1)) {
+    OWN_SGR.lastIndex = i;
+    const m = OWN_SGR.exec(text);
+    if (!m) continue;
+    out += escapeControl(text.slice(at, i), { keepNewlines: true }) + m[0];
+    at = i + m[0].length;
+    i = at - 1;
+  }
+  return out + escapeControl(text.slice(at), { keepNewlines: true });
 }

@@ -26,6 +26,15 @@ export interface SnapshotManifest {
   dirs: number;
   /** Files that existed but could not be read at capture time (root-relative), with the error code. */
   unreadable: Record<string, string>;
+  /** written with --redact (src/host/snapshot-redact.ts); absent in snapshots written before it existed */
+  redacted?: boolean;
+}
+
+export interface CaptureOptions {
+  /** sees each copied file (snapshot-relative path, bytes) and returns the bytes to write (--redact) */
+  transform?: (rel: string, data: Buffer) => Buffer;
+  /** the transform redacts: the manifest says so and leaves out the host name */
+  redacted?: boolean;
 }
 
 export type SnapshotReader = (host: HostRoot) => unknown;
@@ -34,6 +43,8 @@ export interface SnapshotResult {
   out: string;
   archive: boolean;
   manifest: SnapshotManifest;
+  /** the files written (snapshot-relative), for the summary of what the snapshot holds */
+  paths: string[];
 }
 
 function rel(root: string, abs: string): string | null {
@@ -43,7 +54,7 @@ function rel(root: string, abs: string): string | null {
 }
 
 /** Capture `source` into `out` (a new or empty directory, or a path ending in .tar.gz/.tgz). */
-export async function captureSnapshot(source: HostRoot, out: string, readers: SnapshotReader[]): Promise<SnapshotResult> {
+export async function captureSnapshot(source: HostRoot, out: string, readers: SnapshotReader[], opts: CaptureOptions = {}): Promise<SnapshotResult> {
   const archive = /\.(tar\.gz|tgz)$/.test(out);
   const target = path.resolve(out);
   if (fs.existsSync(target) && (archive || fs.readdirSync(target).length > 0)) {
@@ -56,8 +67,10 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
 
   const dir = archive ? fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-snapshot-')) : target;
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // host data: readable by the owner only (the archive too, below)
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const place = new Placer(source.root, dir);
+    const paths: string[] = [];
     const sorted = (s: Set<string>): string[] => [...s].sort();
     let files = 0;
     let links = 0;
@@ -72,7 +85,9 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
       } catch {
         continue; // vanished between read and copy; the replay will report it absent
       }
-      fs.writeFileSync(dest, data);
+      const relDest = path.relative(dir, dest);
+      fs.writeFileSync(dest, opts.transform ? opts.transform(relDest, data) : data);
+      paths.push(relDest);
       files++;
     }
     for (const abs of sorted(log.dirs)) {
@@ -104,19 +119,20 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
       version: 1,
       createdAt: new Date().toISOString(),
       source: source.root,
-      hostname: readOpt('proc/sys/kernel/hostname') ?? readOpt('etc/hostname'),
+      hostname: opts.redacted ? null : readOpt('proc/sys/kernel/hostname') ?? readOpt('etc/hostname'),
       kernel: readOpt('proc/sys/kernel/osrelease'),
       files,
       links,
       dirs: log.dirs.size,
       unreadable,
+      ...(opts.redacted ? { redacted: true } : {}),
     };
     fs.writeFileSync(path.join(dir, SNAPSHOT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
     if (archive) {
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      await tar.create({ gzip: true, file: target, cwd: dir, portable: true }, fs.readdirSync(dir));
+      await tar.create({ gzip: true, file: target, cwd: dir, portable: true, mode: 0o600 }, fs.readdirSync(dir));
     }
-    return { out: target, archive, manifest };
+    return { out: target, archive, manifest, paths: paths.sort() };
   } catch (e) {
     if (e instanceof VfioctlError) throw e;
     throw new VfioctlError('snapshot-failed', `cannot write the snapshot to ${out}: ${(e as Error).message}`, { remedy: 'check that the output path is writable and has free space', cause: e });

@@ -3,11 +3,13 @@
  * of the runner (src/adapters/exec.ts implements it; apply/ and host/ receive it, tests give a runner
  * that executes small fake executables).
  */
+import { shellJoin } from './shell-quote.js';
+
 export type Argv = readonly string[];
 
-/** A command as one line for display (arguments with spaces or quotes are single-quoted). */
+/** A command as one line a POSIX shell runs as exactly this argv (src/model/shell-quote.ts). */
 export function formatArgv(argv: Argv): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return shellJoin(argv);
 }
 
 export interface ExecResult {

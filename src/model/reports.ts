@@ -16,6 +16,7 @@ import type { PassthroughPlan, PlanVerdict } from './plan.js';
 import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
 import type { Explanation } from '../core/explain.js';
 import type { SnapshotManifest } from '../host/snapshot.js';
+import type { RedactionKind, SnapshotArea } from '../host/snapshot-redact.js';
 import type { DomainConfig, DomainHostdev, FirmwareKind, GuestPciAddress } from '../adapters/libvirt/domain-xml.js';
 import type { ApplyResult, Effects } from '../adapters/libvirt/guests.js';
 import type { NodedevPci } from '../adapters/libvirt/nodedev-xml.js';
@@ -125,6 +126,10 @@ export interface SnapshotReport extends LegacyVersion {
   out: string;
   archive: boolean;
   manifest: SnapshotManifest;
+  /** what the snapshot holds, by area (docs/snapshot.md) */
+  contents: SnapshotArea[];
+  /** with --redact: how many of each kind were replaced; null without */
+  redactions: Record<RedactionKind, number> | null;
 }
 
 // ---------- readiness: doctor, check, explain ----------

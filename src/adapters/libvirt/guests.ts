@@ -14,6 +14,7 @@ import { type DomainConfig, type GuestPciAddress, editDomainXml, parseDomainXml,
 import { type Virsh, VirshError } from './virsh.js';
 import { childElements, descend, parseXmlDocument } from './xml-dom.js';
 import { XMLSerializer, type Element } from '@xmldom/xmldom';
+import { isOptionLike, shellJoin } from '../../model/shell-quote.js';
 
 export interface GuestInfo {
   name: string;
@@ -207,10 +208,11 @@ export function planHostdevDetach(addresses: PciAddressString[], guest: GuestInf
 
 /** virsh commands a person could run for the change set (shown by --dry-run). */
 export function describeCommands(set: HostdevChangeSet, uri: string | undefined): string[] {
-  const flags = [...(set.effects.live ? ['--live'] : []), ...(set.effects.config ? ['--config'] : [])].join(' ');
-  const conn = uri ? `--connect '${uri}' ` : '';
-  const cmds = set.changes.map((c) => `virsh ${conn}${set.op}-device ${set.guest} hostdev-${c.address.replace(/[:.]/g, '_')}.xml ${flags}`);
-  for (const a of set.reattach) cmds.push(`virsh ${conn}nodedev-reattach ${formatNodedevName(pciAddressOf(a))}`);
+  const flags = [...(set.effects.live ? ['--live'] : []), ...(set.effects.config ? ['--config'] : [])];
+  const conn = uri ? ['--connect', uri] : [];
+  const domain = isOptionLike(set.guest) ? ['--domain', set.guest] : [set.guest];
+  const cmds = set.changes.map((c) => shellJoin(['virsh', ...conn, `${set.op}-device`, ...domain, `hostdev-${c.address.replace(/[:.]/g, '_')}.xml`, ...flags]));
+  for (const a of set.reattach) cmds.push(shellJoin(['virsh', ...conn, 'nodedev-reattach', formatNodedevName(pciAddressOf(a))]));
   return cmds;
 }
 

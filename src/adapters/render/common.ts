@@ -59,10 +59,7 @@ export function controllerIndexes(placements: readonly Placement[]): number[] {
   return [...new Set(placements.map((p) => p.controllerIndex).filter((i): i is number => i !== null))].sort((a, b) => a - b);
 }
 
-/** Quote a word for a POSIX shell (only when needed). */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote, shellJoin, shellComment, heredoc, isOptionLike } from '../../model/shell-quote.js';
 
 /** A file name for a function's hostdev XML: hostdev-0000_01_00_0.xml */
 export function hostdevFileName(address: string): string {

@@ -12,6 +12,7 @@
 import type { PassthroughPlan, PlanBootInfo } from '../../model/plan.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
 import { renderVfioModprobeConf } from '../modprobe.js';
+import { heredoc, shellJoin } from '../../model/shell-quote.js';
 
 export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'];
 
@@ -51,14 +52,14 @@ function cmdlineHow(params: string, boot: BootTooling | undefined): string[] {
     return [
       `#   boot loader not recognised: add the parameters where this host keeps its kernel command line`,
       `#   (GRUB_CMDLINE_LINUX in /etc/default/grub + update-grub or grub2-mkconfig; /etc/kernel/cmdline for`,
-      `#   systemd-boot; grubby --update-kernel=ALL --args="${params}" on Fedora/RHEL)`,
+      `#   systemd-boot; ${shellJoin(['grubby', '--update-kernel=ALL', `--args=${params}`])} on Fedora/RHEL)`,
     ];
   }
   const c = bl.cmdline;
   if (c.via === 'grub-defaults') return [`#   add them to GRUB_CMDLINE_LINUX in /${c.file}, then run:`, ...regen];
   if (c.via === 'kernel-cmdline') return [`#   append them to the single line in /${c.file}, then run:`, ...(regen.length ? regen : ['    (reinstall the boot entries of the running kernel, e.g. kernel-install add)'])];
-  if (c.tool === 'grubby') return [`#   run:`, `    grubby --update-kernel=ALL --args="${params}"`, ...(c.alsoFile ? [`#   and add them to GRUB_CMDLINE_LINUX in /${c.alsoFile} so future kernels get them`] : [])];
-  return [`#   run:`, `    kernelstub --add-options "${params}"`];
+  if (c.tool === 'grubby') return [`#   run:`, `    ${shellJoin(['grubby', '--update-kernel=ALL', `--args=${params}`])}`, ...(c.alsoFile ? [`#   and add them to GRUB_CMDLINE_LINUX in /${c.alsoFile} so future kernels get them`] : [])];
+  return [`#   run:`, `    ${shellJoin(['kernelstub', '--add-options', params])}`];
 }
 
 function initramfsHow(boot: BootTooling | undefined): string[] {
@@ -111,10 +112,10 @@ export function renderHostConfig(plan: PassthroughPlan, boot?: BootTooling): str
   out.push(`# ${n++}. /etc/modprobe.d/vfio.conf`);
   if (plan.binding.mode === 'per-address') {
     out.push('#   identical cards stay on the host, so vfio-pci ids= would take them too: bind per address instead');
-    for (const a of plan.claim) out.push(`    driverctl set-override ${a} vfio-pci`);
+    for (const a of plan.claim) out.push(`    ${shellJoin(['driverctl', 'set-override', a, 'vfio-pci'])}`);
   }
   if (conf) {
-    out.push(`cat > /etc/modprobe.d/vfio.conf <<'EOF'`, conf.trimEnd(), 'EOF');
+    out.push(...heredoc('cat > /etc/modprobe.d/vfio.conf', conf.trimEnd()));
   } else if (plan.binding.mode !== 'per-address') {
     out.push('#   nothing to write');
   }

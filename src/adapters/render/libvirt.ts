@@ -8,7 +8,22 @@
 import { pciAddressOf } from '../../model/pci-address.js';
 import type { PassthroughPlan } from '../../model/plan.js';
 import { renderPciHostdevXml } from '../libvirt/domain-xml.js';
-import { type PlacementOptions, controllerIndexes, guestPlacement } from './common.js';
+import { type PlacementOptions, controllerIndexes, guestPlacement, isOptionLike, shellJoin } from './common.js';
+import { escapeControl } from '../../model/shell-quote.js';
+
+/** Text for inside an XML comment: no `--` (which would end or break it), no control characters. */
+function xmlCommentText(text: string): string {
+  return escapeControl(text).replace(/-(?=-)/g, '- ').replace(/-$/, '- ');
+}
+
+/** An XML attribute value (single- or double-quoted); characters XML 1.0 cannot hold become U+FFFD. */
+function xmlAttr(text: string): string {
+  return text
+    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;')
+    .replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`)
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '\ufffd');
+}
 
 export interface LibvirtRendering {
   hostdevs: { address: string; xml: string }[];
@@ -34,7 +49,7 @@ export function renderLibvirtParts(plan: PassthroughPlan, opts: PlacementOptions
   const controllers = controllerIndexes(placements).map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>\n`);
   const features: string[] = [];
   if (plan.features.hypervVendorId) {
-    features.push(`<hyperv mode='custom'>\n  <vendor_id state='on' value='${plan.features.hypervVendorId}'/>\n</hyperv>\n`);
+    features.push(`<hyperv mode='custom'>\n  <vendor_id state='on' value='${xmlAttr(plan.features.hypervVendorId)}'/>\n</hyperv>\n`);
   }
   if (plan.features.kvmHidden) features.push(`<kvm>\n  <hidden state='on'/>\n</kvm>\n`);
   if (plan.features.viommu) features.push(`<ioapic driver='qemu'/>\n`);
@@ -51,9 +66,11 @@ function indent(xml: string, pad: string): string {
 /** The fragments as a person pastes them (`virsh edit GUEST`), each headed by where it goes. */
 export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}): string {
   const r = renderLibvirtParts(plan, opts);
-  const guest = plan.guest ? ` of guest "${plan.guest}"` : '';
+  const guest = plan.guest ? ` of guest "${xmlCommentText(plan.guest)}"` : '';
+  const name = plan.guest ?? 'GUEST';
+  const edit = xmlCommentText(shellJoin(['virsh', 'edit', ...(isOptionLike(name) ? ['--domain', name] : [name])]));
   const out: string[] = [];
-  out.push(`<!-- vfioctl: add inside <devices>${guest} (virsh edit ${plan.guest ?? 'GUEST'}) -->`);
+  out.push(`<!-- vfioctl: add inside <devices>${guest} (${edit}) -->`);
   for (const c of r.controllers) out.push(c.trimEnd());
   for (const h of r.hostdevs) out.push(h.xml.trimEnd());
   if (r.iommu) out.push(r.iommu.trimEnd());
@@ -76,7 +93,8 @@ export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions =
   // A new domain has no controllers yet: number its root ports from 1 (libvirt fills any gap below the
   // highest index with extra ports).
   const r = renderLibvirtParts(plan, { firstControllerIndex: 1, ...opts });
-  const name = (opts.name ?? plan.guest ?? 'vfioctl-guest').replace(/[<>&'"]/g, '_');
+  // eslint-disable-next-line no-control-regex
+  const name = (opts.name ?? plan.guest ?? 'vfioctl-guest').replace(/[<>&'"\x00-\x1f\x7f-\x9f]/g, '_');
   const features = ['<acpi/>', '<apic/>', ...r.features.map((f) => f.trimEnd())];
   const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
   return [

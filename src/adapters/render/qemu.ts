@@ -7,6 +7,7 @@
  * (disable-legacy=on, disable-modern=off, iommu_platform=on, ats=on).
  */
 import type { PassthroughPlan } from '../../model/plan.js';
+import { shellQuote } from '../../model/shell-quote.js';
 
 export interface QemuOptions {
   nested?: boolean;
@@ -42,15 +43,11 @@ export function renderQemuArgs(plan: PassthroughPlan, opts: QemuOptions = {}): s
   return args;
 }
 
-function quote(a: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
 export function renderQemu(plan: PassthroughPlan, opts: QemuOptions = {}): string {
   const nested = opts.nested ?? plan.nested;
   const args = renderQemuArgs(plan, opts);
   const lines: string[] = [];
-  for (let i = 0; i < args.length; i += 2) lines.push(`${args[i]} ${quote(args[i + 1] ?? '')}`);
+  for (let i = 0; i < args.length; i += 2) lines.push(`${shellQuote(args[i]!)} ${shellQuote(args[i + 1] ?? '')}`);
   const head = nested
     ? '# vfioctl: QEMU for a guest that assigns devices onward (boot it with intel_iommu=on); add your disk and display options'
     : '# vfioctl: QEMU with the planned devices (bind them to vfio-pci first); add your disk and display options';

@@ -6,24 +6,28 @@
  */
 import { formatNodedevName, pciAddressOf } from '../../model/pci-address.js';
 import type { PassthroughPlan } from '../../model/plan.js';
-import { type PlacementOptions, guestOrPlaceholder, hostdevFileName, shellQuote } from './common.js';
+import { type PlacementOptions, guestOrPlaceholder, heredoc, hostdevFileName, isOptionLike, shellComment, shellJoin } from './common.js';
 import { renderLibvirtParts } from './libvirt.js';
 
 export function renderVirsh(plan: PassthroughPlan, opts: PlacementOptions = {}): string {
   const r = renderLibvirtParts(plan, opts);
-  const guest = shellQuote(guestOrPlaceholder(plan));
+  const name = guestOrPlaceholder(plan);
+  // the guest as virsh words: a name that looks like an option goes after --domain
+  const domain = isOptionLike(name) ? ['--domain', name] : [name];
+  const virsh = (sub: string, ...rest: string[]): string => shellJoin(['virsh', sub, ...domain, ...rest]);
+  const guest = shellJoin(domain);
   const lines: string[] = ['#!/bin/sh', '# vfioctl: virsh commands for this plan', 'set -e', 'export LC_ALL=C', ''];
   if (!plan.guest) lines.push('# replace GUEST with the guest name (or pass --guest NAME)', '');
   r.controllers.forEach((c, i) => {
     const file = `controller-${i}.xml`;
-    lines.push(`cat > ${file} <<'EOF'`, c.trimEnd(), 'EOF', `virsh attach-device ${guest} ${file} --config`, '');
+    lines.push(...heredoc(`cat > ${file}`, c.trimEnd()), virsh('attach-device', file, '--config'), '');
   });
   for (const h of r.hostdevs) {
     const file = hostdevFileName(h.address);
-    lines.push(`cat > ${file} <<'EOF'`, h.xml.trimEnd(), 'EOF', `virsh attach-device ${guest} ${file} --config`, '');
+    lines.push(...heredoc(`cat > ${file}`, h.xml.trimEnd()), virsh('attach-device', file, '--config'), '');
   }
   if (r.features.length || r.iommu) {
-    lines.push(`# domain features are not devices: add them with virsh edit ${guest} (see vfioctl render libvirt)`, '');
+    lines.push(`# domain features are not devices: add them with ${shellComment(`virsh edit ${guest}`)} (see vfioctl render libvirt)`, '');
   }
   lines.push(
     "# managed='yes': libvirt detaches the functions from their host drivers when the guest starts and",
@@ -31,7 +35,7 @@ export function renderVirsh(plan: PassthroughPlan, opts: PlacementOptions = {}):
     ...plan.claim.map((a) => `#   virsh nodedev-detach ${formatNodedevName(pciAddressOf(a))}`),
     '',
     '# undo:',
-    ...r.hostdevs.map((h) => `#   virsh detach-device ${guest} ${hostdevFileName(h.address)} --config`),
+    ...r.hostdevs.map((h) => `#   ${shellComment(virsh('detach-device', hostdevFileName(h.address), '--config'))}`),
     ...plan.claim.map((a) => `#   virsh nodedev-reattach ${formatNodedevName(pciAddressOf(a))}`),
     '',
   );

@@ -5,7 +5,7 @@
  */
 import { formatNodedevName, pciAddressOf } from '../../model/pci-address.js';
 import type { PassthroughPlan } from '../../model/plan.js';
-import { type PlacementOptions, controllerIndexes, guestPlacement } from './common.js';
+import { type PlacementOptions, controllerIndexes, guestPlacement, isOptionLike, shellQuote } from './common.js';
 
 const hx = (n: number, w: number): string => `0x${n.toString(16).padStart(w, '0')}`;
 
@@ -36,6 +36,9 @@ export function renderVirtInstallArgs(plan: PassthroughPlan, opts: PlacementOpti
 export function renderVirtInstall(plan: PassthroughPlan, opts: PlacementOptions = {}): string {
   const args = renderVirtInstallArgs(plan, opts);
   const machine = opts.machine ?? 'q35';
-  const head = [`--name ${plan.guest ?? 'GUEST'}`, `--machine ${machine}`, '--memory 4096', '--vcpus 2', '--osinfo detect=on,require=off', '--disk size=20', '--import'];
-  return ['# vfioctl: virt-install arguments for a new guest with the planned devices (add your own disk, OS and network options)', `virt-install ${[...head, ...args].join(' \\\n  ')}`, ''].join('\n');
+  const name = plan.guest ?? 'GUEST';
+  // every word quoted for the shell; a name that looks like an option is joined to its flag
+  const head: string[][] = [isOptionLike(name) ? [`--name=${name}`] : ['--name', name], ['--machine', machine], ['--memory', '4096'], ['--vcpus', '2'], ['--osinfo', 'detect=on,require=off'], ['--disk', 'size=20'], ['--import']];
+  const lines = [...head, ...args.map((a) => [a])].map((words) => words.map(shellQuote).join(' '));
+  return ['# vfioctl: virt-install arguments for a new guest with the planned devices (add your own disk, OS and network options)', `virt-install ${lines.join(' \\\n  ')}`, ''].join('\n');
 }

@@ -39,15 +39,19 @@ function sortAddrs(addrs: readonly string[]): PciAddress[] {
   return [...seen.values()].sort(comparePciAddress);
 }
 
-/** The sysfs writes moveFunction would make, for --dry-run. */
-export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): string[] {
+/** The sysfs attribute writes moveFunction makes, in order (root-relative paths; value as written). */
+export function bindWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): { rel: string; value: string }[] {
   const a = formatPciAddress(addr);
-  const d = (rel: string): string => host.display(rel);
-  const w: string[] = [];
-  if (from.override !== to.override) w.push(`echo ${to.override ?? "''"} > ${d(`${host.pciDeviceRel(addr)}/driver_override`)}`);
-  if (from.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d(host.pciDriverRel(from.driver, 'unbind'))}`);
-  if (to.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d('sys/bus/pci/drivers_probe')}`);
+  const w: { rel: string; value: string }[] = [];
+  if (from.override !== to.override) w.push({ rel: `${host.pciDeviceRel(addr)}/driver_override`, value: to.override ?? '' });
+  if (from.driver && from.driver !== to.driver) w.push({ rel: host.pciDriverRel(from.driver, 'unbind'), value: a });
+  if (to.driver && from.driver !== to.driver) w.push({ rel: 'sys/bus/pci/drivers_probe', value: a });
   return w;
+}
+
+/** The sysfs writes moveFunction would make, as a person would type them (for --dry-run). */
+export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): string[] {
+  return bindWrites(host, addr, from, to).map((w) => `echo ${w.value === '' ? "''" : w.value} > ${host.display(w.rel)}`);
 }
 
 export function previewBind(host: HostRoot, claim: readonly string[]): BindPreview {

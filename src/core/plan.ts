@@ -30,8 +30,10 @@ import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 const VFIO_DRIVER = 'vfio-pci';
 /** Hyper-V vendor_id shown to the guest when the hypervisor is hidden (any 1-12 character string). */
 export const HYPERV_VENDOR_ID = 'vfioctl';
-export const MODPROBE_FILE = '/etc/modprobe.d/vfio.conf';
-export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfio-unsafe-interrupts.conf';
+/** vfioctl's own modprobe.d file (the one `vfioctl persist` writes). */
+export const MODPROBE_FILE = '/etc/modprobe.d/vfioctl-vfio.conf';
+/** The opt-in allow_unsafe_interrupts file (the one `vfioctl host enable-iommu --allow-unsafe-interrupts` writes). */
+export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfioctl-unsafe-interrupts.conf';
 
 const byAddr = comparePciAddressStrings;
 
@@ -336,9 +338,19 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   // ---- 7. binding persistence
   const claimedIds = [...new Set(claim.map((a) => fns.get(a)).filter((f): f is PciFunction => !!f).map(idOf))].sort();
   const identicalLeft = inventory.functions.filter((f) => !claimReason.has(f.address) && !f.isBridge && claimedIds.includes(idOf(f)));
-  const perAddress = identicalLeft.length > 0;
+  const perAddress = request.persistBy === 'address' || (request.persistBy === undefined && identicalLeft.length > 0);
+  if (request.persistBy === 'id' && identicalLeft.length) {
+    add({
+      id: 'ids-too-broad',
+      severity: 'fail',
+      summary: `vfio-pci ids=${claimedIds.join(',')} would also take ${identicalLeft.map((f) => f.address).join(', ')}, which stay${identicalLeft.length > 1 ? '' : 's'} on the host`,
+      remedy: 'persist per address instead (the default), or name those functions too',
+      subjects: identicalLeft.map((f) => f.address),
+      category: 'binding',
+    });
+  }
   const builtin = context.vfioPciBuiltin ?? context.impact?.kernel.vfioPciBuiltin ?? false;
-  if (perAddress) {
+  if (perAddress && identicalLeft.length) {
     add({
       id: 'identical-devices-per-address',
       severity: 'info',
@@ -348,7 +360,8 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
       category: 'binding',
     });
   }
-  const hostDrivers = [...new Set(claim.map((a) => fns.get(a)?.driver).filter((d): d is string => !!d && d !== VFIO_DRIVER))].sort();
+  // softdeps: the host driver each function has, or had before vfioctl bound it (bridges' pcieport never)
+  const hostDrivers = [...new Set(claim.map((a) => (fns.get(a)?.driver === VFIO_DRIVER ? context.originalDrivers?.[a] : fns.get(a)?.driver)).filter((d): d is string => !!d && d !== VFIO_DRIVER && d !== 'pcieport'))].sort();
   if (request.allowUnsafeInterrupts) {
     add({
       id: 'unsafe-interrupts',

@@ -482,7 +482,8 @@ function readInputs(host: HostRoot, facts: HostImpactFacts, problems: Problems):
 
 // ---------------------------------------------------------------- CPU
 
-function readCpuVendor(host: HostRoot, problems: Problems): CpuVendor | null {
+/** The CPU vendor from proc/cpuinfo (null: unreadable; 'other' when vendor_id is absent or another vendor). */
+export function readCpuVendor(host: HostRoot, problems: Problems = []): CpuVendor | null {
   const t = text(host, 'proc/cpuinfo', problems);
   if (t === null) return null;
   const m = /^vendor_id\s*:\s*(\S+)/m.exec(t);

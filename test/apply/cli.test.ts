@@ -28,6 +28,12 @@ function envFor(root: string, extra: Record<string, string> = {}): Record<string
   return { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', ...extra };
 }
 
+/** The root counts as the running system for this test (commands run: the fake executables on PATH). */
+function liveEnv(root: string, extra: Record<string, string> = {}): Record<string, string> {
+  applyRuntime.liveRoots.add(root);
+  return envFor(root, extra);
+}
+
 describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
   it('--dry-run shows the plan\'s claim (group mates added) and the exact writes, changing nothing', async () => {
     const t = tree();
@@ -183,12 +189,32 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
     }
   });
 
-  it('--by-id is refused when another function has the same ID', async () => {
+  it('--by-id claims the whole IOMMU group: 03:02.0 (same ID, same group) is persisted with 03:01.0', async () => {
+    // Before, persist --by-id 03:01.0 was refused because 03:02.0 has the same ID; but 03:02.0 shares the
+    // group and must go to vfio-pci with it, as bind and plan say: both are persisted, by the one ID.
     const t = tree(DEBIAN);
     try {
       const r = await runCli(['persist', '03:01.0', '--by-id', '--yes', '--root', t.root]);
-      assert.equal(r.code, 2);
-      assert.match(r.stderr, /would also take 0000:03:02\.0/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /group mates added: 0000:03:02\.0/);
+      assert.match(fs.readFileSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf'), 'utf8'), /^options vfio-pci ids=10ec:8139$/m);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id is refused (plan blocked, exit 3) when a function outside the claim has the same ID', async () => {
+    // two identical NICs in different groups: ids= would take the one that stays on the host
+    const spec = { ...SPEC, functions: SPEC.functions.map((f) => (f.address === '0000:04:00.0' ? { ...f, vendor: 0x8086, device: 0x10d3, classCode: 0x020000, driver: 'e1000e', sriov: undefined } : f)) };
+    const t = makeTempHostTree({ ...spec, files: DEBIAN });
+    try {
+      const r = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /would also take 0000:04:00\.0/);
+      assert.equal(fs.existsSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf')), false);
+      const plan = await runCli(['plan', '01:00.0', '--by-id', '--json', '--root', t.root]);
+      assert.equal(plan.code, 3);
+      assert.ok(plan.json<{ findings: { id: string }[] }>().findings.some((f) => f.id === 'ids-too-broad'));
     } finally {
       t.cleanup();
     }
@@ -197,7 +223,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('host enable-iommu edits grub keeping the rest, runs update-grub; disable-iommu restores the file exactly', async () => {
     const t = tree(DEBIAN);
     try {
-      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const env = liveEnv(t.root);
       const d = await runCli(['host', 'enable-iommu', '--dry-run', '--root', t.root], { env });
       assert.match(d.stdout, /-GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n\+GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=on iommu=pt"/);
       const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
@@ -225,7 +251,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
       'proc/cpuinfo': 'vendor_id\t: GenuineIntel\n',
     });
     try {
-      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const env = liveEnv(t.root);
       const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
       assert.equal(e.code, 0, e.stderr);
       assert.match(e.stdout, /ran grubby --update-kernel=ALL '--args=intel_iommu=on iommu=pt'/);
@@ -243,7 +269,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('a failing update-grub rolls the grub file back and says so', async () => {
     const t = tree(DEBIAN);
     try {
-      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1', FAKE_FAIL: 'update-grub' }) });
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env: liveEnv(t.root, { FAKE_FAIL: 'update-grub' }) });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /update-grub: exit status 3: update-grub: simulated failure; rolled back: .*edit etc\/default\/grub/);
       assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), GRUB);
@@ -257,7 +283,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('--no-regenerate prints the command instead of running it', async () => {
     const t = tree(DEBIAN);
     try {
-      const r = await runCli(['host', 'enable-iommu', '--yes', '--no-regenerate', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' }) });
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--no-regenerate', '--root', t.root], { env: liveEnv(t.root) });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /run by hand: update-grub/);
       assert.equal(fs.existsSync(path.join(t.root, 'fake.log')), false);

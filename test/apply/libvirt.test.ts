@@ -52,7 +52,8 @@ function world(kind: 'attach' | 'detach' = 'attach') {
     root: t.root,
     dir,
     env,
-    cli: (args: string[], extra: Record<string, string> = {}) => runCli(['--root', t.root, ...args], { env: env(extra) }),
+    // attach and detach change a guest: --yes confirms (they refuse without it when not on a terminal)
+    cli: (args: string[], extra: Record<string, string> = {}) => runCli(['--root', t.root, ...args, ...(args[0] === 'attach' || args[0] === 'detach' ? ['--yes'] : [])], { env: env(extra) }),
     /** Both definitions of a guest, as what libvirt would compare: every hostdev's parsed fields, in source order. */
     async defs(name: string) {
       const read = async (inactive: boolean) => {
@@ -186,7 +187,7 @@ describe('journaled libvirt hostdev changes', () => {
           const what = `${c.name}: kill ${when} call ${n}`;
           try {
             const before = await w.defs(c.guest);
-            const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, ...c.args, '--connect', 'test:///fake'], {
+            const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, ...c.args, '--yes', '--connect', 'test:///fake'], {
               encoding: 'utf8',
               env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: `${n}:${when}` }) },
             });
@@ -221,7 +222,7 @@ describe('journaled libvirt hostdev changes', () => {
   it('recover --connect overrides the recorded URI', async () => {
     const w = world();
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--connect', 'test:///old'], {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
         encoding: 'utf8',
         env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
       });

@@ -381,7 +381,7 @@ export function lintGuest(input: LintGuestInput): Finding[] {
         summary: `${short(h.source)} is unmanaged but still bound to ${f.driver}`,
         detail: "With managed='no' libvirt does not detach the device at start; the guest fails to start until it is.",
         evidence: [xmlEv(`<hostdev managed='no'> source ${h.source}`), { source: `sys/bus/pci/devices/${h.source}/driver`, value: f.driver }],
-        remedy: `bind it to vfio-pci first (vfioctl apply, or virsh nodedev-detach pci_${h.source.replace(/[:.]/g, '_')}), or make the hostdev managed`,
+        remedy: `bind it to vfio-pci first (vfioctl bind ${h.source}, or virsh nodedev-detach pci_${h.source.replace(/[:.]/g, '_')}), or make the hostdev managed`,
         subjects: [h.source],
         category: cat,
       });

@@ -25,15 +25,14 @@ import {
   type PlannedGroup,
 } from '../model/plan.js';
 import { checkHostImpact } from './host-impact.js';
+import { VIOMMU_REMEDY } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 
 const VFIO_DRIVER = 'vfio-pci';
 /** Hyper-V vendor_id shown to the guest when the hypervisor is hidden (any 1-12 character string). */
 export const HYPERV_VENDOR_ID = 'vfioctl';
-/** vfioctl's own modprobe.d file (the one `vfioctl persist` writes). */
-export const MODPROBE_FILE = '/etc/modprobe.d/vfioctl-vfio.conf';
-/** The opt-in allow_unsafe_interrupts file (the one `vfioctl host enable-iommu --allow-unsafe-interrupts` writes). */
-export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfioctl-unsafe-interrupts.conf';
+import { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE } from './host-files.js';
+export { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE };
 
 const byAddr = comparePciAddressStrings;
 
@@ -108,11 +107,13 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         id: 'iommu-not-enabled',
         severity: 'fail',
         summary: 'the kernel has no IOMMU groups: device assignment is impossible until the IOMMU is on',
-        detail: cpuVendor === 'amd'
+        detail: !context.vm && cpuVendor === 'amd'
           ? 'The AMD IOMMU is used when the firmware enables it; amd_iommu=on is not a valid value and changes nothing.'
           : undefined,
         evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
-        remedy: cpuVendor === 'amd'
+        remedy: context.vm
+          ? `this is a virtual machine without a virtual IOMMU: ${VIOMMU_REMEDY}; then plan again`
+          : cpuVendor === 'amd'
           ? 'enable the IOMMU (AMD-Vi / "IOMMU") in the firmware settings, reboot, and plan again'
           : cpuVendor === 'intel'
             ? 'enable VT-d in the firmware settings, apply step enable-iommu (intel_iommu=on), reboot, and plan again'

@@ -63,6 +63,8 @@ export interface PlanContext {
    * on vfio-pci now still needs its host driver's softdep.
    */
   originalDrivers?: Record<string, string | null>;
+  /** The host is a virtual machine (its IOMMU is the one the outer host gives it); absent: unknown. */
+  vm?: boolean;
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';

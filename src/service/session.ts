@@ -18,7 +18,7 @@ import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
-import { readHostFacts } from '../host/read-host-facts.js';
+import { readHostFacts, readInVirtualMachine } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import { ConfigWriter, RealSysfsWriter, type SysfsWriter } from '../host/host-writer.js';
@@ -36,7 +36,7 @@ import { readFnState } from '../apply/pci-state.js';
 import type { ApplyContext } from '../apply/run.js';
 import { newRunId, StateStore, STATE_DIR, type HostState, type Journal } from '../apply/state.js';
 import { planPassthrough } from '../core/plan.js';
-import { checkHost, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
+import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
 import { checkDevice } from '../core/doctor-device.js';
 import { explainError, type Explanation } from '../core/explain.js';
 import { lintGuest } from '../core/lint-guest.js';
@@ -351,6 +351,8 @@ export class Session {
       context.boot = planBootInfo(this.bootTooling());
       state = this.state();
       context.originalDrivers = Object.fromEntries(Object.entries(state.bound).map(([a, r]) => [a, r.original.driver]));
+      // without IOMMU groups the remedy depends on the platform: a VM needs a virtual IOMMU from its host
+      if (!inventory.groups.length) context.vm = this.cache.facts ? inVirtualMachine(this.cache.facts) : readInVirtualMachine(this.host());
     }
     if (input.withGuests) context.otherGuests = otherGuestsOf(await this.guests(), null);
     const pure = planPassthrough(

@@ -119,6 +119,26 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
+  it('a --root that is not the running system: bind never runs modprobe on this machine (real writer, vfio-pci not loaded in the tree)', async () => {
+    const t = tree();
+    const saved = applyRuntime.sysfsWriter;
+    applyRuntime.sysfsWriter = null;
+    const bin = fs.mkdtempSync(path.join(t.root, '..', 'vfioctl-modprobe-'));
+    const log = path.join(bin, 'log');
+    fs.writeFileSync(path.join(bin, 'modprobe'), `#!/bin/sh\necho "modprobe $*" >> "${log}"\n`, { mode: 0o755 });
+    try {
+      const r = await runCli(['bind', '01:00.0', '--yes', '--root', t.root], { env: { PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1' } });
+      assert.equal(fs.existsSync(log), false, `modprobe ran on the running system: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /loading it would run modprobe on the running system/);
+      assert.equal(driverOf(t.root, '0000:01:00.0'), 'e1000e');
+    } finally {
+      applyRuntime.sysfsWriter = saved;
+      fs.rmSync(bin, { recursive: true, force: true });
+      t.cleanup();
+    }
+  });
+
   it('recover --dry-run and recover after an interrupted run', async () => {
     const t = tree();
     try {

@@ -219,6 +219,23 @@ describe('journaled libvirt hostdev changes', () => {
     console.log(`libvirt crash points recovered: ${crashes} (kill before and after each of 2 virsh calls, attach and detach)`);
   });
 
+  it('attach and detach change a guest only when confirmed: without a terminal they refuse unless --yes', async () => {
+    for (const kind of ['attach', 'detach'] as const) {
+      const w = world(kind);
+      try {
+        const guest = kind === 'attach' ? 'g' : 'h';
+        const before = await w.defs(guest);
+        const r = await runCli(['--root', w.root, kind, guest, '02:00.0', ...(kind === 'attach' ? ['--force'] : [])], { env: w.env() });
+        assert.equal(r.code, 2, `${kind}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /refusing to change the host without confirmation/);
+        assert.deepEqual(await w.defs(guest), before, `${kind} changed nothing`);
+        assert.equal(w.journal(), null);
+      } finally {
+        w.cleanup();
+      }
+    }
+  });
+
   it('recover --connect overrides the recorded URI', async () => {
     const w = world();
     try {

@@ -194,6 +194,69 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
     }
   });
 
+  it('persist refuses a blocked plan (exit 3, nothing written): the NIC carries the default route; --force says what the host loses', async () => {
+    const t = makeTempHostTree({
+      ...SPEC,
+      links: { 'sys/class/net/eth0': '../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0' },
+      files: {
+        ...DEBIAN,
+        'sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0/type': '1\n',
+        'proc/net/route': 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n',
+      },
+    });
+    try {
+      const plan = await runCli(['plan', '01:00.0', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(plan.code, 3);
+      for (const argv of [['persist', '01:00.0', '--yes'], ['persist', '01:00.0', '--dry-run'], ['persist', '01:00.0', '--by-id', '--yes'], ['bind', '01:00.0', '--persist', '--yes']]) {
+        const r = await runCli([...argv, '--root', t.root], { env: envFor(t.root) });
+        assert.equal(r.code, 3, `${argv.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, /the plan is blocked; nothing was changed/);
+      }
+      for (const f of ['etc/udev/rules.d/61-vfioctl.rules', 'etc/modprobe.d/vfioctl-vfio.conf', 'var/lib/vfioctl/journal.json']) assert.equal(fs.existsSync(path.join(t.root, f)), false, f);
+      const forced = await runCli(['persist', '01:00.0', '--force', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stderr, /--force: the host loses .*default route/);
+      assert.ok(fs.existsSync(path.join(t.root, 'etc/udev/rules.d/61-vfioctl.rules')));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('persist takes the whole IOMMU group as bind does, on the samples too (dry run): desktop-gpu 01:00.0 brings 01:00.1; q35 00:1f.2 is blocked', async () => {
+    const blocked = await runCli(['persist', '01:00.0', '--sample-host', 'desktop-gpu', '--dry-run', '--json']);
+    assert.equal(blocked.code, 3, 'the host would lose its display');
+    const d = await runCli(['persist', '01:00.0', '--sample-host', 'desktop-gpu', '--force', '--dry-run', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    const rules = d.json<{ files: { path: string; after: string }[] }>().files.find((f) => f.path.endsWith('etc/udev/rules.d/61-vfioctl.rules'))!;
+    assert.match(rules.after, /KERNEL=="0000:01:00\.0"/);
+    assert.match(rules.after, /KERNEL=="0000:01:00\.1"/);
+    const q = await runCli(['persist', '00:1f.2', '--sample', '--dry-run']);
+    assert.equal(q.code, 3, q.stdout + q.stderr);
+    assert.match(q.stderr, /LPC/);
+  });
+
+  it('plan, persist --dry-run and render host-config show the one modprobe file, with the bytes persist writes', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const plan = await runCli(['plan', '02:00.0', '--by-id', '--json', '--root', t.root], { env: envFor(t.root) });
+      const steps = plan.json<{ steps: { id: string; file?: string; effects?: { type: string; path: string; after: string | null }[] }[] }>().steps;
+      const mp = steps.find((s) => s.id === 'modprobe-vfio')!;
+      assert.equal(mp.file, '/etc/modprobe.d/vfioctl-vfio.conf');
+      const planned = mp.effects!.find((e) => e.type === 'file')!;
+      const dry = await runCli(['persist', '02:00.0', '--by-id', '--dry-run', '--json', '--root', t.root], { env: envFor(t.root) });
+      const shown = dry.json<{ files: { path: string; after: string }[] }>().files.find((f) => f.path.endsWith('etc/modprobe.d/vfioctl-vfio.conf'))!;
+      assert.equal(shown.after, planned.after);
+      const hc = await runCli(['render', 'host-config', '02:00.0', '--by-id', '--root', t.root], { env: envFor(t.root) });
+      assert.ok(hc.stdout.includes(`cat > /etc/modprobe.d/vfioctl-vfio.conf <<'EOF'\n${planned.after}EOF\n`), hc.stdout);
+      assert.doesNotMatch(hc.stdout + plan.stdout, /vfioctl apply|\/etc\/modprobe\.d\/vfio\.conf/);
+      const p = await runCli(['persist', '02:00.0', '--by-id', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(p.code, 0, p.stderr);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf'), 'utf8'), planned.after);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('bind --persist --json: one document with the runtime result and the files written', async () => {
     const t = tree(DEBIAN);
     try {

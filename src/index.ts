@@ -57,7 +57,8 @@ export {
   type ApplyOptions,
   type Env,
 } from './service/session.js';
-export { composePlan, configPlanOf, effectCommand, type ComposedPlan, type ConfigSource } from './service/compose.js';
+export { composePlan, type ComposedPlan } from './service/compose.js';
+export { configPlanOf, effectCommand, stepsOfConfigPlan, type ConfigSource } from './service/config-plan.js';
 export { listSamples, sampleRoot, DEFAULT_SAMPLE } from './service/samples.js';
 export { parseDomainCapabilities, type DomainCapabilities } from './adapters/libvirt/domcaps.js';
 

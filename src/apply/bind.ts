@@ -8,7 +8,10 @@ import type { HostRoot } from '../host/host-root.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { formatPciAddress, pciAddressOf, requirePciAddress, comparePciAddress, type PciAddress } from '../model/pci-address.js';
 import { checkGroupViable, moveFunction, readFnGroup, readFnState, VFIO_PCI, type GroupViability } from './pci-state.js';
-import { Run, type ApplyContext } from './run.js';
+import type { ApplyContext } from './run.js';
+
+/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
+const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
 import type { BoundRecord, FnDriverState } from './state.js';
 
 export interface FunctionChange {
@@ -86,7 +89,7 @@ export interface BindResult {
 /** Bind every function of `claim` to vfio-pci, journaled, verified, rolled back on any failure. */
 export async function applyBind(ctx: ApplyContext, claim: readonly string[]): Promise<BindResult> {
   const preview = previewBind(ctx.host, claim);
-  return Run.execute(ctx, 'bind', preview.functions.map((f) => f.address), async (run) => {
+  return (await runner()).execute(ctx, 'bind', preview.functions.map((f) => f.address), async (run) => {
     let loadedModule: string | null = null;
     if (preview.loadModule) {
       await run.step({ type: 'load-module', module: preview.loadModule }, async () => {
@@ -194,7 +197,7 @@ export async function applyRelease(ctx: ApplyContext, addrs: readonly string[] |
     }
   }
   if (!todo.length) return { runId: null, released: [], skipped: preview.skipped };
-  return Run.execute(ctx, 'release', todo.map((f) => f.address), async (run) => {
+  return (await runner()).execute(ctx, 'release', todo.map((f) => f.address), async (run) => {
     const released: FunctionChange[] = [];
     for (const f of todo) {
       const addr = pciAddressOf(f.address);

@@ -23,7 +23,10 @@ import {
 } from '../adapters/persist-render.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { applyDelta, type HostState, type PersistRecord, type StateDelta } from './state.js';
-import { Run, type ApplyContext } from './run.js';
+import type { ApplyContext } from './run.js';
+
+/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
+const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
 
 import { MODPROBE_FILE as MODPROBE_PATH, UNSAFE_INTERRUPTS_FILE } from '../core/host-files.js';
 
@@ -587,7 +590,7 @@ export async function applyConfigPlan(ctx: ApplyContext, plan: ConfigPlan, opts:
   if (!plan.files.length && !plan.commands.length && !Object.keys(plan.delta).length) {
     return { runId: '', written: [], ran: [], toRun: [], needsReboot: false, notes: ['nothing to change: already in the intended state'] };
   }
-  return Run.execute(ctx, plan.command, plan.args, async (run) => {
+  return (await runner()).execute(ctx, plan.command, plan.args, async (run) => {
     const written: ConfigApplyResult['written'] = [];
     for (const f of plan.files) {
       // the file must still be what the plan saw (no edit in between)

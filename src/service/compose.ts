@@ -7,20 +7,17 @@
 import type { HostRoot } from '../host/host-root.js';
 import type { BootTooling } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
-import type { HostState, StateDelta } from '../apply/state.js';
+import { commandEffect, effectCommand, fileEffect as fileEffectOf } from './config-plan.js';
+import type { HostState } from '../apply/state.js';
 import { newRunId } from '../apply/state.js';
-import { iommuParams, planKernelCmdline, planPersist, planUnsafeInterrupts, type ConfigPlan, MODPROBE_FILE as MODPROBE_REL, UNSAFE_IRQ_FILE } from '../apply/persist.js';
+import { planKernelCmdline, planPersist, planUnsafeInterrupts, MODPROBE_FILE as MODPROBE_REL } from '../apply/persist.js';
 import { bindWrites, previewBind } from '../apply/bind.js';
 import { VfioctlError } from '../model/errors.js';
 import { pciAddressOf } from '../model/pci-address.js';
 import type { PassthroughPlan, PlanStep, StepEffect } from '../model/plan.js';
 
-/** A config plan's part that a step carries, and the state change that goes with it. */
-export interface ConfigSource {
-  /** step ids whose effects come from this config plan */
-  steps: string[];
-  plan: ConfigPlan;
-}
+export type { ConfigSource } from './config-plan.js';
+import type { ConfigSource } from './config-plan.js';
 
 export interface ComposedPlan {
   plan: PassthroughPlan;
@@ -31,9 +28,6 @@ export interface ComposedPlan {
 
 const PERSIST_STEPS = new Set(['modprobe-vfio', 'persist-driver-override', 'kernel-cmdline-vfio-ids', 'regenerate-initramfs']);
 
-function fileEffect(_host: HostRoot, f: { rel: string; before: string | null; after: string | null }): StepEffect {
-  return { type: 'file', path: `/${f.rel}`, rel: f.rel, before: f.before, after: f.after };
-}
 
 function sameArgv(a: readonly string[] | null | undefined, b: readonly string[]): boolean {
   return !!a && a.length === b.length && a.every((x, i) => x === b[i]);
@@ -60,19 +54,6 @@ function persistStepOfCommand(argv: readonly string[], tooling: BootTooling): st
   return 'persist-driver-override';
 }
 
-function commandEffect(c: ConfigPlan['commands'][number]): StepEffect {
-  return { type: 'command', argv: [...c.argv], ...(c.undoArgv ? { undoArgv: [...c.undoArgv] } : {}), regenerate: c.regenerate, why: c.why };
-}
-
-/** The human command line of a step, from its effects (null: nothing to run). */
-export function effectCommand(effects: readonly StepEffect[]): string | undefined {
-  const parts: string[] = [];
-  for (const e of effects) {
-    if (e.type === 'command') parts.push(formatArgv(e.argv));
-    else if (e.type === 'sysfs-write') parts.push(`echo ${e.value === '' ? "''" : e.value} > ${e.path}`);
-  }
-  return parts.length ? parts.join('; ') : undefined;
-}
 
 export interface ComposeInput {
   host: HostRoot;
@@ -112,7 +93,7 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   if (iommu && iommu.action.type === 'enable-iommu') {
     try {
       const cp = planKernelCmdline(host, tooling, x.state, { enable: true, params: iommu.action.params }, runId);
-      iommu.effects = [...cp.files.map((f) => fileEffect(host, f)), ...cp.commands.map(commandEffect)];
+      iommu.effects = [...cp.files.map((f) => fileEffectOf(f)), ...cp.commands.map(commandEffect)];
       sources.push({ steps: ['enable-iommu'], plan: cp });
     } catch (e) {
       if (!(e instanceof VfioctlError)) throw e;
@@ -129,7 +110,7 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
     const k = byId.get('kernel-cmdline-vfio-ids');
     if (k && k.action.type === 'kernel-cmdline') k.action.set = [`vfio-pci.ids=${ids.join(',')}`];
     for (const id of PERSIST_STEPS) if (byId.has(id)) ensure(id);
-    for (const f of cp.files) ensure(persistStepOfFile(f.rel, tooling)).effects!.push(fileEffect(host, f));
+    for (const f of cp.files) ensure(persistStepOfFile(f.rel, tooling)).effects!.push(fileEffectOf(f));
     for (const c of cp.commands) ensure(persistStepOfCommand(c.argv, tooling)).effects!.push(commandEffect(c));
     const mp = byId.get('modprobe-vfio');
     const mpFile = mp?.effects?.find((e): e is Extract<StepEffect, { type: 'file' }> => e.type === 'file');
@@ -144,7 +125,7 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   const unsafe = byId.get('unsafe-interrupts');
   if (unsafe && x.allowUnsafeInterrupts) {
     const cp = planUnsafeInterrupts(host, tooling, true);
-    unsafe.effects = [...cp.files.map((f) => fileEffect(host, f)), ...cp.commands.map(commandEffect)];
+    unsafe.effects = [...cp.files.map((f) => fileEffectOf(f)), ...cp.commands.map(commandEffect)];
     const f = cp.files[0];
     if (unsafe.action.type === 'modprobe-conf' && f) unsafe.action.content = f.after ?? '';
     sources.push({ steps: ['unsafe-interrupts'], plan: cp });
@@ -179,39 +160,4 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   return { plan, sources, notes };
 }
 
-/** The config plan a set of selected steps carries out: files and commands from their effects, deltas from their sources. */
-export function configPlanOf(command: string, args: string[], steps: readonly PlanStep[], sources: readonly ConfigSource[]): ConfigPlan {
-  const ids = new Set(steps.map((s) => s.id));
-  const files: ConfigPlan['files'] = [];
-  const commands: ConfigPlan['commands'] = [];
-  for (const s of steps) {
-    for (const e of s.effects ?? []) {
-      if (e.type === 'file') files.push({ rel: e.rel, before: e.before, after: e.after });
-      else if (e.type === 'command') commands.push({ argv: e.argv, ...(e.undoArgv ? { undoArgv: e.undoArgv } : {}), regenerate: e.regenerate, why: e.why });
-    }
-  }
-  const used = sources.filter((src) => src.steps.some((id) => ids.has(id)));
-  const delta: StateDelta = {};
-  for (const u of used) {
-    if (u.plan.delta.persist) delta.persist = { ...(delta.persist ?? {}), ...u.plan.delta.persist };
-    if (u.plan.delta.unpersist) delta.unpersist = [...(delta.unpersist ?? []), ...u.plan.delta.unpersist];
-  }
-  return {
-    command,
-    args,
-    files,
-    commands,
-    delta,
-    notes: [...new Set(used.flatMap((u) => u.plan.notes))],
-    needsReboot: used.some((u) => u.plan.needsReboot) || steps.some((s) => s.needsReboot && (s.effects?.length ?? 0) > 0),
-  };
-}
 
-/** A config plan presented as steps (for the host-level commands: enable/disable-iommu, unpersist, sriov persistence). */
-export function stepsOfConfigPlan(host: HostRoot, id: string, title: string, cp: ConfigPlan): PlanStep {
-  const effects: StepEffect[] = [...cp.files.map((f) => fileEffect(host, f)), ...cp.commands.map(commandEffect)];
-  const cmd = effectCommand(effects);
-  return { id, title, kind: 'persistent', needsReboot: cp.needsReboot, ...(cmd ? { command: cmd } : {}), action: { type: 'config', command: cp.command }, effects };
-}
-
-export { iommuParams, UNSAFE_IRQ_FILE };

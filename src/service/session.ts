@@ -21,25 +21,20 @@ import { openSnapshotArchive } from '../host/snapshot.js';
 import { readHostFacts, readInVirtualMachine } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
-import { ConfigWriter, RealSysfsWriter, type SysfsWriter } from '../host/host-writer.js';
-import { createExec, type Exec } from '../adapters/exec.js';
+import type { SysfsWriter } from '../host/host-writer.js';
+import type { Exec } from '../adapters/exec.js';
 import { Virsh } from '../adapters/libvirt/virsh.js';
-import { type ApplyResult as HostdevApplyResult, type Effects, type GuestInfo, type HostdevChangeSet, otherGuestsOf, parseOrThrow, planHostdevAttach, planHostdevDetach, readGuests } from '../adapters/libvirt/guests.js';
-import { type DomainConfig, pciHostdevs } from '../adapters/libvirt/domain-xml.js';
-import { planBootInfo } from '../adapters/render/host-config.js';
-import { applyBind, applyRelease, previewBind, previewRelease, type BindPreview, type BindResult, type ReleasePreview, type ReleaseResult } from '../apply/bind.js';
-import { applyConfigPlan, iommuParams, planKernelCmdline, planSriovPersist, planUnpersist, planUnsafeInterrupts, type ConfigApplyResult, type ConfigPlan } from '../apply/persist.js';
-import { applySriov, checkSriovRequest, type SriovInfo } from '../apply/sriov.js';
-import { applyHostdevChangeSet } from '../apply/libvirt.js';
-import { applyRecover, previewRecover, type RecoverResult } from '../apply/recover.js';
-import { readFnState } from '../apply/pci-state.js';
+import type { ApplyResult as HostdevApplyResult, Effects, GuestInfo, HostdevChangeSet } from '../adapters/libvirt/guests.js';
+import type { DomainConfig } from '../adapters/libvirt/domain-xml.js';
+import type { BindPreview, BindResult, ReleasePreview, ReleaseResult } from '../apply/bind.js';
+import type { ConfigApplyResult, ConfigPlan } from '../apply/persist.js';
+import type { SriovInfo } from '../apply/sriov.js';
+import type { RecoverResult } from '../apply/recover.js';
 import type { ApplyContext } from '../apply/run.js';
-import { newRunId, StateStore, STATE_DIR, type HostState, type Journal } from '../apply/state.js';
-import { planPassthrough } from '../core/plan.js';
+import type { HostState, Journal, StateStore } from '../apply/state.js';
 import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
 import { checkDevice } from '../core/doctor-device.js';
-import { explainError, type Explanation } from '../core/explain.js';
-import { lintGuest } from '../core/lint-guest.js';
+import type { Explanation } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
 import { ExitCode, UsageError, VfioctlError } from '../model/errors.js';
 import { type Finding, worstSeverity } from '../model/finding.js';
@@ -48,11 +43,19 @@ import type { HostImpactFacts } from '../model/host-impact.js';
 import { type PciAddressString, formatPciAddress, formatShortAddress, pciAddressOf, requirePciAddress } from '../model/pci-address.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect } from '../model/plan.js';
-import { composePlan, configPlanOf, stepsOfConfigPlan, type ConfigSource } from './compose.js';
+import { configPlanOf, stepsOfConfigPlan, type ConfigSource } from './config-plan.js';
 import { parseDomainCapabilities } from '../adapters/libvirt/domcaps.js';
 import { sampleRoot } from './samples.js';
 
 export type Env = Record<string, string | undefined>;
+
+// Loaded when first needed: a plan or a doctor run does not pay for libvirt's XML, the journal or the writers.
+const libvirtGuests = () => import('../adapters/libvirt/guests.js');
+const domainXml = () => import('../adapters/libvirt/domain-xml.js');
+const writers = () => import('../host/host-writer.js');
+const bindMod = () => import('../apply/bind.js');
+const persistMod = () => import('../apply/persist.js');
+const stateMod = () => import('../apply/state.js');
 
 /** Test and embedding hooks for the mutating operations (how they reach the kernel). */
 export interface SessionRuntime {
@@ -306,12 +309,14 @@ export class Session {
     return this.cache.impact?.cpuVendor ?? this.cache.facts?.cpu.vendor ?? readCpuVendor(this.host());
   }
 
-  store(): StateStore {
-    return new StateStore(this.host());
+  /** vfioctl's state directory on this host (var/lib/vfioctl). */
+  async store(): Promise<StateStore> {
+    return new (await stateMod()).StateStore(this.host());
   }
 
-  state(): HostState {
-    return this.store().readState();
+  /** What vfioctl has changed on this host (state.json). */
+  async state(): Promise<HostState> {
+    return (await this.store()).readState();
   }
 
   /** A virsh runner for this session's connection (or `uri`). */
@@ -321,7 +326,7 @@ export class Session {
 
   /** The libvirt guests (persistent definitions), read once. */
   guests(): Promise<GuestInfo[]> {
-    return (this.cache.guests ??= readGuests(this.virsh()));
+    return (this.cache.guests ??= libvirtGuests().then((m) => m.readGuests(this.virsh())));
   }
 
   // ---- read-only reports
@@ -348,13 +353,14 @@ export class Session {
     let state: HostState | null = null;
     if (sysfs) {
       context.impact = this.hostImpact();
-      context.boot = planBootInfo(this.bootTooling());
-      state = this.state();
+      context.boot = (await import('../adapters/render/host-config.js')).planBootInfo(this.bootTooling());
+      state = await this.state();
       context.originalDrivers = Object.fromEntries(Object.entries(state.bound).map(([a, r]) => [a, r.original.driver]));
       // without IOMMU groups the remedy depends on the platform: a VM needs a virtual IOMMU from its host
       if (!inventory.groups.length) context.vm = this.cache.facts ? inVirtualMachine(this.cache.facts) : readInVirtualMachine(this.host());
     }
-    if (input.withGuests) context.otherGuests = otherGuestsOf(await this.guests(), null);
+    if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
+    const { planPassthrough } = await import('../core/plan.js');
     const pure = planPassthrough(
       inventory,
       {
@@ -371,6 +377,7 @@ export class Session {
     );
     if (!sysfs || !state) return { plan: pure, sources: [], notes: [] };
     try {
+      const { composePlan } = await import('./compose.js');
       return composePlan(pure, { host: this.host(), tooling: this.bootTooling(), state, allowUnsafeInterrupts: !!input.allowUnsafeInterrupts });
     } catch (e) {
       // a file the composition must read is unreadable: the effects are unknown, the plan stays as planned
@@ -423,9 +430,10 @@ export class Session {
   }
 
   /** The cause and fix of an error message, citing this host's facts unless `withHost` is false. */
-  explain(text: string, withHost = true): { version: 1; input: string; host: string | null; matches: Explanation[] } {
+  async explain(text: string, withHost = true): Promise<{ version: 1; input: string; host: string | null; matches: Explanation[] }> {
     const facts = withHost ? this.hostFacts() : undefined;
     const inventory = withHost ? this.inventory() : undefined;
+    const { explainError } = await import('../core/explain.js');
     return { version: 1, input: text.trim(), host: facts ? facts.root : null, matches: explainError(text, facts, inventory) };
   }
 
@@ -433,7 +441,8 @@ export class Session {
   async lint(guest: string): Promise<{ version: 1; guest: string; running: boolean; verdict: ReturnType<typeof worstSeverity>; findings: Finding[] }> {
     const guests = await this.guests();
     const target = this.findGuest(guests, guest);
-    const findings = lintGuest({ domain: target.config, inventory: this.inventory(), otherGuests: otherGuestsOf(guests, guest) });
+    const { lintGuest } = await import('../core/lint-guest.js');
+    const findings = lintGuest({ domain: target.config, inventory: this.inventory(), otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest) });
     return { version: 1, guest, running: target.running, verdict: worstSeverity(findings), findings };
   }
 
@@ -446,9 +455,10 @@ export class Session {
   }
 
   /** What vfioctl changed and has not undone, and any interrupted run. */
-  status(opts: { history?: boolean } = {}): StatusReport {
+  async status(opts: { history?: boolean } = {}): Promise<StatusReport> {
     const host = this.host();
-    const store = this.store();
+    const store = await this.store();
+    const { readFnState } = await import('../apply/pci-state.js');
     const state = store.readState();
     const journal = store.readJournal();
     const lock = store.readLock();
@@ -503,7 +513,7 @@ export class Session {
   /** Bind the whole claim of a plan to vfio-pci now (and, with `persist`, keep it across reboots). */
   async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean }): Promise<Change> {
     const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address' });
-    const bind = c.plan.verdict === 'blocked' ? undefined : previewBind(this.host(), c.plan.claim);
+    const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim);
     return this.change('bind', c.plan.claim, c, (s) => RUNTIME_IDS(s) || (!!input.persist && PERSIST_IDS.has(s.id)), bind ? { bind } : {});
   }
 
@@ -514,9 +524,10 @@ export class Session {
   }
 
   /** Remove what persist added, for the named functions and the rest of their IOMMU groups (or all). */
-  changeUnpersist(input: { addresses?: string[]; all?: boolean }): Change {
+  async changeUnpersist(input: { addresses?: string[]; all?: boolean }): Promise<Change> {
     const host = this.host();
-    const state = this.state();
+    const state = await this.state();
+    const { planUnpersist } = await persistMod();
     let keys: string[] | 'all' = 'all';
     if (!input.all) {
       if (!input.addresses?.length) throw new UsageError('no-address', 'name the functions, or pass --all', '`vfioctl status` lists what is persisted');
@@ -549,15 +560,18 @@ export class Session {
   }
 
   /** The kernel command line for the IOMMU (enable: intel_iommu=on on Intel, iommu=pt unless `pt` is false). */
-  changeIommu(input: { enable: boolean; vendor?: 'intel' | 'amd'; pt?: boolean; allowUnsafeInterrupts?: boolean }): Change | null {
+  async changeIommu(input: { enable: boolean; vendor?: 'intel' | 'amd'; pt?: boolean; allowUnsafeInterrupts?: boolean }): Promise<Change | null> {
     const host = this.host();
+    const { iommuParams, planKernelCmdline, planUnsafeInterrupts } = await persistMod();
+    const { newRunId } = await stateMod();
+    const state = await this.state();
     const tooling = this.bootTooling();
     const vendor = input.vendor ?? this.cpuVendor();
     const v = vendor === 'intel' || vendor === 'amd' ? vendor : vendor === null ? null : 'other';
     if (input.enable) {
       const params = iommuParams(v, input.pt !== false);
       if (!params.length) return null;
-      const cp = planKernelCmdline(host, tooling, this.state(), { enable: true, params }, newRunId());
+      const cp = planKernelCmdline(host, tooling, state, { enable: true, params }, newRunId());
       const ch = this.configChange(cp, 'enable-iommu', `turn the IOMMU on: ${params.join(' ')} on the kernel command line (${tooling.bootLoader.kind})`);
       if (input.allowUnsafeInterrupts) {
         const u = planUnsafeInterrupts(host, tooling, true);
@@ -569,7 +583,7 @@ export class Session {
       }
       return ch;
     }
-    const cp = planKernelCmdline(host, tooling, this.state(), { enable: false, params: iommuParams(v, true) }, newRunId());
+    const cp = planKernelCmdline(host, tooling, state, { enable: false, params: iommuParams(v, true) }, newRunId());
     const ch = this.configChange(cp, 'disable-iommu', `remove the IOMMU parameters vfioctl added (${tooling.bootLoader.kind})`);
     const u = planUnsafeInterrupts(host, tooling, false);
     if (u.files.length) {
@@ -580,8 +594,9 @@ export class Session {
   }
 
   /** Set a PF's VF count (and, with `persist`, at every boot). */
-  changeSriov(input: { pf: string; count: number; persist?: boolean }): Change {
+  async changeSriov(input: { pf: string; count: number; persist?: boolean }): Promise<Change> {
     const host = this.host();
+    const { checkSriovRequest } = await import('../apply/sriov.js');
     const pf = formatPciAddress(requirePciAddress(input.pf));
     const info = checkSriovRequest(host, pf, input.count);
     const attrRel = `${host.pciDeviceRel(requirePciAddress(pf))}/sriov_numvfs`;
@@ -592,7 +607,8 @@ export class Session {
     const steps: PlanStep[] = [{ id: `sriov-${pf}`, title: `${pf}: ${info.numVfs} -> ${input.count} VFs (of ${info.totalVfs})`, kind: 'runtime', needsReboot: false, action: { type: 'sriov-numvfs', address: pf, count: input.count }, effects: writes }];
     const sources: ConfigSource[] = [];
     if (input.persist) {
-      const cp = planSriovPersist(host, this.state(), pf, input.count === 0 ? null : input.count, newRunId());
+      const { planSriovPersist } = await persistMod();
+      const cp = planSriovPersist(host, await this.state(), pf, input.count === 0 ? null : input.count, (await stateMod()).newRunId());
       steps.push(stepsOfConfigPlan(host, 'sriov-persist', `create the VFs of ${pf} at every boot (udev rule)`, cp));
       sources.push({ steps: ['sriov-persist'], plan: cp });
     }
@@ -605,7 +621,7 @@ export class Session {
     if (effects.live && !target.running) {
       throw new VfioctlError('guest-not-running', `${name} is ${target.state}: --live needs a running guest`, { remedy: 'use --config to change the persistent definition (it takes effect at the next start)' });
     }
-    const live = effects.live ? parseOrThrow(await this.virsh().dumpxml(name), `live definition of ${name}`) : null;
+    const live = effects.live ? (await libvirtGuests()).parseOrThrow(await this.virsh().dumpxml(name), `live definition of ${name}`) : null;
     return { target, live, guests };
   }
 
@@ -616,7 +632,7 @@ export class Session {
     this.cache.guests = Promise.resolve(guests);
     const c = await this.composed({ addresses: input.addresses, guest: input.guest, exact: !!input.exact, force: !!input.force, romBar: input.romBar ?? 'auto', withGuests: true });
     if (c.plan.verdict === 'blocked') return this.change('attach', [input.guest, ...c.plan.claim], c, () => false);
-    const set = planHostdevAttach(c.plan, target, live, input.effects);
+    const set = (await libvirtGuests()).planHostdevAttach(c.plan, target, live, input.effects);
     const step = c.plan.steps.find((s) => s.id === 'attach-hostdevs');
     if (step) step.effects = hostdevEffects(set);
     return this.change('attach', [input.guest, ...c.plan.claim], c, (s) => s.id === 'attach-hostdevs', { hostdev: { set, virsh: this.virsh(), target } });
@@ -630,6 +646,7 @@ export class Session {
     const notes: string[] = [];
     if (!input.exact) {
       // The rest of each group that this guest holds goes too: half a group cannot start.
+      const { pciHostdevs } = await domainXml();
       const attached = new Set<string>([...pciHostdevs(target.config), ...(live ? pciHostdevs(live) : [])].map((h) => h.source));
       const extra = this.withGroupMates(requested).filter((a) => !requested.includes(a) && attached.has(a));
       if (extra.length) {
@@ -637,7 +654,8 @@ export class Session {
         notes.push(`${extra.map((a) => formatShortAddress(pciAddressOf(a))).join(', ')} detached as well: same IOMMU group (use --exact to leave ${extra.length > 1 ? 'them' : 'it'})`);
       }
     }
-    const set = planHostdevDetach(addresses, target, live, input.effects, otherGuestsOf(guests, input.guest));
+    const lg = await libvirtGuests();
+    const set = lg.planHostdevDetach(addresses, target, live, input.effects, lg.otherGuestsOf(guests, input.guest));
     set.notes.unshift(...notes);
     if (!set.changes.length) {
       throw new VfioctlError('not-attached', `none of ${requested.map((a) => formatShortAddress(pciAddressOf(a))).join(', ')} is attached to ${input.guest} (${set.skipped.map((x) => x.reason).join('; ')})`, {
@@ -661,13 +679,16 @@ export class Session {
   }
 
   /** An apply context for this host (lock, journal, writers), from the session's runtime options. */
-  applyContext(opts: ApplyOptions = {}): ApplyContext {
+  async applyContext(opts: ApplyOptions = {}): Promise<ApplyContext> {
     this.assertMutable();
     const host = this.host();
-    const exec = createExec({ env: { ...this.env } });
     const rt = this.options.runtime ?? {};
     const timeoutMs = opts.timeoutMs ?? rt.moveTimeoutMs ?? 10_000;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('bad-timeout', `--timeout ${opts.timeoutMs} is not a positive number of milliseconds`, 'e.g. --timeout 20000');
+    const { ConfigWriter, RealSysfsWriter } = await writers();
+    const { StateStore, STATE_DIR } = await stateMod();
+    const { createExec } = await import('../adapters/exec.js');
+    const exec = createExec({ env: { ...this.env } });
     const real = (): SysfsWriter => {
       const w = new RealSysfsWriter(host, exec);
       return this.live ? w : guardLoadModule(w, host);
@@ -693,16 +714,16 @@ export class Session {
   async apply(change: Change, opts: ApplyOptions = {}): Promise<ChangeResult> {
     this.assertMutable();
     this.refuseBlocked(change.verdict, change.findings, change.claim.join(' '));
-    const actx = this.applyContext(opts);
+    const actx = await this.applyContext(opts);
     const out: ChangeResult = { bind: null, config: null, hostdev: null, sriov: null };
     const binds = change.steps.filter((s) => s.action.type === 'bind-vfio').map((s) => (s.action as { address: string }).address);
-    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci')) out.bind = await applyBind(actx, binds.length ? binds : change.claim);
-    else if (change.command === 'bind') out.bind = await applyBind(actx, change.claim);
-    if (change.sriov) out.sriov = await applySriov(actx, change.sriov.pf, change.sriov.count);
+    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim);
+    if (change.sriov) out.sriov = await (await import('../apply/sriov.js')).applySriov(actx, change.sriov.pf, change.sriov.count);
     const cp = this.configPlanOf(change);
-    if (cp && change.command !== 'attach' && change.command !== 'detach') out.config = await applyConfigPlan(actx, cp, { regenerate: opts.regenerate !== false, runCommands: this.live });
+    if (cp && change.command !== 'attach' && change.command !== 'detach') out.config = await (await persistMod()).applyConfigPlan(actx, cp, { regenerate: opts.regenerate !== false, runCommands: this.live });
     if (change.hostdev && change.hostdev.set.changes.length) {
       const v = change.hostdev.virsh;
+      const { applyHostdevChangeSet } = await import('../apply/libvirt.js');
       out.hostdev = await applyHostdevChangeSet({ ...actx, virsh: () => v }, v, change.hostdev.set);
     }
     return out;
@@ -715,29 +736,30 @@ export class Session {
 
   // ---- release and recover (they undo what a journal recorded; no plan to compose)
 
-  releasePreview(which: string[] | 'all', opts: { to?: string } = {}): ReleasePreview {
+  async releasePreview(which: string[] | 'all', opts: { to?: string } = {}): Promise<ReleasePreview> {
     const list = which === 'all' ? 'all' : canonical(which, 'vfioctl release 01:00.0');
-    return previewRelease({ host: this.host(), store: this.store() }, list, opts);
+    return (await bindMod()).previewRelease({ host: this.host(), store: await this.store() }, list, opts);
   }
 
   async release(which: string[] | 'all', opts: { to?: string } & ApplyOptions = {}): Promise<ReleaseResult> {
     this.assertMutable();
     const list = which === 'all' ? 'all' : canonical(which, 'vfioctl release 01:00.0');
-    return applyRelease(this.applyContext(opts), list, opts.to === undefined ? {} : { to: opts.to });
+    return (await bindMod()).applyRelease(await this.applyContext(opts), list, opts.to === undefined ? {} : { to: opts.to });
   }
 
-  recoverPreview(): ReturnType<typeof previewRecover> {
-    return previewRecover({ store: this.store() });
+  async recoverPreview(): Promise<ReturnType<typeof import('../apply/recover.js').previewRecover>> {
+    return (await import('../apply/recover.js')).previewRecover({ store: await this.store() });
   }
 
   async recover(opts: ApplyOptions = {}): Promise<RecoverResult> {
     this.assertMutable();
-    return applyRecover(this.applyContext(opts));
+    return (await import('../apply/recover.js')).applyRecover(await this.applyContext(opts));
   }
 
   /** The guests libvirt knows, with the PCI functions more than one of them lists. */
   async guestsReport(): Promise<{ version: 1; uri: string; guests: GuestInfo[]; shared: { address: string; guests: string[] }[] }> {
     const guests = await this.guests();
+    const { pciHostdevs } = await domainXml();
     const users = new Map<string, string[]>();
     for (const g of guests) for (const h of pciHostdevs(g.config)) users.set(h.source, [...(users.get(h.source) ?? []), g.name]);
     const shared = [...users].filter(([, names]) => names.length > 1).map(([address, names]) => ({ address, guests: names }));

@@ -72,7 +72,7 @@ describe('session API (a front end without the CLI)', () => {
       assert.deepEqual(r.config!.ran, []);
       assert.equal(driverOf(w.root, '0000:02:00.1'), 'vfio-pci');
 
-      const st = w.session().status();
+      const st = await w.session().status();
       assert.deepEqual(st.bound.map((b) => [b.address, b.original.driver, b.drifted]), [['0000:02:00.0', 'nouveau', false], ['0000:02:00.1', 'snd_hda_intel', false]]);
       assert.deepEqual(Object.keys(st.persisted).sort(), ['address:0000:02:00.0', 'address:0000:02:00.1', 'initramfs']);
 
@@ -82,7 +82,7 @@ describe('session API (a front end without the CLI)', () => {
 
       const rel = await w.session().release('all');
       assert.deepEqual(rel.released.map((f) => [f.address, f.to.driver]), [['0000:02:00.0', 'nouveau'], ['0000:02:00.1', 'snd_hda_intel']]);
-      assert.deepEqual(w.session().status().bound, []);
+      assert.deepEqual((await w.session().status()).bound, []);
     } finally {
       w.cleanup();
     }

@@ -18,7 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-host', 'do not read the host; explain the message alone')
     .option('--list', 'list the messages vfioctl can explain')
     .action(
-      action<[string[]]>(ctx, (words, opts) => {
+      action<[string[]]>(ctx, async (words, opts) => {
         if (opts.list) {
           const list = knownMessages();
           if (ctx.json) ctx.printJson({ version: 1, known: list });
@@ -28,7 +28,7 @@ export function register(program: Command, ctx: CliContext): void {
         let text = words.join(' ');
         if (text.trim() === '-') text = readFileSync(0, 'utf8');
         if (!text.trim()) throw new UsageError('no-message', 'no message to explain', 'pass the error text in quotes: vfioctl explain "group 14 is not viable" (or - to read standard input)');
-        const report = ctx.session().explain(text, opts.host !== false);
+        const report = await ctx.session().explain(text, opts.host !== false);
         const matches = report.matches;
         if (ctx.json) {
           ctx.printJson(report);

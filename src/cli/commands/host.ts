@@ -24,7 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
         const o = opts as ConfigOptions & { vendor?: string; pt?: boolean; allowUnsafeInterrupts?: boolean };
         assertMutableHost(ctx, o);
         if (o.vendor !== undefined && o.vendor !== 'intel' && o.vendor !== 'amd') throw new UsageError('bad-vendor', `--vendor ${o.vendor}: expected intel or amd`);
-        const change = ctx.session().changeIommu({ enable: true, ...(o.vendor ? { vendor: o.vendor as 'intel' | 'amd' } : {}), pt: o.pt !== false, allowUnsafeInterrupts: !!o.allowUnsafeInterrupts });
+        const change = await ctx.session().changeIommu({ enable: true, ...(o.vendor ? { vendor: o.vendor as 'intel' | 'amd' } : {}), pt: o.pt !== false, allowUnsafeInterrupts: !!o.allowUnsafeInterrupts });
         if (!change) {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, command: 'host enable-iommu', result: null, notes: ['AMD: the IOMMU is used when firmware enables it; amd_iommu=on is not a valid value'] });
           else ctx.out('nothing to add: on AMD the IOMMU is used when firmware enables it (amd_iommu=on is not a valid value); enable AMD-Vi/IOMMU in the firmware setup\n');
@@ -40,7 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
       action<[]>(ctx, async (opts) => {
         const o = opts as ConfigOptions;
         assertMutableHost(ctx, o);
-        const change = ctx.session().changeIommu({ enable: false })!;
+        const change = (await ctx.session().changeIommu({ enable: false }))!;
         return runConfigChange(ctx, change, o, `${change.steps[0]!.title}?`);
       }),
     );

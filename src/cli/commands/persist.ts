@@ -44,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
       action<[string[]]>(ctx, async (inputs, opts) => {
         const o = opts as ConfigOptions & { all?: boolean };
         assertMutableHost(ctx, o);
-        const change = ctx.session().changeUnpersist({ addresses: inputs, all: !!o.all });
+        const change = await ctx.session().changeUnpersist({ addresses: inputs, all: !!o.all });
         await runConfigChange(ctx, change, o, 'remove the boot-time configuration vfioctl added?');
         return ExitCode.ok;
       }),

@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
         const o = opts as MutatingOptions & ConnectOptions;
         assertMutableHost(ctx, o);
         const s = ctx.session();
-        const p = s.recoverPreview();
+        const p = await s.recoverPreview();
         if (p.action === 'none') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });
           else ctx.out('nothing to recover: no interrupted run\n');

@@ -22,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
         const which = o.all ? ('all' as const) : parseAddresses(inputs);
         const s = ctx.session();
         const relOpts = o.to === undefined ? {} : { to: o.to };
-        const preview = s.releasePreview(which, relOpts);
+        const preview = await s.releasePreview(which, relOpts);
         const todo = preview.functions.filter((f) => !f.unchanged);
         if (o.dryRun || !todo.length) {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, preview, result: null });

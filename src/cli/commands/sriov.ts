@@ -22,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (!/^\d+$/.test(countIn)) throw new UsageError('bad-count', `VF count ${JSON.stringify(countIn)} is not a whole number`, 'e.g. vfioctl sriov set 01:00.0 4');
         const n = Number(countIn);
         const s = ctx.session();
-        const change = s.changeSriov({ pf: pfIn, count: n, persist: !!o.persist });
+        const change = await s.changeSriov({ pf: pfIn, count: n, persist: !!o.persist });
         const { pf, info } = change.sriov!;
         const persistPlan = s.configPlanOf(change);
         if (o.dryRun) {

@@ -9,9 +9,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description('show what vfioctl changed (bound functions with their original drivers, persisted files, SR-IOV), and any interrupted run')
     .option('--history', 'also list finished runs')
     .action(
-      action<[]>(ctx, (opts) => {
+      action<[]>(ctx, async (opts) => {
         const host = ctx.host();
-        const report = ctx.session().status({ history: !!(opts as { history?: boolean }).history });
+        const report = await ctx.session().status({ history: !!(opts as { history?: boolean }).history });
         const { bound, interrupted, attached, lock, history } = report;
         const state = { persisted: report.persisted, sriov: report.sriov };
         if (ctx.json) {

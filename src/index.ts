@@ -60,6 +60,7 @@ export {
 export { composePlan, type ComposedPlan } from './service/compose.js';
 export { configPlanOf, effectCommand, stepsOfConfigPlan, type ConfigSource } from './service/config-plan.js';
 export { listSamples, sampleRoot, DEFAULT_SAMPLE } from './service/samples.js';
+export { inventoryReport, groupsReport, showReport, groupView, findFunction, deviceName, acsEnabled, type GroupView } from './service/views.js';
 export { parseDomainCapabilities, type DomainCapabilities } from './adapters/libvirt/domcaps.js';
 
 export { main as runCli } from './cli/main.js';

@@ -46,6 +46,7 @@ import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice,
 import { configPlanOf, stepsOfConfigPlan, type ConfigSource } from './config-plan.js';
 import { parseDomainCapabilities } from '../adapters/libvirt/domcaps.js';
 import { sampleRoot } from './samples.js';
+import { groupsReport, inventoryReport, showReport } from './views.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -330,6 +331,21 @@ export class Session {
   }
 
   // ---- read-only reports
+
+  /** `ls --json`: every PCI function. */
+  inventoryReport(): ReturnType<typeof inventoryReport> {
+    return inventoryReport(this.inventory({ groups: 'none' }));
+  }
+
+  /** `groups --json`: the IOMMU groups with their members. */
+  groupsReport(): ReturnType<typeof groupsReport> {
+    return groupsReport(this.inventory());
+  }
+
+  /** `show ADDR --json`: one function, its group, its topology path. */
+  show(address: string): ReturnType<typeof showReport> {
+    return showReport(this.inventory(), address);
+  }
 
   /** Plan a passthrough, composed with this host: every step carries its effects (docs/plan.md). */
   async plan(input: PlanInput): Promise<PassthroughPlan> {

@@ -89,7 +89,8 @@ export function readHostFacts(host: HostRoot): HostFacts {
 
 // ---------------------------------------------------------------------------------------------------
 
-function readCpu(host: HostRoot, problems: Problems = []): CpuFacts {
+/** proc/cpuinfo: vendor, model, flags (the one cpuinfo reader; host impact takes its vendor from here). */
+export function readCpu(host: HostRoot, problems: Problems = []): CpuFacts {
   const r = host.readText('proc/cpuinfo');
   const source = fact(host, 'proc/cpuinfo', r, () => true as const, problems);
   const out: CpuFacts = { source, vendor: null, vendorId: null, modelName: null, flags: [], hypervisor: false };

@@ -25,6 +25,7 @@ import {
   type PlannedGroup,
 } from '../model/plan.js';
 import { checkHostImpact } from './host-impact.js';
+import { normalizeParamKey, parseKernelCmdline } from '../model/kernel-cmdline.js';
 import { VIOMMU_REMEDY } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 
@@ -255,13 +256,15 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
 
   // ---- 4. host impact
   findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why }));
+  // the running command line, parsed by the one kernel command line parser (quotes, `--` init separator)
   const cmdline = context.impact?.kernel.cmdline ?? null;
-  if (cmdline && /(^|\s)pcie_acs_override=/.test(cmdline)) {
+  const acsOverride = cmdline ? parseKernelCmdline(cmdline).params.find((p) => normalizeParamKey(p.key) === 'pcie_acs_override') : undefined;
+  if (cmdline && acsOverride) {
     add({
       id: 'acs-override-active',
       severity: 'warn',
       summary: 'the kernel runs with pcie_acs_override: IOMMU groups are split artificially and devices in them are not really isolated',
-      evidence: [{ source: 'proc/cmdline', value: (/pcie_acs_override=\S*/.exec(cmdline) ?? [''])[0] }],
+      evidence: [{ source: 'proc/cmdline', value: acsOverride.raw }],
       remedy: 'treat devices that shared a group without the override as one unit; remove the parameter for real isolation',
       category: 'security',
     });

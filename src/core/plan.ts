@@ -26,7 +26,7 @@ import {
 } from '../model/plan.js';
 import { checkHostImpact } from './host-impact.js';
 import { normalizeParamKey, parseKernelCmdline } from '../model/kernel-cmdline.js';
-import { VIOMMU_REMEDY } from './doctor-remedy.js';
+import { iommuOffRemedy } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 
 const VFIO_DRIVER = 'vfio-pci';
@@ -108,17 +108,11 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         id: 'iommu-not-enabled',
         severity: 'fail',
         summary: 'the kernel has no IOMMU groups: device assignment is impossible until the IOMMU is on',
-        detail: !context.vm && cpuVendor === 'amd'
+        detail: !context.platform?.vm && cpuVendor === 'amd'
           ? 'The AMD IOMMU is used when the firmware enables it; amd_iommu=on is not a valid value and changes nothing.'
           : undefined,
         evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
-        remedy: context.vm
-          ? `this is a virtual machine without a virtual IOMMU: ${VIOMMU_REMEDY}; then plan again`
-          : cpuVendor === 'amd'
-          ? 'enable the IOMMU (AMD-Vi / "IOMMU") in the firmware settings, reboot, and plan again'
-          : cpuVendor === 'intel'
-            ? 'enable VT-d in the firmware settings, apply step enable-iommu (intel_iommu=on), reboot, and plan again'
-            : 'enable the IOMMU in the firmware and on the kernel command line, reboot, and plan again',
+        remedy: iommuRemedy(cpuVendor, context),
         category: 'iommu',
       });
     }
@@ -410,6 +404,16 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     unsafeInterrupts: request.allowUnsafeInterrupts ?? false,
     needsReboot: steps.some((s) => s.needsReboot),
   };
+}
+
+/** The remedy for "no IOMMU groups": the shared one for the platform (doctor-remedy), then what the plan adds. */
+function iommuRemedy(cpuVendor: CpuVendor | null, context: PlanContext): string {
+  const vendor = cpuVendor === 'intel' || cpuVendor === 'amd' || cpuVendor === 'other' ? cpuVendor : null;
+  const shared = iommuOffRemedy(vendor, context.platform);
+  if (context.platform?.vm) return `this is a virtual machine without a virtual IOMMU: ${shared}; then plan again`;
+  if (shared && vendor === 'intel') return `${shared}; then apply step enable-iommu (intel_iommu=on), reboot, and plan again`;
+  if (shared) return `${shared}; then reboot and plan again`;
+  return 'enable the IOMMU in the firmware and on the kernel command line, reboot, and plan again';
 }
 
 function verdictOf(sev: Severity[]): PassthroughPlan['verdict'] {

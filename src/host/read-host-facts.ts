@@ -355,11 +355,12 @@ function readVirt(host: HostRoot): VirtFacts {
 }
 
 /**
- * Whether the host is a virtual machine, by the readers `readHostFacts` uses (cpuinfo's hypervisor flag,
- * DMI): for callers that need only this, e.g. a plan on a host without IOMMU groups.
+ * Whether the host is a virtual machine and its DMI identity, by the readers `readHostFacts` uses
+ * (cpuinfo's hypervisor flag, DMI): for callers that need only this, e.g. a plan on a host without IOMMU groups.
  */
-export function readInVirtualMachine(host: HostRoot): boolean {
-  return readCpu(host).hypervisor || readVirt(host).hypervisorName !== null;
+export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null } {
+  const virt = readVirt(host);
+  return { vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor };
 }
 
 /** The hypervisor a DMI identity names, or null (bare metal, or not recognisable). */

@@ -63,8 +63,11 @@ export interface PlanContext {
    * on vfio-pci now still needs its host driver's softdep.
    */
   originalDrivers?: Record<string, string | null>;
-  /** The host is a virtual machine (its IOMMU is the one the outer host gives it); absent: unknown. */
-  vm?: boolean;
+  /**
+   * The platform, read when the IOMMU is off (the remedy depends on it): a virtual machine, and the DMI
+   * identity that names the firmware menus. Absent: unknown.
+   */
+  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null };
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';

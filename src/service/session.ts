@@ -18,7 +18,7 @@ import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
-import { readHostFacts, readInVirtualMachine } from '../host/read-host-facts.js';
+import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import type { SysfsWriter } from '../host/host-writer.js';
@@ -373,7 +373,10 @@ export class Session {
       state = await this.state();
       context.originalDrivers = Object.fromEntries(Object.entries(state.bound).map(([a, r]) => [a, r.original.driver]));
       // without IOMMU groups the remedy depends on the platform: a VM needs a virtual IOMMU from its host
-      if (!inventory.groups.length) context.vm = this.cache.facts ? inVirtualMachine(this.cache.facts) : readInVirtualMachine(this.host());
+      if (!inventory.groups.length) {
+        const f = this.cache.facts;
+        context.platform = f ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor } : readPlatform(this.host());
+      }
     }
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
     const { planPassthrough } = await import('../core/plan.js');

@@ -10,6 +10,7 @@ import { openSession, type Session } from '../../src/index.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { SPEC, driverOf } from '../apply/helpers.js';
+import { firmwareRemedyFor } from '../../src/core/doctor-remedy.js';
 
 const DEBIAN = {
   'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
@@ -143,6 +144,20 @@ describe('session API (a front end without the CLI)', () => {
       const f = plan.findings.find((x) => x.id === 'iommu-not-enabled')!;
       assert.match(f.remedy ?? '', /give this VM a virtual IOMMU/);
       assert.doesNotMatch(f.remedy ?? '', /AMD-Vi/);
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('no IOMMU groups on bare metal: the plan gives the firmware remedy the doctor gives for this vendor and board', async () => {
+    const spec: HostSpec = { ...SPEC, iommu: 'none', functions: SPEC.functions.map((f) => ({ ...f, iommuGroup: null })) };
+    const w = world(spec, { ...DEBIAN, 'sys/class/dmi/id/sys_vendor': 'ASUSTeK COMPUTER INC.\n', 'sys/class/dmi/id/board_vendor': 'ASUSTeK COMPUTER INC.\n' });
+    try {
+      const plan = await w.session().plan({ addresses: ['01:00.0'] });
+      const remedy = plan.findings.find((x) => x.id === 'iommu-not-enabled')!.remedy ?? '';
+      assert.ok(remedy.startsWith(firmwareRemedyFor('intel', { sysVendor: 'ASUSTeK COMPUTER INC.', boardVendor: 'ASUSTeK COMPUTER INC.' })), remedy);
+      assert.match(remedy, /Advanced > System Agent \(SA\) Configuration > VT-d/);
+      assert.match(remedy, /intel_iommu=on/);
     } finally {
       w.cleanup();
     }

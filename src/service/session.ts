@@ -366,12 +366,21 @@ export class Session {
     const inventory = this.inventory();
     const sysfs = inventory.source.kind === 'sysfs';
     const context: PlanContext = {};
+    const notes: string[] = [];
     let state: HostState | null = null;
     if (sysfs) {
       context.impact = this.hostImpact();
       context.boot = (await import('../adapters/render/host-config.js')).planBootInfo(this.bootTooling());
-      state = await this.state();
-      context.originalDrivers = Object.fromEntries(Object.entries(state.bound).map(([a, r]) => [a, r.original.driver]));
+      let stateError: string | null = null;
+      try {
+        state = await this.state();
+      } catch (e) {
+        // a plan (not a change) on a state directory this user cannot read: the effects stay unknown
+        if (!(e instanceof VfioctlError) || strict) throw e;
+        stateError = e.message;
+      }
+      if (state) context.originalDrivers = Object.fromEntries(Object.entries(state.bound).map(([a, r]) => [a, r.original.driver]));
+      else notes.push(`effects not composed: ${stateError}`);
       // without IOMMU groups the remedy depends on the platform: a VM needs a virtual IOMMU from its host
       if (!inventory.groups.length) {
         const f = this.cache.facts;
@@ -394,7 +403,7 @@ export class Session {
       },
       context,
     );
-    if (!sysfs || !state) return { plan: pure, sources: [], notes: [] };
+    if (!sysfs || !state) return { plan: pure, sources: [], notes };
     try {
       const { composePlan } = await import('./compose.js');
       return composePlan(pure, { host: this.host(), tooling: this.bootTooling(), state, allowUnsafeInterrupts: !!input.allowUnsafeInterrupts });

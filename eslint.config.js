@@ -10,13 +10,15 @@ const io = [
   { name: 'node:child_process', message: 'model/ and core/ never spawn processes.' },
   { name: 'child_process', message: 'model/ and core/ never spawn processes.' },
 ];
-// Layers point down only: model <- core <- host <- adapters <- apply <- cli/web.
+// Layers point down only: model <- core <- host <- adapters <- apply <- service <- cli/web.
+// The session (service/) is the library front ends use: it never imports a front end.
 const above = {
-  model: ['core', 'host', 'adapters', 'apply', 'cli', 'web'],
-  core: ['host', 'adapters', 'apply', 'cli', 'web'],
-  host: ['adapters', 'apply', 'cli', 'web'],
-  adapters: ['apply', 'cli', 'web'],
-  apply: ['cli', 'web'],
+  model: ['core', 'host', 'adapters', 'apply', 'service', 'cli', 'web'],
+  core: ['host', 'adapters', 'apply', 'service', 'cli', 'web'],
+  host: ['adapters', 'apply', 'service', 'cli', 'web'],
+  adapters: ['apply', 'service', 'cli', 'web'],
+  apply: ['service', 'cli', 'web'],
+  service: ['cli', 'web'],
 };
 const layerRule = (layer, pure) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -56,4 +58,10 @@ export default tseslint.config(
   layerRule('host', false),
   layerRule('adapters', false),
   layerRule('apply', false),
+  layerRule('service', false),
+  // the second-front-end test proves the library alone serves a front end
+  {
+    files: ['test/service/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/src/cli/**', '**/cli/**'], message: 'test/service drives the session API alone: no CLI imports' }] }] },
+  },
 );

@@ -40,4 +40,27 @@ export { detectBootTooling } from './host/detect-boot.js';
 export * from './apply/bind.js';
 export * from './apply/recover.js';
 
+// session: the library as a front end uses it (src/service/session.ts)
+export {
+  openSession,
+  Session,
+  UNSAFE_WARNING,
+  type SessionOptions,
+  type SessionRuntime,
+  type PlanInput,
+  type PlanReport,
+  type DoctorInput,
+  type DoctorReport,
+  type StatusReport,
+  type Change,
+  type ChangeResult,
+  type ApplyOptions,
+  type Env,
+} from './service/session.js';
+export { composePlan, type ComposedPlan } from './service/compose.js';
+export { configPlanOf, effectCommand, stepsOfConfigPlan, type ConfigSource } from './service/config-plan.js';
+export { listSamples, sampleRoot, DEFAULT_SAMPLE } from './service/samples.js';
+export { inventoryReport, groupsReport, showReport, groupView, findFunction, deviceName, acsEnabled, type GroupView } from './service/views.js';
+export { parseDomainCapabilities, type DomainCapabilities } from './adapters/libvirt/domcaps.js';
+
 export { main as runCli } from './cli/main.js';

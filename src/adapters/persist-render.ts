@@ -108,6 +108,10 @@ export function removeInitramfsToolsModules(text: string, added: readonly string
   return lines.join('\n');
 }
 
+/** vfioctl's own initramfs drop-ins (dracut, mkinitcpio), written and removed by `vfioctl persist` / `unpersist`. */
+export const DRACUT_FILE = 'etc/dracut.conf.d/vfioctl.conf';
+export const MKINITCPIO_FILE = 'etc/mkinitcpio.conf.d/vfioctl.conf';
+
 export function renderDracutConf(): string {
   return `${HEADER}\nforce_drivers+=" ${VFIO_MODULES.join(' ')} "\n`;
 }

@@ -8,8 +8,10 @@ import type { HostRoot } from '../host/host-root.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { formatPciAddress, pciAddressOf, requirePciAddress, comparePciAddress, type PciAddress } from '../model/pci-address.js';
 import { checkGroupViable, moveFunction, readFnGroup, readFnState, VFIO_PCI, type GroupViability } from './pci-state.js';
-import { Run, type ApplyContext } from './run.js';
-import { shellQuote } from '../model/shell-quote.js';
+import type { ApplyContext } from './run.js';
+
+/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
+const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
 import type { BoundRecord, FnDriverState } from './state.js';
 
 export interface FunctionChange {
@@ -40,15 +42,19 @@ function sortAddrs(addrs: readonly string[]): PciAddress[] {
   return [...seen.values()].sort(comparePciAddress);
 }
 
-/** The sysfs writes moveFunction would make, for --dry-run. */
-export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): string[] {
+/** The sysfs attribute writes moveFunction makes, in order (root-relative paths; value as written). */
+export function bindWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): { rel: string; value: string }[] {
   const a = formatPciAddress(addr);
-  const d = (rel: string): string => shellQuote(host.display(rel));
-  const w: string[] = [];
-  if (from.override !== to.override) w.push(`echo ${shellQuote(to.override ?? '')} > ${d(`${host.pciDeviceRel(addr)}/driver_override`)}`);
-  if (from.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d(host.pciDriverRel(from.driver, 'unbind'))}`);
-  if (to.driver && from.driver !== to.driver) w.push(`echo ${a} > ${d('sys/bus/pci/drivers_probe')}`);
+  const w: { rel: string; value: string }[] = [];
+  if (from.override !== to.override) w.push({ rel: `${host.pciDeviceRel(addr)}/driver_override`, value: to.override ?? '' });
+  if (from.driver && from.driver !== to.driver) w.push({ rel: host.pciDriverRel(from.driver, 'unbind'), value: a });
+  if (to.driver && from.driver !== to.driver) w.push({ rel: 'sys/bus/pci/drivers_probe', value: a });
   return w;
+}
+
+/** The sysfs writes moveFunction would make, as a person would type them (for --dry-run). */
+export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverState, to: FnDriverState): string[] {
+  return bindWrites(host, addr, from, to).map((w) => `echo ${w.value === '' ? "''" : w.value} > ${host.display(w.rel)}`);
 }
 
 export function previewBind(host: HostRoot, claim: readonly string[]): BindPreview {
@@ -83,7 +89,7 @@ export interface BindResult {
 /** Bind every function of `claim` to vfio-pci, journaled, verified, rolled back on any failure. */
 export async function applyBind(ctx: ApplyContext, claim: readonly string[]): Promise<BindResult> {
   const preview = previewBind(ctx.host, claim);
-  return Run.execute(ctx, 'bind', preview.functions.map((f) => f.address), async (run) => {
+  return (await runner()).execute(ctx, 'bind', preview.functions.map((f) => f.address), async (run) => {
     let loadedModule: string | null = null;
     if (preview.loadModule) {
       await run.step({ type: 'load-module', module: preview.loadModule }, async () => {
@@ -191,7 +197,7 @@ export async function applyRelease(ctx: ApplyContext, addrs: readonly string[] |
     }
   }
   if (!todo.length) return { runId: null, released: [], skipped: preview.skipped };
-  return Run.execute(ctx, 'release', todo.map((f) => f.address), async (run) => {
+  return (await runner()).execute(ctx, 'release', todo.map((f) => f.address), async (run) => {
     const released: FunctionChange[] = [];
     for (const f of todo) {
       const addr = pciAddressOf(f.address);

@@ -19,18 +19,22 @@ import { formatArgv } from '../host/detect-boot.js';
 import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey, readGrubVariable } from '../model/kernel-cmdline.js';
 import { editModprobeConf, MANAGED_HEADER, renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
-  BIND_UNIT_FILE, BIND_UNIT_NAME, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
+  BIND_UNIT_FILE, BIND_UNIT_NAME, DRACUT_FILE, MKINITCPIO_FILE, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
   assertRuleValue,
 } from '../adapters/persist-render.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { applyDelta, type HostState, type PersistRecord, type StateDelta } from './state.js';
-import { Run, type ApplyContext } from './run.js';
+import type { ApplyContext } from './run.js';
 
-export const MODPROBE_FILE = 'etc/modprobe.d/vfioctl-vfio.conf';
-export const UNSAFE_IRQ_FILE = 'etc/modprobe.d/vfioctl-unsafe-interrupts.conf';
+/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
+const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
+
+import { MODPROBE_FILE as MODPROBE_PATH, UNSAFE_INTERRUPTS_FILE } from '../core/host-files.js';
+
+/** Root-relative forms of the one modprobe.d file name each (src/core/host-files.ts). */
+export const MODPROBE_FILE = MODPROBE_PATH.slice(1);
+export const UNSAFE_IRQ_FILE = UNSAFE_INTERRUPTS_FILE.slice(1);
 export const SRIOV_RULES_FILE = 'etc/udev/rules.d/62-vfioctl-sriov.rules';
-const DRACUT_FILE = 'etc/dracut.conf.d/vfioctl.conf';
-const MKINITCPIO_FILE = 'etc/mkinitcpio.conf.d/vfioctl.conf';
 const INITRAMFS_KEY = 'initramfs';
 const CMDLINE_KEY = 'kernel-cmdline';
 
@@ -409,14 +413,6 @@ function planPersistCmdlineIds(host: HostRoot, tooling: BootTooling, state: Host
 
 export type CpuVendorName = 'intel' | 'amd' | 'other';
 
-export function readCpuVendor(host: HostRoot): CpuVendorName | null {
-  const r = host.readText('proc/cpuinfo');
-  if (r.state !== 'ok') return null;
-  const m = /^vendor_id\s*:\s*(\S+)/m.exec(r.value);
-  if (!m) return 'other';
-  return m[1] === 'GenuineIntel' ? 'intel' : m[1] === 'AuthenticAMD' || m[1] === 'HygonGenuine' ? 'amd' : 'other';
-}
-
 /** Parameters enable-iommu sets: intel_iommu=on on Intel (AMD's IOMMU is on when firmware enables it), iommu=pt unless declined. */
 export function iommuParams(vendor: CpuVendorName | null, passthrough: boolean): string[] {
   const p: string[] = [];
@@ -496,7 +492,7 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
     }
     case 'none':
       throw new VfioctlError('no-boot-loader', 'the boot loader of this host was not recognised, so vfioctl cannot change the kernel command line', {
-        remedy: `add ${op.params.join(' ')} to the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
+        remedy: `${op.enable ? `add ${set.join(' ')} to` : `remove ${remove.join(' ') || 'the parameters vfioctl added'} from`} the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
         exitCode: ExitCode.notReady,
       });
   }
@@ -597,7 +593,7 @@ export async function applyConfigPlan(ctx: ApplyContext, plan: ConfigPlan, opts:
   if (!plan.files.length && !plan.commands.length && !Object.keys(plan.delta).length) {
     return { runId: '', written: [], ran: [], toRun: [], needsReboot: false, notes: ['nothing to change: already in the intended state'] };
   }
-  return Run.execute(ctx, plan.command, plan.args, async (run) => {
+  return (await runner()).execute(ctx, plan.command, plan.args, async (run) => {
     const written: ConfigApplyResult['written'] = [];
     for (const f of plan.files) {
       // the file must still be what the plan saw (no edit in between)

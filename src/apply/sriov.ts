@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import type { HostRoot } from '../host/host-root.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { formatPciAddress, requirePciAddress, type PciAddress } from '../model/pci-address.js';
-import { Run, type ApplyContext } from './run.js';
+import type { ApplyContext } from './run.js';
+
+/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
+const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
 
 export interface SriovInfo {
   address: string;
@@ -52,7 +55,7 @@ export async function applySriov(ctx: ApplyContext, pf: string, n: number): Prom
   const info = checkSriovRequest(ctx.host, pf, n);
   const addr = requirePciAddress(pf);
   if (info.numVfs === n) return { runId: null, before: n, after: n, vfs: listVfs(ctx.host, addr) };
-  return Run.execute(ctx, 'sriov set', [info.address, String(n)], async (run) => {
+  return (await runner()).execute(ctx, 'sriov set', [info.address, String(n)], async (run) => {
     await run.step({ type: 'sriov', address: info.address, before: info.numVfs, after: n }, () => {
       if (info.numVfs > 0 && n > 0) ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', '0\n');
       ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', `${n}\n`);

@@ -2,15 +2,9 @@
  * Per-invocation context shared by every command: global options, the host root (--root, VFIOCTL_ROOT,
  * --sample), the inventory (or an imported listing with --from), output helpers and error reporting.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { HostRoot } from '../host/host-root.js';
-import { readInventory } from '../host/read-inventory.js';
-import { readPciIds } from '../host/read-pci-ids.js';
-import { openSnapshotArchive } from '../host/snapshot.js';
-import { importListing } from '../model/import-listing.js';
-import { UsageError, VfioctlError } from '../model/errors.js';
+import type { HostRoot } from '../host/host-root.js';
+import { VfioctlError } from '../model/errors.js';
+import { openSession, type Session, type SessionRuntime } from '../service/session.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
 import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
@@ -23,49 +17,26 @@ export interface GlobalOptions {
   json?: boolean;
   color?: boolean;
   from?: string;
+  connect?: string;
 }
 
-/** The directory holding the package (for samples/): found from this module's location. */
-export function packageDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfioctl') return dir;
-      } catch {
-        // not ours; keep walking
-      }
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('internal: cannot find the vfioctl package directory');
-}
+export { packageDir, DEFAULT_SAMPLE, listSamples, sampleRoot } from '../service/samples.js';
 
-export const DEFAULT_SAMPLE = 'q35-intel-iommu';
-
-export function listSamples(): string[] {
-  const dir = join(packageDir(), 'samples');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-}
-
-export function sampleRoot(name: string | true): string {
-  const samples = listSamples();
-  const wanted = name === true ? (samples.includes(DEFAULT_SAMPLE) ? DEFAULT_SAMPLE : samples[0]) : name;
-  if (!wanted || !samples.includes(wanted)) {
-    throw new UsageError('bad-sample', `no sample host named ${JSON.stringify(name === true ? DEFAULT_SAMPLE : name)}`, `available samples: ${samples.join(', ') || '(none shipped)'}`);
-  }
-  const base = join(packageDir(), 'samples', wanted);
-  return existsSync(join(base, 'root')) ? join(base, 'root') : base;
-}
+/**
+ * How the mutating commands reach the kernel and the running system, for tests: the real sysfs writer
+ * unless a fake is set; roots listed in `liveRoots` count as the running system (commands run, with
+ * the fake executables the test put on PATH). Never set from the environment.
+ */
+export const applyRuntime: { sysfsWriter: SessionRuntime['sysfsWriter']; moveTimeoutMs: number | null; liveRoots: Set<string> } = {
+  sysfsWriter: null,
+  moveTimeoutMs: null,
+  liveRoots: new Set(),
+};
 
 export class CliContext {
   readonly io: CliIo;
   private global: GlobalOptions = {};
-  private hostCache: HostRoot | undefined;
-  private inventoryCache: PciInventory | undefined;
-  private inventoryGroups: 'full' | 'none' | undefined;
+  private sessionCache: Session | undefined;
   exitCode = 0;
 
   constructor(io: CliIo) {
@@ -74,8 +45,7 @@ export class CliContext {
 
   setGlobal(opts: GlobalOptions): void {
     this.global = opts;
-    this.hostCache = undefined;
-    this.inventoryCache = undefined;
+    this.sessionCache = undefined;
   }
 
   get opts(): GlobalOptions {
@@ -90,40 +60,37 @@ export class CliContext {
     return makeColors(!this.json && colorEnabled(this.global, this.io.isTTY, this.io.env));
   }
 
+  /** The library session for this invocation: the host named by --sample, --root or VFIOCTL_ROOT. */
+  session(): Session {
+    if (!this.sessionCache) {
+      const g = this.global;
+      const sample = g.sampleHost ?? (g.sample ? true : undefined);
+      const root = g.root;
+      const resolved = root ?? (this.io.env.VFIOCTL_ROOT || undefined);
+      this.sessionCache = openSession({
+        ...(sample !== undefined ? { sample } : {}),
+        ...(root !== undefined ? { root } : {}),
+        ...(g.from !== undefined ? { from: g.from } : {}),
+        ...(g.connect !== undefined ? { connect: g.connect } : {}),
+        ...(resolved !== undefined && applyRuntime.liveRoots.has(resolved) ? { live: true } : {}),
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.io.env },
+        runtime: { sysfsWriter: applyRuntime.sysfsWriter, moveTimeoutMs: applyRuntime.moveTimeoutMs },
+        log: (line) => {
+          if (!this.json) this.err(`${line}\n`);
+        },
+      });
+    }
+    return this.sessionCache;
+  }
+
   /** The host root chosen by --sample, --root or VFIOCTL_ROOT (default "/"). */
   host(): HostRoot {
-    if (!this.hostCache) {
-      const sample = this.global.sampleHost ?? (this.global.sample ? true : undefined);
-      if (sample !== undefined) {
-        if (this.global.root !== undefined) throw new UsageError('bad-options', '--sample and --root both name a host', 'use one of them');
-        this.hostCache = new HostRoot(sampleRoot(sample));
-      } else {
-        const root = this.global.root ?? (this.io.env.VFIOCTL_ROOT || '/');
-        this.hostCache = new HostRoot(/\.(tar\.gz|tgz)$/.test(root) ? openSnapshotArchive(root) : root);
-      }
-    }
-    return this.hostCache;
+    return this.session().host();
   }
 
   /** The PCI inventory: from --from FILE when given, else read from the host root. */
   inventory(opts: { groups?: 'full' | 'none' } = {}): PciInventory {
-    const groups = opts.groups ?? 'full';
-    if (this.inventoryCache && this.inventoryGroups === 'none' && groups === 'full') this.inventoryCache = undefined;
-    if (!this.inventoryCache) {
-      this.inventoryGroups = groups;
-      if (this.global.from !== undefined) {
-        let text: string;
-        try {
-          text = this.global.from === '-' ? readFileSync(0, 'utf8') : readFileSync(this.global.from, 'utf8');
-        } catch (e) {
-          throw new UsageError('bad-from', `cannot read ${this.global.from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`, `lspci -nnk` or an IOMMU group listing (or - for standard input)');
-        }
-        this.inventoryCache = importListing(text, this.global.from, readPciIds(new HostRoot('/')));
-      } else {
-        this.inventoryCache = readInventory(this.host(), { groups });
-      }
-    }
-    return this.inventoryCache;
+    return this.session().inventory(opts);
   }
 
   out(text: string): void {
@@ -138,7 +105,6 @@ export class CliContext {
   printJson(value: object): void {
     this.out(toJson(jsonDocument(value)));
   }
-
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */
   reportError(e: unknown): number {
     if (e instanceof VfioctlError) {

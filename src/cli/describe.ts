@@ -10,12 +10,8 @@ export function className(f: PciFunction): string {
   return f.names.subclassName ?? f.names.className ?? `class ${f.class}`;
 }
 
-/** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
-export function deviceName(f: PciFunction): string {
-  const ids = `[${f.vendorId}:${f.deviceId}]`;
-  const parts = [f.names.vendor, f.names.device].filter((x): x is string => !!x);
-  return parts.length ? `${parts.join(' ')} ${ids}` : ids;
-}
+export { deviceName, acsEnabled } from '../service/views.js';
+import { acsEnabled } from '../service/views.js';
 
 export function driverText(f: PciFunction, inv: PciInventory): string {
   if (inv.source.kind === 'import' && inv.source.unknown.includes('drivers in use')) return '?';
@@ -38,10 +34,6 @@ export function flags(f: PciFunction): string[] {
   return out;
 }
 
-export function acsEnabled(f: PciFunction): boolean {
-  const ctl = f.capabilities.acs?.control;
-  return !!ctl && ctl.sv && ctl.rr && ctl.cr && ctl.uf;
-}
 
 function isRootComplexDevice(f: PciFunction): boolean {
   return f.parentChain.length === 0;

@@ -79,8 +79,14 @@ export function describeBoot(boot: BootFacts): string {
 
 type Board = 'asus' | 'asrock' | 'gigabyte' | 'msi' | 'dell' | 'hp' | 'lenovo' | 'supermicro' | null;
 
-function boardOf(facts: HostFacts): Board {
-  const v = `${facts.virt.sysVendor ?? ''} ${facts.virt.boardVendor ?? ''}`.toLowerCase();
+/** What DMI says about the machine (sys_vendor, board_vendor): enough to name the firmware menus. */
+export interface Dmi {
+  sysVendor: string | null;
+  boardVendor: string | null;
+}
+
+function boardOf(dmi: Dmi): Board {
+  const v = `${dmi.sysVendor ?? ''} ${dmi.boardVendor ?? ''}`.toLowerCase();
   if (v.includes('asustek') || v.includes('asus')) return 'asus';
   if (v.includes('asrock')) return 'asrock';
   if (v.includes('gigabyte')) return 'gigabyte';
@@ -118,7 +124,12 @@ const AMD_MENUS: Record<NonNullable<Board>, string> = {
 
 /** Where to switch the IOMMU on in firmware, by CPU vendor and (when DMI names it) board vendor. */
 export function firmwareRemedy(facts: HostFacts, vendor: 'intel' | 'amd' | 'other'): string {
-  const board = boardOf(facts);
+  return firmwareRemedyFor(vendor, facts.virt);
+}
+
+/** The same, from the DMI identity alone (the plan has no full host facts). */
+export function firmwareRemedyFor(vendor: 'intel' | 'amd' | 'other', dmi: Dmi): string {
+  const board = boardOf(dmi);
   if (vendor === 'intel') {
     const menu = board ? `on this ${BOARD_NAMES[board]} board typically ${INTEL_MENUS[board]}` : 'usually under Advanced > Chipset / System Agent / North Bridge / CPU Configuration';
     return `enable "Intel Virtualization Technology for Directed I/O" (VT-d) in the firmware setup, ${menu}; also keep "Intel Virtualization Technology" (VT-x) on. Firmware updates often reset it: check again after every BIOS update`;
@@ -137,3 +148,21 @@ export const VIOMMU_REMEDY = [
   "  libvirt: <features><ioapic driver='qemu'/></features> and <devices><iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu></devices>",
   'then boot this VM with intel_iommu=on',
 ].join('\n');
+
+/** The platform a plan runs on, as far as the IOMMU remedy needs it. */
+export interface Platform extends Dmi {
+  /** a virtual machine: its IOMMU is the one the outer host gives it */
+  vm: boolean;
+}
+
+/**
+ * The one remedy for "the kernel has no IOMMU": in a VM the virtual IOMMU from the outer host; on bare
+ * metal the firmware setting for this vendor and board (as the doctor's iommu-firmware finding says).
+ * Null when the vendor is unknown and no platform was read (the caller keeps its generic text).
+ */
+export function iommuOffRemedy(vendor: 'intel' | 'amd' | 'other' | null, platform: Platform | undefined): string | null {
+  if (platform?.vm) return VIOMMU_REMEDY;
+  if (vendor === 'intel' || vendor === 'amd') return firmwareRemedyFor(vendor, platform ?? { sysVendor: null, boardVendor: null });
+  return null;
+}
+

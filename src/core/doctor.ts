@@ -13,6 +13,7 @@ import { type Fact, type HostFacts, type KernelParam, type ModuleState, moduleNa
 import {
   AMD_IOMMU_VALUES, INTEL_IOMMU_VALUES, X86_IOMMU_VALUES, cmdlineDifferences, formatKernelParam, kernelBool, likelyTypo, normKey, optionValues, paramOf,
 } from './doctor-cmdline.js';
+import { UNSAFE_INTERRUPTS_FILE } from './host-files.js';
 import { VIOMMU_REMEDY, cmdlineRemedy, describeBoot, firmwareRemedy, hostPath, initramfsCommand } from './doctor-remedy.js';
 
 export type DoctorVerdict = 'ready' | 'not-ready';
@@ -467,7 +468,7 @@ function checkInterruptRemapping(facts: HostFacts, vendor: 'intel' | 'amd' | 'ot
   } else {
     const enable = ir.state === 'disabled' && running(facts, 'intremap') ? cmdlineRemedy(facts.boot, { remove: [running(facts, 'intremap')!.raw] }) : vendor === 'intel' ? 'enable "Interrupt Remapping" / x2APIC in the firmware setup (some boards tie it to VT-d), or update the firmware' : 'update the firmware; interrupt remapping comes with the IOMMU';
     out.push(finding('interrupt-remapping', 'security', 'fail', `interrupt remapping is ${ir.state} (${ir.why}): vfio refuses to assign devices ("No interrupt remapping support")`, ir.evidence, {
-      remedy: `${enable}\nonly for fully trusted guests, as a security downgrade: echo "options vfio_iommu_type1 allow_unsafe_interrupts=1" > /etc/modprobe.d/vfio-unsafe.conf, then ${initramfsCommand(facts.boot)} and reboot`,
+      remedy: `${enable}\nonly for fully trusted guests, as a security downgrade: \`vfioctl host enable-iommu --allow-unsafe-interrupts\` writes ${UNSAFE_INTERRUPTS_FILE} ("options vfio_iommu_type1 allow_unsafe_interrupts=1") and runs ${initramfsCommand(facts.boot)}; then reboot`,
     }));
   }
   if (unsafe.length) {

@@ -3,6 +3,7 @@
  * log, QEMU, libvirt, Windows Device Manager) to their cause and fix, citing this host's own facts when
  * they are given. Pure: a pattern table plus fact lookups.
  */
+import { UNSAFE_INTERRUPTS_FILE } from './host-files.js';
 import type { Evidence } from '../model/finding.js';
 import type { HostFacts } from '../model/host-facts.js';
 import type { PciInventory } from '../model/pci-function.js';
@@ -127,7 +128,7 @@ const PATTERNS: Pattern[] = [
     title: 'No interrupt remapping support',
     re: /No interrupt remapping support|allow_unsafe_interrupts to enable VFIO IOMMU support|failed to set iommu for container: Operation not permitted/i,
     cause: () => 'vfio_iommu_type1 refuses to attach a device because the platform has no (enabled) interrupt remapping: a guest could otherwise inject interrupts into the host.',
-    fix: () => 'enable interrupt remapping (firmware: VT-d / "Interrupt Remapping" / x2APIC; remove intremap=off), or, for fully trusted guests only and as a security downgrade: options vfio_iommu_type1 allow_unsafe_interrupts=1 in /etc/modprobe.d/, then rebuild the initramfs and reboot',
+    fix: () => `enable interrupt remapping (firmware: VT-d / "Interrupt Remapping" / x2APIC; remove intremap=off), or, for fully trusted guests only and as a security downgrade: \`vfioctl host enable-iommu --allow-unsafe-interrupts\` (writes ${UNSAFE_INTERRUPTS_FILE} and rebuilds the initramfs), then reboot`,
     cite: (c) => {
       const f = c.facts;
       if (!f) return [];

@@ -25,13 +25,15 @@ import {
   type PlannedGroup,
 } from '../model/plan.js';
 import { checkHostImpact } from './host-impact.js';
+import { normalizeParamKey, parseKernelCmdline } from '../model/kernel-cmdline.js';
+import { iommuOffRemedy } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 
 const VFIO_DRIVER = 'vfio-pci';
 /** Hyper-V vendor_id shown to the guest when the hypervisor is hidden (any 1-12 character string). */
 export const HYPERV_VENDOR_ID = 'vfioctl';
-export const MODPROBE_FILE = '/etc/modprobe.d/vfio.conf';
-export const UNSAFE_INTERRUPTS_FILE = '/etc/modprobe.d/vfio-unsafe-interrupts.conf';
+import { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE } from './host-files.js';
+export { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE };
 
 const byAddr = comparePciAddressStrings;
 
@@ -106,15 +108,11 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         id: 'iommu-not-enabled',
         severity: 'fail',
         summary: 'the kernel has no IOMMU groups: device assignment is impossible until the IOMMU is on',
-        detail: cpuVendor === 'amd'
+        detail: !context.platform?.vm && cpuVendor === 'amd'
           ? 'The AMD IOMMU is used when the firmware enables it; amd_iommu=on is not a valid value and changes nothing.'
           : undefined,
         evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
-        remedy: cpuVendor === 'amd'
-          ? 'enable the IOMMU (AMD-Vi / "IOMMU") in the firmware settings, reboot, and plan again'
-          : cpuVendor === 'intel'
-            ? 'enable VT-d in the firmware settings, apply step enable-iommu (intel_iommu=on), reboot, and plan again'
-            : 'enable the IOMMU in the firmware and on the kernel command line, reboot, and plan again',
+        remedy: iommuRemedy(cpuVendor, context),
         category: 'iommu',
       });
     }
@@ -252,13 +250,15 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
 
   // ---- 4. host impact
   findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why }));
+  // the running command line, parsed by the one kernel command line parser (quotes, `--` init separator)
   const cmdline = context.impact?.kernel.cmdline ?? null;
-  if (cmdline && /(^|\s)pcie_acs_override=/.test(cmdline)) {
+  const acsOverride = cmdline ? parseKernelCmdline(cmdline).params.find((p) => normalizeParamKey(p.key) === 'pcie_acs_override') : undefined;
+  if (cmdline && acsOverride) {
     add({
       id: 'acs-override-active',
       severity: 'warn',
       summary: 'the kernel runs with pcie_acs_override: IOMMU groups are split artificially and devices in them are not really isolated',
-      evidence: [{ source: 'proc/cmdline', value: (/pcie_acs_override=\S*/.exec(cmdline) ?? [''])[0] }],
+      evidence: [{ source: 'proc/cmdline', value: acsOverride.raw }],
       remedy: 'treat devices that shared a group without the override as one unit; remove the parameter for real isolation',
       category: 'security',
     });
@@ -336,9 +336,19 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   // ---- 7. binding persistence
   const claimedIds = [...new Set(claim.map((a) => fns.get(a)).filter((f): f is PciFunction => !!f).map(idOf))].sort();
   const identicalLeft = inventory.functions.filter((f) => !claimReason.has(f.address) && !f.isBridge && claimedIds.includes(idOf(f)));
-  const perAddress = identicalLeft.length > 0;
+  const perAddress = request.persistBy === 'address' || (request.persistBy === undefined && identicalLeft.length > 0);
+  if (request.persistBy === 'id' && identicalLeft.length) {
+    add({
+      id: 'ids-too-broad',
+      severity: 'fail',
+      summary: `vfio-pci ids=${claimedIds.join(',')} would also take ${identicalLeft.map((f) => f.address).join(', ')}, which stay${identicalLeft.length > 1 ? '' : 's'} on the host`,
+      remedy: 'persist per address instead (the default), or name those functions too',
+      subjects: identicalLeft.map((f) => f.address),
+      category: 'binding',
+    });
+  }
   const builtin = context.vfioPciBuiltin ?? context.impact?.kernel.vfioPciBuiltin ?? false;
-  if (perAddress) {
+  if (perAddress && identicalLeft.length) {
     add({
       id: 'identical-devices-per-address',
       severity: 'info',
@@ -348,7 +358,8 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
       category: 'binding',
     });
   }
-  const hostDrivers = [...new Set(claim.map((a) => fns.get(a)?.driver).filter((d): d is string => !!d && d !== VFIO_DRIVER))].sort();
+  // softdeps: the host driver each function has, or had before vfioctl bound it (bridges' pcieport never)
+  const hostDrivers = [...new Set(claim.map((a) => (fns.get(a)?.driver === VFIO_DRIVER ? context.originalDrivers?.[a] : fns.get(a)?.driver)).filter((d): d is string => !!d && d !== VFIO_DRIVER && d !== 'pcieport'))].sort();
   if (request.allowUnsafeInterrupts) {
     add({
       id: 'unsafe-interrupts',
@@ -393,6 +404,16 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     unsafeInterrupts: request.allowUnsafeInterrupts ?? false,
     needsReboot: steps.some((s) => s.needsReboot),
   };
+}
+
+/** The remedy for "no IOMMU groups": the shared one for the platform (doctor-remedy), then what the plan adds. */
+function iommuRemedy(cpuVendor: CpuVendor | null, context: PlanContext): string {
+  const vendor = cpuVendor === 'intel' || cpuVendor === 'amd' || cpuVendor === 'other' ? cpuVendor : null;
+  const shared = iommuOffRemedy(vendor, context.platform);
+  if (context.platform?.vm) return `this is a virtual machine without a virtual IOMMU: ${shared}; then plan again`;
+  if (shared && vendor === 'intel') return `${shared}; then apply step enable-iommu (intel_iommu=on), reboot, and plan again`;
+  if (shared) return `${shared}; then reboot and plan again`;
+  return 'enable the IOMMU in the firmware and on the kernel command line, reboot, and plan again';
 }
 
 function verdictOf(sev: Severity[]): PassthroughPlan['verdict'] {

@@ -89,7 +89,8 @@ export function readHostFacts(host: HostRoot): HostFacts {
 
 // ---------------------------------------------------------------------------------------------------
 
-function readCpu(host: HostRoot, problems: Problems): CpuFacts {
+/** proc/cpuinfo: vendor, model, flags (the one cpuinfo reader; host impact takes its vendor from here). */
+export function readCpu(host: HostRoot, problems: Problems = []): CpuFacts {
   const r = host.readText('proc/cpuinfo');
   const source = fact(host, 'proc/cpuinfo', r, () => true as const, problems);
   const out: CpuFacts = { source, vendor: null, vendorId: null, modelName: null, flags: [], hypervisor: false };
@@ -351,6 +352,15 @@ function readVirt(host: HostRoot): VirtFacts {
   const boardVendor = trimmedText(host, 'sys/class/dmi/id/board_vendor');
   const hypervisorType = trimmedText(host, 'sys/hypervisor/type');
   return { sysVendor, productName, boardVendor, hypervisorType, hypervisorName: hypervisorFromDmi(sysVendor, productName, hypervisorType) };
+}
+
+/**
+ * Whether the host is a virtual machine and its DMI identity, by the readers `readHostFacts` uses
+ * (cpuinfo's hypervisor flag, DMI): for callers that need only this, e.g. a plan on a host without IOMMU groups.
+ */
+export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null } {
+  const virt = readVirt(host);
+  return { vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor };
 }
 
 /** The hypervisor a DMI identity names, or null (bare metal, or not recognisable). */

@@ -22,6 +22,7 @@ import {
   type InputDeviceFact, type MountFact, type NetInterfaceFact,
 } from '../model/host-impact.js';
 import { parseModulesBuiltin } from '../model/host-facts.js';
+import { readCpu } from './read-host-facts.js';
 
 type Problems = HostImpactFacts['problems'];
 
@@ -482,14 +483,11 @@ function readInputs(host: HostRoot, facts: HostImpactFacts, problems: Problems):
 
 // ---------------------------------------------------------------- CPU
 
-function readCpuVendor(host: HostRoot, problems: Problems): CpuVendor | null {
-  const t = text(host, 'proc/cpuinfo', problems);
-  if (t === null) return null;
-  const m = /^vendor_id\s*:\s*(\S+)/m.exec(t);
-  if (!m) return 'other';
-  if (m[1] === 'GenuineIntel') return 'intel';
-  if (m[1] === 'AuthenticAMD' || m[1] === 'HygonGenuine') return 'amd';
-  return 'other';
+/** The CPU vendor from proc/cpuinfo, by the one cpuinfo reader (null: unreadable; 'other' when not Intel or AMD). */
+export function readCpuVendor(host: HostRoot, problems: Problems = []): CpuVendor | null {
+  const cpu = readCpu(host, problems);
+  if (cpu.source.state !== 'ok') return null;
+  return cpu.vendor ?? 'other';
 }
 
 /** For evidence lines: an IPv4 word from proc/net/route as text. */

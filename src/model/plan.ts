@@ -25,6 +25,12 @@ export interface PlanRequest {
   exact?: boolean;
   /** Also write the opt-in allow_unsafe_interrupts line (security downgrade). */
   allowUnsafeInterrupts?: boolean;
+  /**
+   * How the binding persists: per address (udev rule / driverctl) or by vendor:device ID (modprobe.d
+   * ids=, or vfio-pci.ids= when vfio-pci is built in; blocked when an unclaimed function has the same
+   * ID). Absent: by ID unless identical devices stay on the host.
+   */
+  persistBy?: 'address' | 'id';
 }
 
 /** A guest other than the target, as libvirt reports it (canonical hostdev addresses). */
@@ -52,6 +58,16 @@ export interface PlanContext {
   boot?: PlanBootInfo;
   vfioPciBuiltin?: boolean;
   cpuVendor?: CpuVendor | null;
+  /**
+   * The driver each function had before vfioctl bound it (state.json), by canonical address: a function
+   * on vfio-pci now still needs its host driver's softdep.
+   */
+  originalDrivers?: Record<string, string | null>;
+  /**
+   * The platform, read when the IOMMU is off (the remedy depends on it): a virtual machine, and the DMI
+   * identity that names the firmware menus. Absent: unknown.
+   */
+  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null };
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';
@@ -92,7 +108,22 @@ export type StepAction =
   | { type: 'load-module'; module: string }
   | { type: 'bind-vfio'; address: PciAddressString; fromDriver: string | null }
   | { type: 'attach-hostdev'; guest: string; addresses: PciAddressString[] }
+  | { type: 'detach-hostdev'; guest: string; addresses: PciAddressString[] }
+  | { type: 'sriov-numvfs'; address: PciAddressString; count: number }
+  /** files and commands of a host-level configuration change (enable/disable-iommu, unpersist, SR-IOV at boot) */
+  | { type: 'config'; command: string }
   | { type: 'reboot' };
+
+/**
+ * The concrete effect of a step on this host, produced once when the plan is composed against the host
+ * (src/service/): what --dry-run shows and what apply carries out. Paths are absolute paths of the host
+ * (as on that system, without the --root prefix); `rel` is the same path relative to the host root.
+ */
+export type StepEffect =
+  | { type: 'sysfs-write'; path: string; value: string }
+  | { type: 'file'; path: string; rel: string; before: string | null; after: string | null }
+  | { type: 'command'; argv: string[]; undoArgv?: string[]; regenerate: boolean; why: string }
+  | { type: 'libvirt'; call: 'attach-device' | 'detach-device'; guest: string; address: PciAddressString; live: boolean; config: boolean; xml: string | null };
 
 export interface PlanStep {
   /** Stable kebab-case id, unique in the plan, e.g. "bind-0000:01:00.0". */
@@ -106,6 +137,12 @@ export interface PlanStep {
   /** The file this step writes (absolute path on the host). */
   file?: string;
   action: StepAction;
+  /**
+   * What the step does on this host (files with their full before/after content, sysfs writes, command
+   * argv, libvirt calls). Present when the plan was composed against a host (not for imported listings);
+   * an empty list means the host is already in the intended state for this step.
+   */
+  effects?: StepEffect[];
 }
 
 export type PlanVerdict = 'ok' | 'warn' | 'blocked';

@@ -61,3 +61,8 @@ export function heredoc(head: string, body: string): string[] {
   for (let k = 1; lines.includes(delim); k++) delim = `EOF_${k}`;
   return [`${head} <<'${delim}'`, ...lines, delim];
 }
+
+/** A sysfs attribute write as the shell command a person would run: `echo VALUE > PATH`, both quoted. */
+export function sysfsWriteCommand(path: string, value: string): string {
+  return `echo ${shellQuote(value)} > ${shellQuote(path)}`;
+}

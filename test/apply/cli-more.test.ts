@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { main } from '../../src/cli/main.js';
+import { applyRuntime } from '../../src/cli/context.js';
 import { makeTempHostTree } from '../support/host-tree.js';
 import { SPEC, driverOf, useFakeApplyRuntime } from './helpers.js';
 import { readGoldenInput, expectGoldenOutput } from '../support/golden.js';
@@ -21,9 +22,10 @@ const runtime = useFakeApplyRuntime(['driverctl', 'proxmox-boot-tool', 'kernel-i
 function tree(files: Record<string, string>): { root: string; cleanup(): void; env: Record<string, string>; log(): string } {
   const t = makeTempHostTree({ ...SPEC, files });
   const logFile = path.join(t.root, 'fake.log');
+  applyRuntime.liveRoots.add(t.root); // the root counts as the running system: commands run (fakes on PATH)
   return {
     ...t,
-    env: { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: logFile, NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' },
+    env: { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: logFile, NO_COLOR: '1' },
     log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''),
   };
 }

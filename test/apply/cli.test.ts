@@ -28,6 +28,12 @@ function envFor(root: string, extra: Record<string, string> = {}): Record<string
   return { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', ...extra };
 }
 
+/** The root counts as the running system for this test (commands run: the fake executables on PATH). */
+function liveEnv(root: string, extra: Record<string, string> = {}): Record<string, string> {
+  applyRuntime.liveRoots.add(root);
+  return envFor(root, extra);
+}
+
 describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
   it('--dry-run shows the plan\'s claim (group mates added) and the exact writes, changing nothing', async () => {
     const t = tree();
@@ -113,6 +119,26 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
+  it('a --root that is not the running system: bind never runs modprobe on this machine (real writer, vfio-pci not loaded in the tree)', async () => {
+    const t = tree();
+    const saved = applyRuntime.sysfsWriter;
+    applyRuntime.sysfsWriter = null;
+    const bin = fs.mkdtempSync(path.join(t.root, '..', 'vfioctl-modprobe-'));
+    const log = path.join(bin, 'log');
+    fs.writeFileSync(path.join(bin, 'modprobe'), `#!/bin/sh\necho "modprobe $*" >> "${log}"\n`, { mode: 0o755 });
+    try {
+      const r = await runCli(['bind', '01:00.0', '--yes', '--root', t.root], { env: { PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1' } });
+      assert.equal(fs.existsSync(log), false, `modprobe ran on the running system: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /loading it would run modprobe on the running system/);
+      assert.equal(driverOf(t.root, '0000:01:00.0'), 'e1000e');
+    } finally {
+      applyRuntime.sysfsWriter = saved;
+      fs.rmSync(bin, { recursive: true, force: true });
+      t.cleanup();
+    }
+  });
+
   it('recover --dry-run and recover after an interrupted run', async () => {
     const t = tree();
     try {
@@ -168,6 +194,69 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
     }
   });
 
+  it('persist refuses a blocked plan (exit 3, nothing written): the NIC carries the default route; --force says what the host loses', async () => {
+    const t = makeTempHostTree({
+      ...SPEC,
+      links: { 'sys/class/net/eth0': '../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0' },
+      files: {
+        ...DEBIAN,
+        'sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0/type': '1\n',
+        'proc/net/route': 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n',
+      },
+    });
+    try {
+      const plan = await runCli(['plan', '01:00.0', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(plan.code, 3);
+      for (const argv of [['persist', '01:00.0', '--yes'], ['persist', '01:00.0', '--dry-run'], ['persist', '01:00.0', '--by-id', '--yes'], ['bind', '01:00.0', '--persist', '--yes']]) {
+        const r = await runCli([...argv, '--root', t.root], { env: envFor(t.root) });
+        assert.equal(r.code, 3, `${argv.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, /the plan is blocked; nothing was changed/);
+      }
+      for (const f of ['etc/udev/rules.d/61-vfioctl.rules', 'etc/modprobe.d/vfioctl-vfio.conf', 'var/lib/vfioctl/journal.json']) assert.equal(fs.existsSync(path.join(t.root, f)), false, f);
+      const forced = await runCli(['persist', '01:00.0', '--force', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stderr, /--force: the host loses .*default route/);
+      assert.ok(fs.existsSync(path.join(t.root, 'etc/udev/rules.d/61-vfioctl.rules')));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('persist takes the whole IOMMU group as bind does, on the samples too (dry run): desktop-gpu 01:00.0 brings 01:00.1; q35 00:1f.2 is blocked', async () => {
+    const blocked = await runCli(['persist', '01:00.0', '--sample-host', 'desktop-gpu', '--dry-run', '--json']);
+    assert.equal(blocked.code, 3, 'the host would lose its display');
+    const d = await runCli(['persist', '01:00.0', '--sample-host', 'desktop-gpu', '--force', '--dry-run', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    const rules = d.json<{ files: { path: string; after: string }[] }>().files.find((f) => f.path.endsWith('etc/udev/rules.d/61-vfioctl.rules'))!;
+    assert.match(rules.after, /KERNEL=="0000:01:00\.0"/);
+    assert.match(rules.after, /KERNEL=="0000:01:00\.1"/);
+    const q = await runCli(['persist', '00:1f.2', '--sample', '--dry-run']);
+    assert.equal(q.code, 3, q.stdout + q.stderr);
+    assert.match(q.stderr, /LPC/);
+  });
+
+  it('plan, persist --dry-run and render host-config show the one modprobe file, with the bytes persist writes', async () => {
+    const t = tree(DEBIAN);
+    try {
+      const plan = await runCli(['plan', '02:00.0', '--by-id', '--json', '--root', t.root], { env: envFor(t.root) });
+      const steps = plan.json<{ steps: { id: string; file?: string; effects?: { type: string; path: string; after: string | null }[] }[] }>().steps;
+      const mp = steps.find((s) => s.id === 'modprobe-vfio')!;
+      assert.equal(mp.file, '/etc/modprobe.d/vfioctl-vfio.conf');
+      const planned = mp.effects!.find((e) => e.type === 'file')!;
+      const dry = await runCli(['persist', '02:00.0', '--by-id', '--dry-run', '--json', '--root', t.root], { env: envFor(t.root) });
+      const shown = dry.json<{ files: { path: string; after: string }[] }>().files.find((f) => f.path.endsWith('etc/modprobe.d/vfioctl-vfio.conf'))!;
+      assert.equal(shown.after, planned.after);
+      const hc = await runCli(['render', 'host-config', '02:00.0', '--by-id', '--root', t.root], { env: envFor(t.root) });
+      assert.ok(hc.stdout.includes(`cat > /etc/modprobe.d/vfioctl-vfio.conf <<'EOF'\n${planned.after}EOF\n`), hc.stdout);
+      assert.doesNotMatch(hc.stdout + plan.stdout, /vfioctl apply|\/etc\/modprobe\.d\/vfio\.conf/);
+      const p = await runCli(['persist', '02:00.0', '--by-id', '--yes', '--root', t.root], { env: envFor(t.root) });
+      assert.equal(p.code, 0, p.stderr);
+      assert.equal(fs.readFileSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf'), 'utf8'), planned.after);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('bind --persist --json: one document with the runtime result and the files written', async () => {
     const t = tree(DEBIAN);
     try {
@@ -183,12 +272,32 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
     }
   });
 
-  it('--by-id is refused when another function has the same ID', async () => {
+  it('--by-id claims the whole IOMMU group: 03:02.0 (same ID, same group) is persisted with 03:01.0', async () => {
+    // Before, persist --by-id 03:01.0 was refused because 03:02.0 has the same ID; but 03:02.0 shares the
+    // group and must go to vfio-pci with it, as bind and plan say: both are persisted, by the one ID.
     const t = tree(DEBIAN);
     try {
       const r = await runCli(['persist', '03:01.0', '--by-id', '--yes', '--root', t.root]);
-      assert.equal(r.code, 2);
-      assert.match(r.stderr, /would also take 0000:03:02\.0/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /group mates added: 0000:03:02\.0/);
+      assert.match(fs.readFileSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf'), 'utf8'), /^options vfio-pci ids=10ec:8139$/m);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('--by-id is refused (plan blocked, exit 3) when a function outside the claim has the same ID', async () => {
+    // two identical NICs in different groups: ids= would take the one that stays on the host
+    const spec = { ...SPEC, functions: SPEC.functions.map((f) => (f.address === '0000:04:00.0' ? { ...f, vendor: 0x8086, device: 0x10d3, classCode: 0x020000, driver: 'e1000e', sriov: undefined } : f)) };
+    const t = makeTempHostTree({ ...spec, files: DEBIAN });
+    try {
+      const r = await runCli(['persist', '01:00.0', '--by-id', '--yes', '--root', t.root]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /would also take 0000:04:00\.0/);
+      assert.equal(fs.existsSync(path.join(t.root, 'etc/modprobe.d/vfioctl-vfio.conf')), false);
+      const plan = await runCli(['plan', '01:00.0', '--by-id', '--json', '--root', t.root]);
+      assert.equal(plan.code, 3);
+      assert.ok(plan.json<{ findings: { id: string }[] }>().findings.some((f) => f.id === 'ids-too-broad'));
     } finally {
       t.cleanup();
     }
@@ -197,7 +306,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('host enable-iommu edits grub keeping the rest, runs update-grub; disable-iommu restores the file exactly', async () => {
     const t = tree(DEBIAN);
     try {
-      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const env = liveEnv(t.root);
       const d = await runCli(['host', 'enable-iommu', '--dry-run', '--root', t.root], { env });
       assert.match(d.stdout, /-GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n\+GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=on iommu=pt"/);
       const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
@@ -225,7 +334,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
       'proc/cpuinfo': 'vendor_id\t: GenuineIntel\n',
     });
     try {
-      const env = envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' });
+      const env = liveEnv(t.root);
       const e = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env });
       assert.equal(e.code, 0, e.stderr);
       assert.match(e.stdout, /ran grubby --update-kernel=ALL '--args=intel_iommu=on iommu=pt'/);
@@ -243,7 +352,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('a failing update-grub rolls the grub file back and says so', async () => {
     const t = tree(DEBIAN);
     try {
-      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1', FAKE_FAIL: 'update-grub' }) });
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', t.root], { env: liveEnv(t.root, { FAKE_FAIL: 'update-grub' }) });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /update-grub: exit status 3: update-grub: simulated failure; rolled back: .*edit etc\/default\/grub/);
       assert.equal(fs.readFileSync(path.join(t.root, 'etc/default/grub'), 'utf8'), GRUB);
@@ -257,7 +366,7 @@ describe('vfioctl persist / host enable-iommu (CLI, files and fake tools)', () =
   it('--no-regenerate prints the command instead of running it', async () => {
     const t = tree(DEBIAN);
     try {
-      const r = await runCli(['host', 'enable-iommu', '--yes', '--no-regenerate', '--root', t.root], { env: envFor(t.root, { VFIOCTL_EXEC_ON_ROOT: '1' }) });
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--no-regenerate', '--root', t.root], { env: liveEnv(t.root) });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /run by hand: update-grub/);
       assert.equal(fs.existsSync(path.join(t.root, 'fake.log')), false);

@@ -52,7 +52,8 @@ function world(kind: 'attach' | 'detach' = 'attach') {
     root: t.root,
     dir,
     env,
-    cli: (args: string[], extra: Record<string, string> = {}) => runCli(['--root', t.root, ...args], { env: env(extra) }),
+    // attach and detach change a guest: --yes confirms (they refuse without it when not on a terminal)
+    cli: (args: string[], extra: Record<string, string> = {}) => runCli(['--root', t.root, ...args, ...(args[0] === 'attach' || args[0] === 'detach' ? ['--yes'] : [])], { env: env(extra) }),
     /** Both definitions of a guest, as what libvirt would compare: every hostdev's parsed fields, in source order. */
     async defs(name: string) {
       const read = async (inactive: boolean) => {
@@ -186,7 +187,7 @@ describe('journaled libvirt hostdev changes', () => {
           const what = `${c.name}: kill ${when} call ${n}`;
           try {
             const before = await w.defs(c.guest);
-            const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, ...c.args, '--connect', 'test:///fake'], {
+            const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, ...c.args, '--yes', '--connect', 'test:///fake'], {
               encoding: 'utf8',
               env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: `${n}:${when}` }) },
             });
@@ -218,10 +219,27 @@ describe('journaled libvirt hostdev changes', () => {
     console.log(`libvirt crash points recovered: ${crashes} (kill before and after each of 2 virsh calls, attach and detach)`);
   });
 
+  it('attach and detach change a guest only when confirmed: without a terminal they refuse unless --yes', async () => {
+    for (const kind of ['attach', 'detach'] as const) {
+      const w = world(kind);
+      try {
+        const guest = kind === 'attach' ? 'g' : 'h';
+        const before = await w.defs(guest);
+        const r = await runCli(['--root', w.root, kind, guest, '02:00.0', ...(kind === 'attach' ? ['--force'] : [])], { env: w.env() });
+        assert.equal(r.code, 2, `${kind}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /refusing to change the host without confirmation/);
+        assert.deepEqual(await w.defs(guest), before, `${kind} changed nothing`);
+        assert.equal(w.journal(), null);
+      } finally {
+        w.cleanup();
+      }
+    }
+  });
+
   it('recover --connect overrides the recorded URI', async () => {
     const w = world();
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--connect', 'test:///old'], {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
         encoding: 'utf8',
         env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
       });

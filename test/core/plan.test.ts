@@ -258,6 +258,15 @@ test('vfio-pci built in: ids go on the kernel command line, modprobe keeps only 
   assert.match(modprobeContent(p), /softdep nouveau pre: vfio-pci/);
 });
 
+test('pcie_acs_override is read from the parsed command line: not inside a quoted value, not after `--` (init arguments)', () => {
+  for (const cmdline of ['ro -- pcie_acs_override=downstream', 'ro note="pcie_acs_override=downstream"']) {
+    const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline } }) });
+    assert.ok(!ids(p).includes('acs-override-active'), cmdline);
+  }
+  const q = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: 'ro "pcie_acs_override=downstream"' } }) });
+  assert.ok(ids(q).includes('acs-override-active'), 'a quoted parameter is still the parameter');
+});
+
 test('pcie_acs_override on the running kernel is a security warning', () => {
   const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: 'ro pcie_acs_override=downstream,multifunction' } }) });
   assert.ok(ids(p).includes('acs-override-active'));

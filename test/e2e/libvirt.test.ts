@@ -56,7 +56,8 @@ function configOf(name: string) {
   return { xml: r.stdout, dom: p.value, sources: pciHostdevs(p.value).map((h) => h.source) };
 }
 
-const cli = (args: string[]) => runCli(['--root', root, ...args, '--connect', d.uri]);
+// attach and detach change a guest: --yes confirms (they refuse without it when not on a terminal)
+const cli = (args: string[]) => runCli(['--root', root, ...args, ...(args[0] === 'attach' || args[0] === 'detach' ? ['--yes'] : []), '--connect', d.uri]);
 const ids = (fs: Finding[]) => fs.map((f) => `${f.id}:${f.severity}`);
 
 /** A real node device of this machine that is harmless to reattach (a virtio RNG or balloon), or null. */
@@ -277,7 +278,7 @@ describe('libvirt end to end', { skip }, () => {
       const wrapper = path.join(dir, 'virsh');
       fs.writeFileSync(wrapper, `#!/bin/sh\ncase " $* " in *" attach-device "*)\n  n=$(($(cat ${dir}/n 2>/dev/null || echo 0) + 1)); echo $n > ${dir}/n\n  if [ $n = 2 ]; then kill -KILL $PPID; exit 1; fi ;;\nesac\nexec /usr/bin/virsh "$@"\n`, { mode: 0o755 });
       const child = path.join(import.meta.dirname, '../apply/libvirt-child.ts');
-      const r = spawnSync(process.execPath, ['--import', 'tsx', child, '--root', root, 'attach', 'g-crash', '01:00.0', '--config', '--force', '--connect', d.uri], {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', child, '--root', root, 'attach', 'g-crash', '01:00.0', '--config', '--force', '--yes', '--connect', d.uri], {
         encoding: 'utf8',
         env: { ...process.env, VFIOCTL_VIRSH: wrapper },
       });

@@ -9,10 +9,12 @@
  *   - the opt-in allow_unsafe_interrupts line, presented as the security downgrade it is
  * Pure: plan and detected tooling in, text out.
  */
-import type { PassthroughPlan, PlanBootInfo } from '../../model/plan.js';
+import type { PassthroughPlan, PlanBootInfo, StepEffect } from '../../model/plan.js';
+import { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE } from '../../core/plan.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
 import { renderVfioModprobeConf } from '../modprobe.js';
-import { heredoc, shellJoin } from '../../model/shell-quote.js';
+import { heredoc, shellJoin, shellQuote, sysfsWriteCommand } from '../../model/shell-quote.js';
+import { DRACUT_FILE, MKINITCPIO_FILE, renderDracutConf, renderMkinitcpioConf } from '../persist-render.js';
 
 export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'];
 
@@ -45,6 +47,26 @@ export function renderModprobe(plan: PassthroughPlan): string | null {
   return renderVfioModprobeConf({ ids, softdeps: plan.hostDrivers });
 }
 
+/** A file written whole, as a here-document whose body is the file's exact content. */
+function writeFile(path: string, content: string): string[] {
+  return heredoc(`cat > ${shellQuote(path)}`, content);
+}
+
+/** A step's effects as the commands a person would run: whole files, removals, commands. */
+function effectLines(effects: readonly StepEffect[]): string[] {
+  const out: string[] = [];
+  for (const e of effects) {
+    if (e.type === 'file') out.push(...(e.after === null ? [`rm -f ${shellQuote(e.path)}`] : writeFile(e.path, e.after)));
+    else if (e.type === 'command') out.push(`    ${formatArgv(e.argv)}`);
+    else if (e.type === 'sysfs-write') out.push(`    ${sysfsWriteCommand(e.path, e.value)}`);
+  }
+  return out;
+}
+
+function stepEffects(plan: PassthroughPlan, id: string): StepEffect[] | undefined {
+  return plan.steps.find((s) => s.id === id)?.effects;
+}
+
 function cmdlineHow(params: string, boot: BootTooling | undefined): string[] {
   const bl = boot?.bootLoader;
   const regen = bl?.regenerate.map((a) => `    ${formatArgv(a)}`) ?? [];
@@ -70,9 +92,9 @@ function initramfsHow(boot: BootTooling | undefined): string[] {
     case 'initramfs-tools':
       return [`#   add one per line to ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/initramfs-tools/modules'}: ${VFIO_MODULES.join(' ')}`, `    ${regen ?? 'update-initramfs -u -k all'}`];
     case 'dracut':
-      return [`#   write ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/dracut.conf.d/vfio.conf'}: force_drivers+=" ${VFIO_MODULES.join(' ')} "`, `    ${regen ?? 'dracut -f --regenerate-all'}`];
+      return [...writeFile(`/${DRACUT_FILE}`, renderDracutConf()), `    ${regen ?? 'dracut -f --regenerate-all'}`];
     case 'mkinitcpio':
-      return [`#   add ${VFIO_MODULES.join(' ')} to MODULES=(...) in ${ir?.modulesFile ? `/${ir.modulesFile}` : '/etc/mkinitcpio.conf'}`, `    ${regen ?? 'mkinitcpio -P'}`];
+      return [...writeFile(`/${MKINITCPIO_FILE}`, renderMkinitcpioConf()), `    ${regen ?? 'mkinitcpio -P'}`];
     default:
       return [
         `#   initramfs tool not recognised: include ${VFIO_MODULES.join(' ')} and regenerate it`,
@@ -107,24 +129,32 @@ export function renderHostConfig(plan: PassthroughPlan, boot?: BootTooling): str
   }
   out.push('');
 
-  // 2. modprobe.d
-  const conf = renderModprobe(plan);
-  out.push(`# ${n++}. /etc/modprobe.d/vfio.conf`);
-  if (plan.binding.mode === 'per-address') {
-    out.push('#   identical cards stay on the host, so vfio-pci ids= would take them too: bind per address instead');
-    for (const a of plan.claim) out.push(`    ${shellJoin(['driverctl', 'set-override', a, 'vfio-pci'])}`);
+  // 2. modprobe.d: exactly the file `vfioctl persist` writes (its content as composed on this host when known)
+  const mpEffects = stepEffects(plan, 'modprobe-vfio');
+  const mpFile = mpEffects?.find((e) => e.type === 'file');
+  const conf = mpFile && mpFile.type === 'file' ? mpFile.after : renderModprobe(plan);
+  const perAddress = plan.binding.mode === 'per-address';
+  out.push(`# ${n++}. ${MODPROBE_FILE}`);
+  if (perAddress) {
+    out.push('#   the binding persists per address (identical cards stay on the host, or you chose it): no vfio-pci ids= line');
+    const pa = stepEffects(plan, 'persist-driver-override');
+    if (pa?.length) out.push(...effectLines(pa));
+    else if (!pa) {
+      out.push('#   with driverctl installed (otherwise `vfioctl persist` writes a udev rule and an early systemd unit):');
+      for (const a of plan.claim) out.push(`    ${shellJoin(['driverctl', 'set-override', a, 'vfio-pci'])}`);
+    }
   }
-  if (conf) {
-    out.push(...heredoc('cat > /etc/modprobe.d/vfio.conf', conf.trimEnd()));
-  } else if (plan.binding.mode !== 'per-address') {
-    out.push('#   nothing to write');
-  }
+  if (conf) out.push(...writeFile(MODPROBE_FILE, conf));
+  else if (!perAddress) out.push('#   nothing to write');
   out.push('');
 
   // 3. initramfs
-  if (conf || plan.binding.mode === 'per-address') {
+  if (conf || perAddress) {
     out.push(`# ${n++}. initramfs: load vfio-pci before the host drivers at boot (takes effect after a reboot)`);
-    out.push(...initramfsHow(boot));
+    const ir = stepEffects(plan, 'regenerate-initramfs');
+    if (ir?.length) out.push(...effectLines(ir));
+    else if (ir) out.push('#   nothing to change: the initramfs configuration is already in place');
+    else out.push(...initramfsHow(boot));
     out.push('');
   }
 
@@ -133,11 +163,14 @@ export function renderHostConfig(plan: PassthroughPlan, boot?: BootTooling): str
     out.push(`# ${n++}. Interrupt remapping opt-out — SECURITY DOWNGRADE`);
     out.push('#   Without interrupt remapping a guest can inject interrupts into the host. Use this only for');
     out.push('#   trusted guests on hardware that lacks remapping, never on a host shared with untrusted users.');
-    out.push(`cat > /etc/modprobe.d/vfio-unsafe-interrupts.conf <<'EOF'`, 'options vfio_iommu_type1 allow_unsafe_interrupts=1', 'EOF');
+    const ui = stepEffects(plan, 'unsafe-interrupts')?.find((e) => e.type === 'file');
+    const content = ui && ui.type === 'file' && ui.after !== null ? ui.after : renderVfioModprobeConf({ options: [{ module: 'vfio_iommu_type1', key: 'allow_unsafe_interrupts', value: '1' }] });
+    out.push(...writeFile(UNSAFE_INTERRUPTS_FILE, content));
     out.push('#   at runtime (until reboot): echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts');
     out.push('');
   }
+  const addrs = plan.request.join(' ');
   if (params.length) out.push('# Reboot afterwards (the kernel command line changes only then), then check with: vfioctl doctor', '');
-  else if (conf || plan.binding.mode === 'per-address') out.push('# Binding at runtime (vfioctl bind) works now; these files take effect at the next boot.', '');
+  else if (conf || perAddress) out.push(`# \`vfioctl bind ${addrs}\` binds at runtime now; \`vfioctl persist ${perAddress ? '' : '--by-id '}${addrs}\` writes these files; they take effect at the next boot.`, '');
   return out.join('\n');
 }

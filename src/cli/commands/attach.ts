@@ -7,24 +7,20 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { ExitCode, UsageError, VfioctlError } from '../../model/errors.js';
+import { ExitCode, UsageError } from '../../model/errors.js';
 import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
-import type { RomBarChoice } from '../../model/plan.js';
-import { planPassthrough } from '../../core/plan.js';
-import { readHostImpact } from '../../host/read-host-impact.js';
 import { unifiedDiff } from '../../host/host-writer.js';
-import { type ApplyResult, type Effects, type GuestInfo, type HostdevChangeSet, describeCommands, otherGuestsOf, parseOrThrow, planHostdevAttach, readGuests } from '../../adapters/libvirt/guests.js';
-import type { DomainConfig } from '../../adapters/libvirt/domain-xml.js';
-import type { Virsh } from '../../adapters/libvirt/virsh.js';
+import { type ApplyResult, type Effects, type HostdevChangeSet, describeCommands } from '../../adapters/libvirt/guests.js';
+import type { Change } from '../../service/session.js';
 import { shortAddr } from '../describe.js';
-import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
-import { applyHostdevChangeSet } from '../../apply/libvirt.js';
-import { makeApplyContext } from './bind.js';
+import { type ConnectOptions, renderFindings, withConnect } from './guests.js';
+import { confirmChange } from '../mutating.js';
 
 export interface ChangeOptions extends ConnectOptions {
   live?: boolean;
   config?: boolean;
   dryRun?: boolean;
+  yes?: boolean;
 }
 
 export function effectsOf(opts: ChangeOptions): Effects {
@@ -36,19 +32,6 @@ export function effectsOf(opts: ChangeOptions): Effects {
 export function parseAddresses(inputs: string[]) {
   if (!inputs.length) throw new UsageError('no-address', 'no PCI function given', 'name at least one: vfioctl attach GUEST 01:00.0');
   return [...new Set(inputs.map((a) => formatPciAddress(requirePciAddress(a))))];
-}
-
-/** The guest, its live definition when --live, or a clear error. */
-export async function loadTarget(virsh: Virsh, guests: GuestInfo[], name: string, effects: Effects): Promise<{ target: GuestInfo; live: DomainConfig | null }> {
-  const target = guests.find((g) => g.name === name);
-  if (!target) {
-    throw new VfioctlError('guest-not-found', `no guest named ${JSON.stringify(name)} on ${virsh.effectiveUri}`, { remedy: '`vfioctl guests` lists them; pass --connect URI for another libvirt connection' });
-  }
-  if (effects.live && !target.running) {
-    throw new VfioctlError('guest-not-running', `${name} is ${target.state}: --live needs a running guest`, { remedy: 'use --config to change the persistent definition (it takes effect at the next start)' });
-  }
-  const live = effects.live ? parseOrThrow(await virsh.dumpxml(name), `live definition of ${name}`) : null;
-  return { target, live };
 }
 
 export function changeJson(set: HostdevChangeSet, uri: string | undefined) {
@@ -76,26 +59,28 @@ export function renderChangeSet(ctx: CliContext, set: HostdevChangeSet, uri: str
 }
 
 /**
- * The tail attach and detach share: on --dry-run say nothing changed (nothing is journaled), else apply
- * the change set as a journaled run under the lock (src/apply/libvirt.ts; progress on stderr), then print
- * JSON or hand the result to `report` for the human summary. Returns null for a dry run.
+ * The tail attach and detach share: on --dry-run say nothing changed (nothing is journaled), else confirm
+ * (terminal, or --yes) and apply the change's libvirt steps as a journaled run under the lock
+ * (src/apply/libvirt.ts; progress on stderr), then print JSON or hand the result to `report` for the
+ * human summary. Returns null for a dry run.
  */
 export async function executeChangeSet(
   ctx: CliContext,
-  virsh: Virsh,
-  set: HostdevChangeSet,
+  change: Change,
   base: Record<string, unknown>,
   opts: ChangeOptions,
+  question: string,
   report: (result: ApplyResult) => void,
 ): Promise<ApplyResult | null> {
   const c = ctx.c;
+  const set = change.hostdev!.set;
   if (opts.dryRun) {
     if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result: null });
     else ctx.out(c.dim('\ndry run: nothing changed\n'));
     return null;
   }
-  const applyCtx = { ...makeApplyContext(ctx), virsh: () => virsh, log: (l: string) => (ctx.json ? undefined : ctx.err(`${c.dim(`... ${l.trim()}`)}\n`)) };
-  const result = await applyHostdevChangeSet(applyCtx, virsh, set);
+  await confirmChange(ctx, opts, question);
+  const result = (await ctx.session().apply(change)).hostdev!;
   if (ctx.json) ctx.printJson({ ...base, change: changeJson(set, opts.connect), result });
   else {
     report(result);
@@ -110,7 +95,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<address...>', 'PCI functions to give the guest (their whole IOMMU groups are claimed)')
     .option('--live', 'hotplug into the running guest')
     .option('--config', 'change the persistent definition (the default when neither flag is given)')
-    .option('--dry-run', 'show the plan, the virsh commands, each <hostdev> and the definition diff; change nothing')
+    .option('-n, --dry-run', 'show the plan, the virsh commands, each <hostdev> and the definition diff; change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--exact', 'do not add group members that were not named: refuse instead')
     .option('--force', 'accept host-impact blockers (the host loses what the plan lists)')
     .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
@@ -118,24 +104,17 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action(ctx, async (guest: string, inputs: string[], opts: ChangeOptions & { exact?: boolean; force?: boolean; romBar?: string }) => {
         const addresses = parseAddresses(inputs);
-        const romBar = opts.romBar ?? 'auto';
-        if (!['auto', 'on', 'off'].includes(romBar)) throw new UsageError('bad-rom-bar', `--rom-bar ${romBar} is not auto, on or off`, 'use --rom-bar auto|on|off');
+        if (!opts.dryRun) ctx.session().assertMutable();
         const effects = effectsOf(opts);
-        const virsh = virshFor(ctx, opts);
-        const guests = await readGuests(virsh);
-        const { target, live } = await loadTarget(virsh, guests, guest, effects);
-        const inventory = ctx.inventory();
-        const impact = inventory.source.kind === 'sysfs' ? readHostImpact(ctx.host()) : undefined;
-        const plan = planPassthrough(
-          inventory,
-          { addresses, guest, exact: !!opts.exact, force: !!opts.force, romBar: romBar as RomBarChoice },
-          { otherGuests: otherGuestsOf(guests, null), ...(impact ? { impact } : {}) },
-        );
+        const change = await ctx.session().changeAttach({ guest, addresses, effects, exact: !!opts.exact, force: !!opts.force, romBar: opts.romBar ?? 'auto' });
+        const plan = change.plan!;
+        const target = change.hostdev?.target;
+        const virsh = ctx.session().virsh();
         const c = ctx.c;
         const blocked = plan.verdict === 'blocked';
-        const set = blocked ? null : planHostdevAttach(plan, target, live, effects);
+        const set = blocked ? null : change.hostdev!.set;
         const base = { version: 1, guest, uri: virsh.effectiveUri, dryRun: !!opts.dryRun, plan: { claim: plan.claim, hostSide: plan.hostSide, verdict: plan.verdict, findings: plan.findings } };
-        if (blocked || !set) {
+        if (blocked || !set || !target) {
           if (ctx.json) ctx.printJson({ ...base, change: null, result: null });
           else {
             ctx.out(`${c.red('blocked')}: ${guest} does not get ${addresses.map(shortAddr).join(', ')}\n`);
@@ -156,7 +135,7 @@ export function register(program: Command, ctx: CliContext): void {
           else ctx.out('nothing to do: every function is already attached\n');
           return ExitCode.ok;
         }
-        await executeChangeSet(ctx, virsh, set, base, opts, (result) => {
+        await executeChangeSet(ctx, change, base, opts, `${set.op} ${set.changes.map((x) => shortAddr(x.address)).join(', ')} ${set.op === 'attach' ? 'to' : 'from'} guest ${guest}?`, (result) => {
           ctx.out(`${c.green('attached')} ${result.done.map(shortAddr).join(', ')} to ${guest}${effects.config && !effects.live ? ' (takes effect at its next start)' : ''}\n`);
         });
         return ExitCode.ok;

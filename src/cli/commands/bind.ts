@@ -1,83 +1,19 @@
 /**
- * `vfioctl bind ADDR...`: plan (IOMMU group rules, host impact), refuse a blocked plan unless --force,
- * then move the plan's whole claim set to vfio-pci with the journaled, verified, rolled-back sequence of
- * src/apply/bind.ts. --dry-run prints the exact writes; --persist also writes the boot-time configuration.
- * Also holds what the mutating commands share (apply context, confirmation).
+ * `vfioctl bind ADDR...`: the session plans (IOMMU group rules, host impact), a blocked plan is refused
+ * unless --force, then the plan's runtime steps move its whole claim set to vfio-pci (journaled,
+ * verified, rolled back). --dry-run prints the exact writes; --persist also carries out the plan's
+ * boot-time steps.
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { applyBind, previewBind, type BindPreview, type BindResult } from '../../apply/bind.js';
-import type { ApplyContext } from '../../apply/run.js';
-import { StateStore, STATE_DIR } from '../../apply/state.js';
-import { ConfigWriter, RealSysfsWriter, type SysfsWriter } from '../../host/host-writer.js';
-import type { HostRoot } from '../../host/host-root.js';
-import { createExec, type Exec } from '../../adapters/exec.js';
-import { planPassthrough } from '../../core/plan.js';
-import { readHostImpact } from '../../host/read-host-impact.js';
-import { ExitCode, UsageError, VfioctlError } from '../../model/errors.js';
+import type { BindPreview } from '../../apply/bind.js';
+import { ExitCode, UsageError } from '../../model/errors.js';
 import { formatPciAddress, requirePciAddress, type PciAddressString } from '../../model/pci-address.js';
-import type { PassthroughPlan } from '../../model/plan.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, forcedLosses, renderConfigResult, reportBlocked, timeoutOf, type MutatingOptions } from '../mutating.js';
 
-/**
- * How the mutating commands reach the kernel. Production uses the real sysfs writer; the test suite
- * swaps in its kernel-like fake here (there is no IOMMU on the build machine), so the rest of the
- * command path is the production one.
- */
-export const applyRuntime: { sysfsWriter: ((host: HostRoot, exec: Exec) => SysfsWriter) | null; moveTimeoutMs: number | null } = {
-  sysfsWriter: null,
-  moveTimeoutMs: null,
-};
-
-export interface MutatingOptions {
-  dryRun?: boolean;
-  yes?: boolean;
-  timeout?: string;
-}
-
-export function addMutatingOptions(cmd: Command): Command {
-  return cmd
-    .option('-n, --dry-run', 'show exactly what would be done (writes, file diffs, commands) and change nothing')
-    .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)');
-}
-
-/** A recorded host (--sample, a snapshot archive) is never changed: refuse before planning anything. */
-export function assertMutableHost(ctx: CliContext, opts: MutatingOptions = {}): void {
-  if (opts.dryRun) return;
-  const recorded = !!ctx.opts.sample || ctx.opts.sampleHost !== undefined || /\.(tar\.gz|tgz)$/.test(ctx.opts.root ?? ctx.io.env.VFIOCTL_ROOT ?? '');
-  if (recorded) {
-    throw new UsageError('read-only-host', 'this is a recorded host (--sample or a snapshot archive); vfioctl does not change it', 'use --dry-run to see what would change, or run on the host itself');
-  }
-}
-
-export function makeApplyContext(ctx: CliContext, opts: MutatingOptions = {}): ApplyContext {
-  assertMutableHost(ctx, { ...opts, dryRun: false });
-  const host = ctx.host();
-  const exec = createExec({ env: ctx.io.env });
-  const timeoutMs = opts.timeout !== undefined ? Number(opts.timeout) : (applyRuntime.moveTimeoutMs ?? 10_000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('bad-timeout', `--timeout ${opts.timeout} is not a positive number of milliseconds`, 'e.g. --timeout 20000');
-  return {
-    host,
-    sysfs: applyRuntime.sysfsWriter ? applyRuntime.sysfsWriter(host, exec) : new RealSysfsWriter(host, exec),
-    files: new ConfigWriter(host, `${STATE_DIR}/backups`),
-    exec,
-    store: new StateStore(host),
-    move: { timeoutMs, pollMs: Math.min(50, Math.max(5, Math.floor(timeoutMs / 20))) },
-    log: (line) => {
-      if (!ctx.json) ctx.err(`${line}\n`);
-    },
-  };
-}
-
-/** Ask on a terminal; without one, --yes is required. */
-export async function confirmChange(ctx: CliContext, opts: MutatingOptions, question: string): Promise<void> {
-  if (opts.yes || opts.dryRun) return;
-  if (ctx.io.confirm && ctx.io.isTTY && !ctx.json) {
-    if (await ctx.io.confirm(question)) return;
-    throw new VfioctlError('not-confirmed', 'nothing was changed (not confirmed)', { remedy: 'answer y, or pass --yes', exitCode: ExitCode.usage });
-  }
-  throw new UsageError('confirmation-required', `refusing to change the host without confirmation: ${question.replace(/\?$/, '')}`, 'pass --yes to confirm (or --dry-run to see what would change)');
-}
+export { applyRuntime } from '../context.js';
+export { addMutatingOptions, assertMutableHost, confirmChange, type MutatingOptions } from '../mutating.js';
 
 export function parseAddresses(inputs: string[]): PciAddressString[] {
   if (!inputs.length) throw new UsageError('no-address', 'name at least one PCI address', 'e.g. vfioctl bind 01:00.0');
@@ -109,53 +45,47 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--persist', 'also keep the binding across reboots (as `vfioctl persist`)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
-        const o = opts as MutatingOptions & { force?: boolean; persist?: boolean };
+        const o = opts as MutatingOptions & { persist?: boolean };
         const addresses = parseAddresses(inputs);
         assertMutableHost(ctx, o);
-        const host = ctx.host();
-        const plan: PassthroughPlan = planPassthrough(ctx.inventory(), { addresses, force: !!o.force }, { impact: readHostImpact(host) });
-        const blockers = plan.findings.filter((f) => f.severity === 'fail');
-        if (plan.verdict === 'blocked') {
-          if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, verdict: plan.verdict, claim: plan.claim, findings: plan.findings, result: null });
-          else {
-            ctx.err(`${ctx.c.red('vfioctl:')} the plan is blocked; nothing was changed\n`);
-            for (const f of blockers) ctx.err(`  - ${f.summary}${f.remedy ? `\n    remedy: ${f.remedy}` : ''}\n`);
-            ctx.err(`  remedy: resolve the findings above, or pass --force where the plan allows it (\`vfioctl plan ${inputs.join(' ')}\` explains)\n`);
-          }
-          return ExitCode.notReady;
+        const s = ctx.session();
+        const change = await s.changeBind({ addresses, force: !!o.force, persist: !!o.persist });
+        const base = { version: 1, dryRun: !!o.dryRun, verdict: change.verdict, claim: change.claim, findings: change.findings };
+        if (change.verdict === 'blocked') {
+          if (ctx.json) ctx.printJson({ ...base, result: null });
+          return reportBlocked(ctx, change.findings, inputs.join(' '));
         }
-        const preview = previewBind(host, plan.claim);
-        const extra = plan.claim.filter((a) => !addresses.includes(a));
+        const preview = change.bind!;
+        const extra = change.claim.filter((a) => !addresses.includes(a));
+        const warnings = change.findings.filter((x) => x.severity === 'warn');
         if (o.dryRun) {
-          if (ctx.json) ctx.printJson({ version: 1, dryRun: true, verdict: plan.verdict, claim: plan.claim, findings: plan.findings, preview, result: null });
+          if (ctx.json) ctx.printJson({ ...base, dryRun: true, preview, result: null });
           else {
             ctx.out(`${ctx.c.bold('vfioctl bind')} (dry run, nothing changed)${extra.length ? `; group mates added by the plan: ${extra.join(' ')}` : ''}\n`);
             ctx.out(renderPreview(ctx, preview));
-            for (const f of plan.findings.filter((x) => x.severity === 'warn')) ctx.out(`  ${ctx.c.yellow('warning:')} ${f.summary}\n`);
+            for (const f of warnings) ctx.out(`  ${ctx.c.yellow('warning:')} ${f.summary}\n`);
           }
-          return 0;
+          return ExitCode.ok;
         }
         if (!ctx.json) {
-          ctx.err(`vfioctl bind: ${plan.claim.join(' ')}${extra.length ? ` (group mates added: ${extra.join(' ')})` : ''}\n`);
-          for (const f of plan.findings.filter((x) => x.severity === 'warn')) ctx.err(`  ${ctx.c.yellow('warning:')} ${f.summary}\n`);
+          ctx.err(`vfioctl bind: ${change.claim.join(' ')}${extra.length ? ` (group mates added: ${extra.join(' ')})` : ''}\n`);
+          for (const f of warnings) ctx.err(`  ${ctx.c.yellow('warning:')} ${f.summary}\n`);
+          if (o.force) for (const f of forcedLosses(change)) ctx.err(`  ${ctx.c.red('--force: the host loses')} ${f.summary}\n`);
         }
-        await confirmChange(ctx, o, `move ${plan.claim.length} function(s) to vfio-pci (${plan.claim.join(' ')})?`);
-        const actx = makeApplyContext(ctx, o);
-        const result: BindResult = await applyBind(actx, plan.claim);
-        let persisted: unknown = null;
-        if (o.persist) {
-          const { runPersist } = await import('./persist.js');
-          persisted = await runPersist(ctx, actx, plan.claim, { ...o, yes: true, mode: 'per-address' }, !ctx.json);
-        }
+        await confirmChange(ctx, o, `move ${change.claim.length} function(s) to vfio-pci (${change.claim.join(' ')})${o.persist ? ' and keep them there across reboots' : ''}?`);
+        const r = await s.apply(change, { ...(timeoutOf(o) !== undefined ? { timeoutMs: timeoutOf(o)! } : {}) });
+        const result = r.bind!;
+        const persisted = o.persist ? r.config : null;
         if (ctx.json) {
-          ctx.printJson({ version: 1, dryRun: false, verdict: plan.verdict, claim: plan.claim, findings: plan.findings, result, persisted });
+          ctx.printJson({ ...base, dryRun: false, result, persisted });
         } else {
+          if (persisted) renderConfigResult(ctx, persisted);
           for (const f of result.moved) ctx.out(`${f.address}: ${f.from.driver ?? 'no driver'} -> vfio-pci\n`);
           for (const a of result.unchanged) ctx.out(`${a}: already on vfio-pci\n`);
           for (const g of result.groups) ctx.out(`group ${g.group}: viable, /dev/vfio/${g.group} present\n`);
-          ctx.out(`run ${result.runId}; undo with \`vfioctl release ${plan.claim.join(' ')}\`\n`);
+          ctx.out(`run ${result.runId}; undo with \`vfioctl release ${change.claim.join(' ')}\`\n`);
         }
-        return 0;
+        return ExitCode.ok;
       }),
     );
 }

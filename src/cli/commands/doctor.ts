@@ -6,23 +6,12 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Colors } from '../output.js';
 import { action } from '../command.js';
-import { readHostFacts } from '../../host/read-host-facts.js';
-import { Virsh } from '../../adapters/libvirt/virsh.js';
-import { checkHost, summarize, type DoctorSummary, type DoctorVerdict } from '../../core/doctor.js';
-import { checkDevice } from '../../core/doctor-device.js';
+import type { DoctorReport } from '../../service/session.js';
 import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
 import { ExitCode } from '../../model/errors.js';
-import type { Finding, Severity } from '../../model/finding.js';
-import type { HostFacts, LibvirtRuntime } from '../../model/host-facts.js';
+import type { Severity } from '../../model/finding.js';
 
-export interface DoctorReport {
-  version: 1;
-  verdict: DoctorVerdict;
-  summary: DoctorSummary;
-  findings: Finding[];
-  /** one entry per address asked about */
-  devices: { address: string; verdict: DoctorVerdict; summary: DoctorSummary }[];
-}
+export type { DoctorReport } from '../../service/session.js';
 
 export interface DoctorOptions {
   /** canonical addresses */
@@ -32,49 +21,8 @@ export interface DoctorOptions {
   libvirt: boolean;
 }
 
-/** libvirt's version and PCI hostdev backends, only on a live host with virsh installed. */
-export async function probeLibvirt(facts: HostFacts, enabled: boolean, env: Record<string, string | undefined>): Promise<LibvirtRuntime> {
-  if (!enabled) return { state: 'not-checked', reason: '--no-libvirt' };
-  if (!facts.live) return { state: 'not-checked', reason: 'not the live host (--root)' };
-  if (!facts.libvirt.virsh) return { state: 'not-checked', reason: 'virsh not installed' };
-  // The first domcapabilities call probes QEMU (seconds); LIBVIRT_DEFAULT_URI comes from the caller's environment.
-  const virsh = new Virsh({ timeoutMs: 60_000, env: { ...process.env, ...env } });
-  let version: string | null = null;
-  try {
-    const v = await virsh.run(['version']);
-    version = /Using library: libvirt (\S+)/.exec(v.stdout)?.[1] ?? /libvirt (\d+\.\d+\.\d+)/.exec(v.stdout)?.[1] ?? null;
-  } catch (e) {
-    return { state: 'error', message: e instanceof Error ? e.message : String(e) };
-  }
-  try {
-    const d = await virsh.run(['domcapabilities']);
-    const hostdev = /<hostdev\b[\s\S]*?<\/hostdev>/.exec(d.stdout)?.[0] ?? '';
-    const en = /<enum name='pciBackend'>([\s\S]*?)<\/enum>|<enum name="pciBackend">([\s\S]*?)<\/enum>/.exec(hostdev);
-    const values = en ? [...(en[1] ?? en[2] ?? '').matchAll(/<value>([^<]*)<\/value>/g)].map((m) => m[1]!.trim()) : [];
-    return { state: 'ok', version, pciBackends: values };
-  } catch (e) {
-    return { state: 'ok', version, pciBackends: null, domcapsError: e instanceof Error ? e.message : String(e) };
-  }
-}
-
 export async function runDoctor(ctx: CliContext, opts: DoctorOptions): Promise<DoctorReport> {
-  const host = ctx.host();
-  const facts = readHostFacts(host);
-  facts.libvirt.runtime = await probeLibvirt(facts, opts.libvirt, ctx.io.env);
-  const inventory = ctx.inventory();
-  const hostFindings = checkHost(facts, inventory);
-  const devices: DoctorReport['devices'] = [];
-  const deviceFindings: Finding[] = [];
-  const hostBlocking = hostFindings.filter((f) => f.severity === 'fail' || f.severity === 'warn');
-  for (const a of opts.addresses) {
-    const fs = checkDevice(facts, inventory, a);
-    deviceFindings.push(...fs);
-    const s = summarize([...hostBlocking, ...fs]);
-    devices.push({ address: a, verdict: s.verdict, summary: summarize(fs).summary });
-  }
-  const findings = opts.deviceFocus ? [...hostBlocking, ...deviceFindings] : [...hostFindings, ...deviceFindings];
-  const s = summarize(findings);
-  return { version: 1, verdict: s.verdict, summary: s.summary, findings, devices };
+  return ctx.session().doctor(opts);
 }
 
 const CATEGORY_ORDER = ['cpu', 'virtualization', 'firmware', 'kernel', 'security', 'vfio', 'boot', 'libvirt', 'host', 'device'];

@@ -7,11 +7,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { readHostFacts } from '../../host/read-host-facts.js';
-import { explainError, knownMessages } from '../../core/explain.js';
+import { knownMessages } from '../../core/explain.js';
 import { ExitCode, UsageError, VfioctlError } from '../../model/errors.js';
-import type { HostFacts } from '../../model/host-facts.js';
-import type { PciInventory } from '../../model/pci-function.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -21,7 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-host', 'do not read the host; explain the message alone')
     .option('--list', 'list the messages vfioctl can explain')
     .action(
-      action<[string[]]>(ctx, (words, opts) => {
+      action<[string[]]>(ctx, async (words, opts) => {
         if (opts.list) {
           const list = knownMessages();
           if (ctx.json) ctx.printJson({ version: 1, known: list });
@@ -31,15 +28,10 @@ export function register(program: Command, ctx: CliContext): void {
         let text = words.join(' ');
         if (text.trim() === '-') text = readFileSync(0, 'utf8');
         if (!text.trim()) throw new UsageError('no-message', 'no message to explain', 'pass the error text in quotes: vfioctl explain "group 14 is not viable" (or - to read standard input)');
-        let facts: HostFacts | undefined;
-        let inventory: PciInventory | undefined;
-        if (opts.host !== false) {
-          facts = readHostFacts(ctx.host());
-          inventory = ctx.inventory();
-        }
-        const matches = explainError(text, facts, inventory);
+        const report = await ctx.session().explain(text, opts.host !== false);
+        const matches = report.matches;
         if (ctx.json) {
-          ctx.printJson({ version: 1, input: text.trim(), host: facts ? facts.root : null, matches });
+          ctx.printJson(report);
           return matches.length ? ExitCode.ok : ExitCode.error;
         }
         if (!matches.length) {

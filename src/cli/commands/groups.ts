@@ -4,28 +4,10 @@ import type { CliContext } from '../context.js';
 import { action, withFrom } from '../command.js';
 import { className, deviceName, driverText, shortAddr } from '../describe.js';
 import { importNotes, problemLines } from './shared.js';
-import type { IommuGroup, PciFunction, PciInventory } from '../../model/pci-function.js';
 
-export function groupView(g: IommuGroup, byAddr: Map<string, PciFunction>) {
-  return {
-    id: g.id,
-    type: g.type,
-    isolation: g.isolation,
-    hostCritical: g.hostCritical,
-    members: g.members.map((m) => {
-      const f = byAddr.get(m.address);
-      return {
-        address: m.address,
-        role: m.role,
-        class: f?.class ?? null,
-        vendorId: f?.vendorId ?? null,
-        deviceId: f?.deviceId ?? null,
-        name: f ? deviceName(f) : null,
-        driver: f?.driver ?? null,
-      };
-    }),
-  };
-}
+import type { PciFunction, PciInventory } from '../../model/pci-function.js';
+
+export { groupView } from '../../service/views.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withFrom(program.command('groups'))
@@ -35,7 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
         const inv = ctx.inventory();
         const byAddr = new Map(inv.functions.map((f) => [f.address as string, f]));
         if (ctx.json) {
-          ctx.printJson({ version: 1, source: inv.source, iommu: inv.iommu, groups: inv.groups.map((g) => groupView(g, byAddr)), problems: inv.problems });
+          ctx.printJson(ctx.session().groupsReport());
           return 0;
         }
         ctx.out(renderGroups(inv, byAddr, ctx));

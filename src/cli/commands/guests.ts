@@ -9,7 +9,7 @@ import { renderTable, type Colors } from '../output.js';
 import { shortAddr } from '../describe.js';
 import type { Finding } from '../../model/finding.js';
 import { Virsh } from '../../adapters/libvirt/virsh.js';
-import { type GuestInfo, readGuests } from '../../adapters/libvirt/guests.js';
+import type { GuestInfo } from '../../adapters/libvirt/guests.js';
 import { pciHostdevs } from '../../adapters/libvirt/domain-xml.js';
 
 export interface ConnectOptions {
@@ -22,8 +22,7 @@ export function withConnect(cmd: Command): Command {
 
 /** A virsh runner for this invocation: --connect, else the environment's LIBVIRT_DEFAULT_URI. */
 export function virshFor(ctx: CliContext, opts: ConnectOptions): Virsh {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...ctx.io.env };
-  return new Virsh({ uri: opts.connect, env });
+  return ctx.session().virsh(opts.connect);
 }
 
 const MARK: Record<Finding['severity'], string> = { ok: 'ok  ', info: 'info', warn: 'warn', fail: 'FAIL' };
@@ -58,12 +57,12 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action(ctx, async (opts: ConnectOptions) => {
         const virsh = virshFor(ctx, opts);
-        const guests = await readGuests(virsh);
+        const report = await ctx.session().guestsReport();
+        const { guests, shared } = report;
         const users = new Map<string, string[]>();
         for (const g of guests) for (const h of pciHostdevs(g.config)) users.set(h.source, [...(users.get(h.source) ?? []), g.name]);
-        const shared = [...users].filter(([, names]) => names.length > 1).map(([address, names]) => ({ address, guests: names }));
         if (ctx.json) {
-          ctx.printJson({ version: 1, uri: virsh.effectiveUri, guests: guests.map(guestJson), shared });
+          ctx.printJson({ version: 1, uri: report.uri, guests: guests.map(guestJson), shared });
           return 0;
         }
         const c = ctx.c;

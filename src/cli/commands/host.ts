@@ -2,19 +2,15 @@
  * `vfioctl host enable-iommu` / `disable-iommu`: the kernel command line for the detected boot loader
  * (grub defaults keeping every other parameter and the quoting, /etc/kernel/cmdline, grubby, kernelstub,
  * proxmox-boot-tool), regenerated, with the reboot it needs said plainly. `--allow-unsafe-interrupts`
- * writes the vfio_iommu_type1 opt-out, with a warning: it is a security downgrade.
+ * writes the vfio_iommu_type1 opt-out, with a warning: it is a security downgrade. The session plans the
+ * change; this command shows, confirms and applies its steps.
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { iommuParams, planKernelCmdline, planUnsafeInterrupts, readCpuVendor } from '../../apply/persist.js';
-import { newRunId, StateStore } from '../../apply/state.js';
-import { detectBootTooling } from '../../host/detect-boot.js';
 import { UsageError } from '../../model/errors.js';
-import { addConfigOptions, runConfigPlan, type ConfigOptions } from './persist.js';
-import { assertMutableHost } from './bind.js';
-
-const UNSAFE_WARNING = 'WARNING: allow_unsafe_interrupts lets a guest inject interrupts on a host without interrupt remapping; use it only for guests you trust completely.';
+import { UNSAFE_WARNING } from '../../service/session.js';
+import { addConfigOptions, assertMutableHost, runConfigChange, type ConfigOptions } from '../mutating.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const host = program.command('host').description('host-wide settings: IOMMU on the kernel command line');
@@ -28,25 +24,14 @@ export function register(program: Command, ctx: CliContext): void {
         const o = opts as ConfigOptions & { vendor?: string; pt?: boolean; allowUnsafeInterrupts?: boolean };
         assertMutableHost(ctx, o);
         if (o.vendor !== undefined && o.vendor !== 'intel' && o.vendor !== 'amd') throw new UsageError('bad-vendor', `--vendor ${o.vendor}: expected intel or amd`);
-        const root = ctx.host();
-        const vendor = (o.vendor as 'intel' | 'amd' | undefined) ?? readCpuVendor(root);
-        const params = iommuParams(vendor, o.pt !== false);
-        if (!params.length) {
+        const change = await ctx.session().changeIommu({ enable: true, ...(o.vendor ? { vendor: o.vendor as 'intel' | 'amd' } : {}), pt: o.pt !== false, allowUnsafeInterrupts: !!o.allowUnsafeInterrupts });
+        if (!change) {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, command: 'host enable-iommu', result: null, notes: ['AMD: the IOMMU is used when firmware enables it; amd_iommu=on is not a valid value'] });
           else ctx.out('nothing to add: on AMD the IOMMU is used when firmware enables it (amd_iommu=on is not a valid value); enable AMD-Vi/IOMMU in the firmware setup\n');
           return 0;
         }
-        const tooling = detectBootTooling(root);
-        const plan = planKernelCmdline(root, tooling, new StateStore(root).readState(), { enable: true, params }, newRunId());
-        if (o.allowUnsafeInterrupts) {
-          const u = planUnsafeInterrupts(root, tooling, true);
-          plan.files.push(...u.files);
-          for (const c of u.commands) if (!plan.commands.some((x) => x.argv.join(' ') === c.argv.join(' '))) plan.commands.push(c);
-          plan.notes.push(UNSAFE_WARNING);
-          if (!ctx.json) ctx.err(`${ctx.c.red(UNSAFE_WARNING)}\n`);
-        }
-        await runConfigPlan(ctx, null, plan, o, `add ${params.join(' ')} to the kernel command line (${tooling.bootLoader.kind})?`);
-        return 0;
+        if (o.allowUnsafeInterrupts && !ctx.json) ctx.err(`${ctx.c.red(UNSAFE_WARNING)}\n`);
+        return runConfigChange(ctx, change, o, `${change.steps[0]!.title.replace(/^turn the IOMMU on: /, 'add ')}?`);
       }),
     );
   addConfigOptions(host.command('disable-iommu'))
@@ -55,13 +40,8 @@ export function register(program: Command, ctx: CliContext): void {
       action<[]>(ctx, async (opts) => {
         const o = opts as ConfigOptions;
         assertMutableHost(ctx, o);
-        const root = ctx.host();
-        const tooling = detectBootTooling(root);
-        const plan = planKernelCmdline(root, tooling, new StateStore(root).readState(), { enable: false, params: iommuParams(readCpuVendor(root), true) }, newRunId());
-        const u = planUnsafeInterrupts(root, tooling, false);
-        plan.files.push(...u.files);
-        await runConfigPlan(ctx, null, plan, o, `remove the IOMMU parameters vfioctl added (${tooling.bootLoader.kind})?`);
-        return 0;
+        const change = (await ctx.session().changeIommu({ enable: false }))!;
+        return runConfigChange(ctx, change, o, `${change.steps[0]!.title}?`);
       }),
     );
 }

@@ -2,11 +2,8 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { VfioctlError, ExitCode } from '../../model/errors.js';
-import { worstSeverity } from '../../model/finding.js';
-import { lintGuest } from '../../core/lint-guest.js';
-import { otherGuestsOf, readGuests } from '../../adapters/libvirt/guests.js';
-import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
+import { ExitCode } from '../../model/errors.js';
+import { type ConnectOptions, renderFindings, withConnect } from './guests.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('lint'))
@@ -15,18 +12,13 @@ export function register(program: Command, ctx: CliContext): void {
     .description('review a guest for passthrough: machine, firmware, IOMMU groups, multifunction slots, ROMs, hidden KVM, vIOMMU, limits, migration')
     .action(
       action(ctx, async (guest: string, opts: ConnectOptions & { all?: boolean }) => {
-        const virsh = virshFor(ctx, opts);
-        const guests = await readGuests(virsh);
-        const target = guests.find((g) => g.name === guest);
-        if (!target) {
-          throw new VfioctlError('guest-not-found', `no guest named ${JSON.stringify(guest)} on ${virsh.effectiveUri}`, { remedy: '`vfioctl guests` lists them; pass --connect URI for another libvirt connection' });
-        }
-        const inventory = ctx.inventory();
-        const findings = lintGuest({ domain: target.config, inventory, otherGuests: otherGuestsOf(guests, guest) });
-        const worst = worstSeverity(findings);
+        const s = ctx.session();
+        const report = await s.lint(guest);
+        const { findings, verdict: worst } = report;
+        const target = (await s.guests()).find((g) => g.name === guest)!;
         const code = worst === 'fail' ? ExitCode.notReady : ExitCode.ok;
         if (ctx.json) {
-          ctx.printJson({ version: 1, guest, running: target.running, verdict: worst, findings });
+          ctx.printJson(report);
           return code;
         }
         const c = ctx.c;

@@ -6,6 +6,7 @@ import { renderTable } from '../output.js';
 import { className, deviceName, driverText, flags, shortAddr } from '../describe.js';
 import { importNotes, problemLines } from './shared.js';
 
+
 export function register(program: Command, ctx: CliContext): void {
   withFrom(program.command('ls'))
     .description('list PCI functions: address, class, names with [vendor:device], driver, IOMMU group, flags')
@@ -13,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
       action(ctx, () => {
         const inv = ctx.inventory({ groups: 'none' });
         if (ctx.json) {
-          ctx.printJson({ version: 1, source: inv.source, iommu: inv.iommu, functions: inv.functions, problems: inv.problems });
+          ctx.printJson(ctx.session().inventoryReport());
           return 0;
         }
         const c = ctx.c;

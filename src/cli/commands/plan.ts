@@ -9,15 +9,11 @@ import type { CliContext } from '../context.js';
 import { action, withFrom } from '../command.js';
 import { renderTable } from '../output.js';
 import { deviceName, shortAddr } from '../describe.js';
-import { renderFindings, virshFor, withConnect } from './guests.js';
-import { planPassthrough } from '../../core/plan.js';
-import { readHostImpact } from '../../host/read-host-impact.js';
-import { type BootTooling, detectBootTooling } from '../../host/detect-boot.js';
-import { planBootInfo } from '../../adapters/render/host-config.js';
-import { otherGuestsOf, readGuests } from '../../adapters/libvirt/guests.js';
-import { ExitCode, UsageError } from '../../model/errors.js';
-import { type PciAddressString, formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
-import type { PassthroughPlan, PlanContext, RomBarChoice } from '../../model/plan.js';
+import { renderFindings, withConnect } from './guests.js';
+import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
+import { ExitCode } from '../../model/errors.js';
+import { sysfsWriteCommand } from '../../model/shell-quote.js';
+import type { PassthroughPlan, StepEffect } from '../../model/plan.js';
 
 export interface PlanCliOptions {
   guest?: string;
@@ -27,6 +23,8 @@ export interface PlanCliOptions {
   nested?: boolean;
   allowUnsafeInterrupts?: boolean;
   connect?: string;
+  byId?: boolean;
+  perAddress?: boolean;
 }
 
 export function withPlanOptions(cmd: Command): Command {
@@ -36,12 +34,9 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--exact', 'do not add IOMMU group members that were not named: block instead')
     .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
     .option('--nested', 'the guest assigns devices onward: give it a virtual IOMMU')
-    .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)');
-}
-
-function parseRequest(inputs: string[]): PciAddressString[] {
-  if (!inputs.length) throw new UsageError('no-address', 'no PCI function given', 'name at least one: vfioctl plan 01:00.0');
-  return [...new Set(inputs.map((a) => formatPciAddress(requirePciAddress(a))))];
+    .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)')
+    .option('--by-id', 'plan the boot-time binding by vendor:device ID (as `vfioctl persist --by-id`)')
+    .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host');
 }
 
 export interface BuiltPlan {
@@ -49,46 +44,43 @@ export interface BuiltPlan {
   boot: BootTooling | undefined;
 }
 
-/** Read what the plan needs (inventory, host impact, boot tooling, other guests with --connect) and plan. */
+/** The session's plan for these addresses and options (inventory, host impact, boot tooling, other guests with --connect). */
 export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCliOptions): Promise<BuiltPlan> {
-  const addresses = parseRequest(inputs);
-  const romBar = opts.romBar ?? 'auto';
-  if (!['auto', 'on', 'off'].includes(romBar)) throw new UsageError('bad-rom-bar', `--rom-bar ${romBar} is not auto, on or off`, 'use --rom-bar auto|on|off');
-  if (opts.guest !== undefined && !/^[^\s/'"<>&]{1,200}$/.test(opts.guest)) {
-    throw new UsageError('bad-guest', `not a guest name: ${JSON.stringify(opts.guest.slice(0, 80))}`, 'libvirt guest names have no spaces, slashes, quotes or <>&; `vfioctl guests` lists them');
-  }
-  const inventory = ctx.inventory();
-  const context: PlanContext = {};
-  let boot: BootTooling | undefined;
-  if (inventory.source.kind === 'sysfs') {
-    const host = ctx.host();
-    context.impact = readHostImpact(host);
-    boot = detectBootTooling(host);
-    context.boot = planBootInfo(boot);
-  }
-  if (opts.connect !== undefined) {
-    const guests = await readGuests(virshFor(ctx, opts));
-    context.otherGuests = otherGuestsOf(guests, null);
-  }
-  const plan = planPassthrough(
-    inventory,
-    {
-      addresses,
-      ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
-      force: !!opts.force,
-      exact: !!opts.exact,
-      romBar: romBar as RomBarChoice,
-      nested: !!opts.nested,
-      allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
-    },
-    context,
-  );
-  return { plan, boot };
+  const s = ctx.session();
+  const plan = await s.plan({
+    addresses: inputs,
+    ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
+    force: !!opts.force,
+    exact: !!opts.exact,
+    romBar: opts.romBar ?? 'auto',
+    nested: !!opts.nested,
+    allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
+    ...(opts.byId ? { persistBy: 'id' as const } : opts.perAddress ? { persistBy: 'address' as const } : {}),
+    withGuests: opts.connect !== undefined,
+  });
+  return { plan, boot: s.inventory().source.kind === 'sysfs' ? s.bootTooling() : undefined };
 }
 
 /** The JSON document of `plan --json` (docs/json.md). */
 export function planJson(plan: PassthroughPlan): Record<string, unknown> {
   return { version: 1, ...plan };
+}
+
+/** The effects of a step, as --dry-run shows them: files with their full new content, writes, commands, libvirt calls. */
+export function renderEffects(effects: readonly StepEffect[], pad = '      '): string[] {
+  const out: string[] = [];
+  for (const e of effects) {
+    if (e.type === 'file') {
+      if (e.after === null) out.push(`${pad}remove ${e.path}`);
+      else {
+        out.push(`${pad}${e.before === null ? 'create' : 'edit'} ${e.path}:`);
+        for (const l of e.after.replace(/\n$/, '').split('\n')) out.push(`${pad}  | ${l}`);
+      }
+    } else if (e.type === 'sysfs-write') out.push(`${pad}${sysfsWriteCommand(e.path, e.value)}`);
+    else if (e.type === 'command') out.push(`${pad}run ${formatArgv(e.argv)}`);
+    else out.push(`${pad}virsh ${e.call} ${e.guest} (${e.address}${e.config ? ', --config' : ''}${e.live ? ', --live' : ''})`);
+  }
+  return out;
 }
 
 export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string {
@@ -127,12 +119,19 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
     plan.steps.forEach((s, i) => {
       const tags = [s.kind, ...(s.needsReboot ? [c.yellow('needs reboot')] : [])].join(', ');
       out.push(`  ${String(i + 1).padStart(2)}. ${s.title}  [${tags}]`);
-      if (s.command) out.push(`      ${c.dim('$')} ${s.command}`);
+      if (s.effects) {
+        const lines = renderEffects(s.effects);
+        out.push(...(lines.length ? lines : [`      ${c.dim('already done on this host')}`]));
+      } else if (s.command) out.push(`      ${c.dim('$')} ${s.command}`);
     });
     out.push('');
   }
   if (plan.verdict === 'blocked') out.push(c.red('nothing can be applied until the failing findings are resolved'));
-  else out.push(`next: ${c.bold('vfioctl render libvirt')} ${plan.request.map(shortAddr).join(' ')} (or virsh, virt-install, qemu, host-config, kubevirt)`);
+  else {
+    const addrs = plan.request.map(shortAddr).join(' ');
+    const persist = `vfioctl persist ${plan.binding.mode === 'ids' ? '--by-id ' : ''}${addrs}`;
+    out.push(`next: ${c.bold(`vfioctl bind ${addrs}`)} carries out the runtime steps, ${c.bold(persist)} the boot-time steps; ${c.bold(`vfioctl render libvirt ${addrs}`)} (or virsh, virt-install, qemu, host-config, kubevirt) for the guest`);
+  }
   return out.join('\n') + '\n';
 }
 

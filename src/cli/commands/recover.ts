@@ -2,10 +2,8 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { applyRecover, previewRecover } from '../../apply/recover.js';
-import { StateStore } from '../../apply/state.js';
-import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, type MutatingOptions } from './bind.js';
-import { type ConnectOptions, virshFor, withConnect } from './guests.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, timeoutOf, type MutatingOptions } from '../mutating.js';
+import { type ConnectOptions, withConnect } from './guests.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(addMutatingOptions(program.command('recover')))
@@ -15,7 +13,8 @@ export function register(program: Command, ctx: CliContext): void {
       action<[]>(ctx, async (opts) => {
         const o = opts as MutatingOptions & ConnectOptions;
         assertMutableHost(ctx, o);
-        const p = previewRecover({ store: new StateStore(ctx.host()) });
+        const s = ctx.session();
+        const p = await s.recoverPreview();
         if (p.action === 'none') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });
           else ctx.out('nothing to recover: no interrupted run\n');
@@ -31,8 +30,9 @@ export function register(program: Command, ctx: CliContext): void {
           return 0;
         }
         await confirmChange(ctx, o, `${p.action === 'completed' ? 'complete' : 'roll back'} the interrupted \`vfioctl ${j.command}\` (${j.runId})?`);
-        // libvirt steps: --connect when given, else the connection each step recorded
-        const r = await applyRecover({ ...makeApplyContext(ctx, o), virsh: (uri) => virshFor(ctx, { connect: o.connect ?? uri ?? undefined }) });
+        // libvirt steps: --connect when given, else the connection each step recorded (the session's apply context)
+        const t = timeoutOf(o);
+        const r = await s.recover(t !== undefined ? { timeoutMs: t } : {});
         if (ctx.json) ctx.printJson({ version: 1, dryRun: false, action: r.action, runId: j.runId, command: j.command, undone: r.report?.undone ?? [], staleLockPid: r.staleLockPid });
         else {
           ctx.out(`${r.action === 'completed' ? 'completed' : 'rolled back'} \`vfioctl ${j.command}\` (${j.runId})\n`);

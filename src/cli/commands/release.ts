@@ -2,10 +2,9 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { applyRelease, previewRelease } from '../../apply/bind.js';
-import { StateStore } from '../../apply/state.js';
 import { UsageError } from '../../model/errors.js';
-import { addMutatingOptions, assertMutableHost, confirmChange, makeApplyContext, parseAddresses, type MutatingOptions } from './bind.js';
+import { addMutatingOptions, assertMutableHost, confirmChange, timeoutOf, type MutatingOptions } from '../mutating.js';
+import { parseAddresses } from './bind.js';
 
 export function register(program: Command, ctx: CliContext): void {
   addMutatingOptions(program.command('release'))
@@ -21,9 +20,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (o.all && inputs.length) throw new UsageError('bad-options', 'give addresses or --all, not both', 'e.g. vfioctl release --all');
         if (!o.all && !inputs.length) throw new UsageError('no-address', 'name the functions to release, or pass --all', '`vfioctl status` lists what vfioctl has bound');
         const which = o.all ? ('all' as const) : parseAddresses(inputs);
-        const host = ctx.host();
+        const s = ctx.session();
         const relOpts = o.to === undefined ? {} : { to: o.to };
-        const preview = previewRelease({ host, store: new StateStore(host) }, which, relOpts);
+        const preview = await s.releasePreview(which, relOpts);
         const todo = preview.functions.filter((f) => !f.unchanged);
         if (o.dryRun || !todo.length) {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, preview, result: null });
@@ -38,7 +37,8 @@ export function register(program: Command, ctx: CliContext): void {
           return 0;
         }
         await confirmChange(ctx, o, `return ${todo.length} function(s) to their drivers (${todo.map((f) => `${f.address} -> ${f.to.driver ?? 'none'}`).join(', ')})?`);
-        const result = await applyRelease(makeApplyContext(ctx, o), which, relOpts);
+        const t = timeoutOf(o);
+        const result = await s.release(which, { ...relOpts, ...(t !== undefined ? { timeoutMs: t } : {}) });
         if (ctx.json) ctx.printJson({ version: 1, dryRun: false, preview, result });
         else {
           for (const f of result.released) ctx.out(`${f.address}: vfio-pci -> ${f.to.driver ?? 'no driver'}\n`);

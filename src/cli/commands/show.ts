@@ -4,21 +4,10 @@ import type { CliContext } from '../context.js';
 import { action, withFrom } from '../command.js';
 import { acsEnabled, className, deviceName, driverText, flags, shortAddr } from '../describe.js';
 import { importNotes } from './shared.js';
-import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
-import { VfioctlError } from '../../model/errors.js';
 import type { PciFunction, PciInventory } from '../../model/pci-function.js';
-import { groupView } from './groups.js';
+import type { GroupView } from '../../service/views.js';
 
-export function findFunction(inv: PciInventory, input: string): PciFunction {
-  const addr = formatPciAddress(requirePciAddress(input));
-  const f = inv.functions.find((x) => x.address === addr);
-  if (!f) {
-    throw new VfioctlError('no-such-device', `no PCI function ${addr} on this host`, {
-      remedy: '`vfioctl ls` lists the functions present (check --root / --sample)',
-    });
-  }
-  return f;
-}
+export { findFunction } from '../../service/views.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withFrom(program.command('show'))
@@ -27,18 +16,14 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string]>(ctx, (input) => {
         const inv = ctx.inventory();
-        const f = findFunction(inv, input);
-        const byAddr = new Map(inv.functions.map((x) => [x.address as string, x]));
-        const group = f.iommuGroup === null ? null : (inv.groups.find((g) => g.id === f.iommuGroup) ?? null);
-        const topology = [...f.parentChain, f.address].map((a) => {
-          const x = byAddr.get(a);
-          return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null };
-        });
+        const report = ctx.session().show(input);
         if (ctx.json) {
-          ctx.printJson({ version: 1, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path: topology } });
+          ctx.printJson(report);
           return 0;
         }
-        ctx.out(renderShow(f, inv, group ? groupView(group, byAddr) : null, topology, ctx));
+        const f = report.function;
+        const topology = report.topology.path;
+        ctx.out(renderShow(f, inv, report.group, topology, ctx));
         return 0;
       }),
     );
@@ -51,7 +36,7 @@ function yesNo(v: boolean | null | undefined): string {
 function renderShow(
   f: PciFunction,
   inv: PciInventory,
-  group: ReturnType<typeof groupView> | null,
+  group: GroupView | null,
   topology: { address: string; name: string | null; portType: string | null; acs: boolean | null }[],
   ctx: CliContext,
 ): string {

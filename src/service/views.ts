@@ -1,0 +1,77 @@
+/**
+ * The inventory reports (`ls`, `groups`, `show` --json): versioned documents built from the inventory,
+ * the same for every front end.
+ */
+import { formatPciAddress, requirePciAddress } from '../model/pci-address.js';
+import { VfioctlError } from '../model/errors.js';
+import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+
+/** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
+export function deviceName(f: PciFunction): string {
+  const ids = `[${f.vendorId}:${f.deviceId}]`;
+  const parts = [f.names.vendor, f.names.device].filter((x): x is string => !!x);
+  return parts.length ? `${parts.join(' ')} ${ids}` : ids;
+}
+
+/** ACS is on when source validation, request and completion redirect and upstream forwarding all are. */
+export function acsEnabled(f: PciFunction): boolean {
+  const ctl = f.capabilities.acs?.control;
+  return !!ctl && ctl.sv && ctl.rr && ctl.cr && ctl.uf;
+}
+
+export type GroupView = ReturnType<typeof groupView>;
+
+export function groupView(g: IommuGroup, byAddr: Map<string, PciFunction>) {
+  return {
+    id: g.id,
+    type: g.type,
+    isolation: g.isolation,
+    hostCritical: g.hostCritical,
+    members: g.members.map((m) => {
+      const f = byAddr.get(m.address);
+      return {
+        address: m.address,
+        role: m.role,
+        class: f?.class ?? null,
+        vendorId: f?.vendorId ?? null,
+        deviceId: f?.deviceId ?? null,
+        name: f ? deviceName(f) : null,
+        driver: f?.driver ?? null,
+      };
+    }),
+  };
+}
+
+export function findFunction(inv: PciInventory, input: string): PciFunction {
+  const addr = formatPciAddress(requirePciAddress(input));
+  const f = inv.functions.find((x) => x.address === addr);
+  if (!f) {
+    throw new VfioctlError('no-such-device', `no PCI function ${addr} on this host`, {
+      remedy: '`vfioctl ls` lists the functions present (check --root / --sample)',
+    });
+  }
+  return f;
+}
+
+/** `ls --json` */
+export function inventoryReport(inv: PciInventory) {
+  return { version: 1 as const, source: inv.source, iommu: inv.iommu, functions: inv.functions, problems: inv.problems };
+}
+
+/** `groups --json` */
+export function groupsReport(inv: PciInventory) {
+  const byAddr = new Map(inv.functions.map((f) => [f.address as string, f]));
+  return { version: 1 as const, source: inv.source, iommu: inv.iommu, groups: inv.groups.map((g) => groupView(g, byAddr)), problems: inv.problems };
+}
+
+/** `show ADDR --json`: the function, its group with names, its topology path. */
+export function showReport(inv: PciInventory, input: string) {
+  const f = findFunction(inv, input);
+  const byAddr = new Map(inv.functions.map((x) => [x.address as string, x]));
+  const group = f.iommuGroup === null ? null : (inv.groups.find((g) => g.id === f.iommuGroup) ?? null);
+  const path = [...f.parentChain, f.address].map((a) => {
+    const x = byAddr.get(a);
+    return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null };
+  });
+  return { version: 1 as const, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path } };
+}

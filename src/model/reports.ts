@@ -275,7 +275,9 @@ export type ConfigReport =
     })
   | (LegacyVersion & { dryRun: false; command: string; diff: string; result: ConfigApplyResult })
   /** host enable-iommu on AMD: nothing to add */
-  | (LegacyVersion & { dryRun: boolean; command: 'host enable-iommu'; result: null; notes: string[] });
+  | (LegacyVersion & { dryRun: boolean; command: 'host enable-iommu'; result: null; notes: string[] })
+  /** persist refused: the plan is blocked (exit 3); nothing was changed */
+  | (LegacyVersion & { dryRun: boolean; command: 'persist'; verdict: PlanVerdict; claim: PciAddressString[]; findings: Finding[]; result: null });
 
 export type SriovReport =
   | (LegacyVersion & {

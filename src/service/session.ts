@@ -198,7 +198,7 @@ function guardLoadModule(w: SysfsWriter, host: HostRoot): SysfsWriter {
     writeBusAttr: (...a) => w.writeBusAttr(...a),
     loadModule: async (module: string) => {
       throw new VfioctlError('not-live', `${module} is not loaded in ${host.root}, and loading it would run modprobe on the running system, which ${host.root} is not`, {
-        remedy: `load ${module} on the system that ${host.root} belongs to (modprobe ${module}), or run vfioctl there`,
+        remedy: `load ${module} on the system that ${host.root} belongs to (modprobe ${module}), or run the same command on that system itself`,
         exitCode: ExitCode.notReady,
       });
     },

@@ -230,14 +230,14 @@ export async function runScenarios(json: boolean, visit: (inv: Invocation) => vo
       await run(['lint', 'nobody', ...r], env); // error
       await run(['attach', 'g', '02:00.0', '--dry-run', ...r], env);
       await run(['attach', 'r', '02:00.0', '--live', '--config', '--dry-run', ...r], env);
-      await run(['attach', 'g', '00:05.0', ...r], env); // blocked
-      await run(['attach', 'g', '01:00.0', ...r], env); // already attached: nothing to do
-      await run(['attach', 'g', '02:00.0', ...r], env);
+      await run(['attach', 'g', '00:05.0', '--yes', ...r], env); // blocked
+      await run(['attach', 'g', '01:00.0', '--yes', ...r], env); // already attached: nothing to do
+      await run(['attach', 'g', '02:00.0', '--yes', ...r], env);
       await run(['guests', ...r], env);
       await run(['status', ...r], env);
       await run(['detach', 'g', '02:00.0', '--dry-run', ...r], env);
-      await run(['detach', 'g', '02:00.1', ...r], env);
-      await run(['detach', 'g', '02:00.0', ...r], env); // not attached any more: error
+      await run(['detach', 'g', '02:00.1', '--yes', ...r], env);
+      await run(['detach', 'g', '02:00.0', '--yes', ...r], env); // not attached any more: error
       await run(['guests', ...r], { VFIOCTL_VIRSH: path.join(dir, 'no-such-virsh') }); // error
       const nodedev = path.join(dir, 'virsh-nodedev');
       fs.writeFileSync(nodedev, `#!/bin/sh\ncat '${path.join(REPO, 'test/golden/libvirt/nodedev-gpu.xml')}'\n`, { mode: 0o755 });

@@ -13,7 +13,18 @@ import { pciAddressOf } from '../model/pci-address.js';
 import { Virsh } from '../adapters/libvirt/virsh.js';
 import { ensureHostdev } from '../adapters/libvirt/guests.js';
 import { moveFunction, type MoveOptions } from './pci-state.js';
-import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type StateDelta } from './state.js';
+import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type LockInfo, type StateDelta } from './state.js';
+import { checkHostCommand } from '../model/host-command.js';
+import { checkFileChange } from './owned-files.js';
+import { removeStaleTempDirs } from '../host/temp-files.js';
+
+/** At the start of a mutating run (lock held): say what a dead run left, and clean its temporaries. */
+export function noteStartup(ctx: Pick<ApplyContext, 'store' | 'log'>, staleFrom: LockInfo | null): void {
+  if (staleFrom) ctx.log(`note: took over a stale lock of pid ${staleFrom.pid} (\`vfioctl ${staleFrom.command}\`, ${staleFrom.startedAt}): that process is gone`);
+  const files = ctx.store.removeStaleTemps();
+  const dirs = removeStaleTempDirs();
+  if (files.length || dirs.length) ctx.log(`note: removed ${files.length + dirs.length} temporary file(s) left by interrupted runs`);
+}
 
 export interface ApplyContext {
   readonly host: HostRoot;
@@ -29,6 +40,12 @@ export interface ApplyContext {
    * a runner for that URI with this process's environment.
    */
   readonly virsh?: (uri: string | null) => Virsh;
+  /**
+   * Whether `recover` runs the host commands a journal names (always checked against the allowlist of
+   * src/model/host-command.ts). Default: only on the live root; on any other root they are reported to
+   * be run by hand. A rollback inside the run that made them always undoes them.
+   */
+  readonly journalCommands?: boolean;
 }
 
 /** Distributes Omit over a union. */
@@ -38,6 +55,13 @@ export type NewStep = DistributiveOmit<JournalStep, 'seq' | 'status'>;
 export interface RollbackReport {
   undone: string[];
   failed: { step: string; error: string }[];
+  /** commands not run (not the live root): a person runs them */
+  manual: string[];
+}
+
+export interface RollbackOptions {
+  /** run the exec steps' undo / re-run commands (false: list them in `manual`) */
+  commands: boolean;
 }
 
 export function describeStep(s: NewStep | JournalStep): string {
@@ -73,7 +97,7 @@ export class Run {
     const runId = newRunId();
     const lock = ctx.store.acquireLock(runId, command);
     try {
-      if (lock.staleFrom) ctx.log(`note: took over a stale lock of pid ${lock.staleFrom.pid} (\`vfioctl ${lock.staleFrom.command}\`)`);
+      noteStartup(ctx, lock.staleFrom);
       const prev = ctx.store.readJournal();
       // a run that died, or whose rollback could not finish, must be recovered before anything else changes
       if (prev && (prev.status === 'running' || prev.status === 'rollback-failed')) {
@@ -134,7 +158,7 @@ export class Run {
 
   /** Undo every step made so far; then throw an error saying what failed and what was restored. */
   async fail(cause: unknown): Promise<never> {
-    const report = await rollbackJournal(this.ctx, this.journal, cause);
+    const report = await rollbackJournal(this.ctx, this.journal, cause, { commands: true });
     this.releaseLock();
     throw rollbackError(cause, report);
   }
@@ -170,14 +194,14 @@ export function commitJournal(ctx: ApplyContext, j: Journal): void {
 }
 
 /** Undo the journal's started/done steps, newest first. Regeneration commands are re-run once at the end. */
-export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unknown): Promise<RollbackReport> {
-  const report: RollbackReport = { undone: [], failed: [] };
+export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unknown, opts: RollbackOptions): Promise<RollbackReport> {
+  const report: RollbackReport = { undone: [], failed: [], manual: [] };
   if (cause) j.error = { code: cause instanceof VfioctlError ? cause.code : 'error', message: cause instanceof Error ? cause.message : String(cause) };
   const rerun: string[][] = [];
   for (const s of [...j.steps].reverse()) {
     if (s.status === 'undone') continue;
     try {
-      await undoStep(ctx, j, s, rerun);
+      await undoStep(ctx, j, s, rerun, opts, report);
       s.status = 'undone';
       report.undone.push(describeStep(s));
     } catch (e) {
@@ -188,8 +212,12 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
     ctx.store.writeJournal(j);
   }
   for (const argv of rerun.reverse()) {
+    if (!opts.commands) {
+      report.manual.push(formatArgv(argv));
+      continue;
+    }
     try {
-      await ctx.exec.run(argv);
+      await ctx.exec.run(allowed(argv));
       report.undone.push(`re-ran ${formatArgv(argv)}`);
     } catch (e) {
       report.failed.push({ step: `re-run ${formatArgv(argv)}`, error: e instanceof Error ? e.message : String(e) });
@@ -202,7 +230,14 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
   return report;
 }
 
-async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: string[][]): Promise<void> {
+/** An argv from a journal, checked against the allowlist before it is run. */
+function allowed(argv: readonly string[]): readonly string[] {
+  const r = checkHostCommand(argv);
+  if (!r.ok) throw new VfioctlError('command-not-allowed', `refused to run: ${r.reason}`, { remedy: 'the journal was not written by vfioctl; move it aside and run `vfioctl status`' });
+  return argv;
+}
+
+async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: string[][], opts: RollbackOptions, report: RollbackReport): Promise<void> {
   switch (s.type) {
     case 'load-module':
       return; // a loaded module is harmless and may be in use by others: left loaded (like driverctl)
@@ -210,11 +245,24 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
     case 'release':
       await moveFunction(ctx.host, ctx.sysfs, pciAddressOf(s.address), s.original, ctx.move);
       return;
-    case 'file':
+    case 'file': {
+      const why = checkFileChange(s.rel, s.before, s.after);
+      if (why) throw new VfioctlError('journal-invalid', why, { remedy: 'restore the file by hand' });
+      const now = ctx.files.read(ctx.files.resolveTarget(s.rel));
+      if (now === s.before) return;
+      if (now !== s.after) {
+        throw new VfioctlError('changed-meanwhile', `${ctx.host.display(s.rel)} changed after the run wrote it; it was left as it is`, {
+          remedy: `compare it with ${s.backup ? ctx.host.display(s.backup) : 'the journal'} and restore it by hand`,
+        });
+      }
       ctx.files.restore(s.rel, s.before, j.runId);
       return;
+    }
     case 'exec':
-      if (s.undoArgv && s.status === 'done') await ctx.exec.run(s.undoArgv);
+      if (s.undoArgv && s.status === 'done') {
+        if (opts.commands) await ctx.exec.run(allowed(s.undoArgv));
+        else report.manual.push(formatArgv(allowed(s.undoArgv)));
+      }
       if (s.rerunOnUndo && s.status === 'done' && !rerun.some((a) => a.join('\0') === s.argv.join('\0'))) rerun.push(s.argv);
       return;
     case 'sriov': {

@@ -15,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
       action<[]>(ctx, async (opts) => {
         const o = opts as MutatingOptions & ConnectOptions;
         assertMutableHost(ctx, o);
-        const p = previewRecover({ store: new StateStore(ctx.host()) });
+        const p = previewRecover({ store: new StateStore(ctx.host()), host: ctx.host() });
         if (p.action === 'none') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });
           else ctx.out('nothing to recover: no interrupted run\n');
@@ -23,20 +23,22 @@ export function register(program: Command, ctx: CliContext): void {
         }
         const j = p.journal!;
         if (o.dryRun) {
-          if (ctx.json) ctx.printJson({ version: 1, dryRun: true, action: p.action, runId: j.runId, command: j.command, steps: p.steps });
+          if (ctx.json) ctx.printJson({ version: 1, dryRun: true, action: p.action, runId: j.runId, command: j.command, steps: p.steps, writes: p.writes, commands: p.commands, toRun: p.manual, problems: p.problems });
           else {
             ctx.out(`interrupted: \`vfioctl ${j.command}\` (${j.runId}, pid ${j.pid}, started ${j.startedAt})\n`);
             ctx.out(p.action === 'completed' ? '  would complete it (every step was made and verified)\n' : p.steps.map((s) => `  would ${s}\n`).join(''));
+            ctx.out([...p.writes.map((w) => `    ${w}\n`), ...p.commands.map((c) => `    run: ${c}\n`), ...p.manual.map((c) => `    to run by hand (not the live root): ${c}\n`), ...p.problems.map((x) => `    would fail: ${x}\n`)].join(''));
           }
           return 0;
         }
         await confirmChange(ctx, o, `${p.action === 'completed' ? 'complete' : 'roll back'} the interrupted \`vfioctl ${j.command}\` (${j.runId})?`);
         // libvirt steps: --connect when given, else the connection each step recorded
         const r = await applyRecover({ ...makeApplyContext(ctx, o), virsh: (uri) => virshFor(ctx, { connect: o.connect ?? uri ?? undefined }) });
-        if (ctx.json) ctx.printJson({ version: 1, dryRun: false, action: r.action, runId: j.runId, command: j.command, undone: r.report?.undone ?? [], staleLockPid: r.staleLockPid });
+        if (ctx.json) ctx.printJson({ version: 1, dryRun: false, action: r.action, runId: j.runId, command: j.command, undone: r.report?.undone ?? [], toRun: r.report?.manual ?? [], staleLockPid: r.staleLockPid });
         else {
           ctx.out(`${r.action === 'completed' ? 'completed' : 'rolled back'} \`vfioctl ${j.command}\` (${j.runId})\n`);
           for (const u of r.report?.undone ?? []) ctx.out(`  undone: ${u}\n`);
+          for (const m of r.report?.manual ?? []) ctx.out(`  run by hand (not the live root): ${m}\n`);
         }
         return 0;
       }),

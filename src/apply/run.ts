@@ -17,6 +17,7 @@ import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type 
 import { checkHostCommand } from '../model/host-command.js';
 import { checkFileChange } from './owned-files.js';
 import { removeStaleTempDirs } from '../host/temp-files.js';
+import { diskError } from './errors-io.js';
 
 /** At the start of a mutating run (lock held): say what a dead run left, and clean its temporaries. */
 export function noteStartup(ctx: Pick<ApplyContext, 'store' | 'log'>, staleFrom: LockInfo | null): void {
@@ -140,7 +141,11 @@ export class Run {
       return v;
     } catch (e) {
       s.error = e instanceof Error ? e.message : String(e);
-      this.ctx.store.writeJournal(this.journal);
+      try {
+        this.ctx.store.writeJournal(this.journal);
+      } catch {
+        // the error is what matters (a full disk fails this write too); the rollback records the outcome
+      }
       throw e;
     }
   }
@@ -198,6 +203,14 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
   const report: RollbackReport = { undone: [], failed: [], manual: [] };
   if (cause) j.error = { code: cause instanceof VfioctlError ? cause.code : 'error', message: cause instanceof Error ? cause.message : String(cause) };
   const rerun: string[][] = [];
+  let unrecorded: unknown = null;
+  const record = (): void => {
+    try {
+      ctx.store.writeJournal(j);
+    } catch (e) {
+      unrecorded ??= e;
+    }
+  };
   for (const s of [...j.steps].reverse()) {
     if (s.status === 'undone') continue;
     try {
@@ -209,7 +222,7 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
       s.error = e instanceof Error ? e.message : String(e);
       report.failed.push({ step: describeStep(s), error: s.error });
     }
-    ctx.store.writeJournal(j);
+    record();
   }
   for (const argv of rerun.reverse()) {
     if (!opts.commands) {
@@ -225,8 +238,16 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
   }
   j.status = report.failed.length ? 'rollback-failed' : 'rolled-back';
   j.finishedAt = new Date().toISOString();
-  ctx.store.writeJournal(j);
-  if (!report.failed.length) ctx.store.archiveJournal(j);
+  record();
+  if (!report.failed.length && !unrecorded) {
+    try {
+      ctx.store.archiveJournal(j);
+    } catch (e) {
+      unrecorded = e;
+    }
+  }
+  // the host is rolled back, but the journal on disk does not say so: recover must finish it
+  if (unrecorded) report.failed.push({ step: 'record the rollback in the journal', error: unrecorded instanceof Error ? unrecorded.message : String(unrecorded) });
   return report;
 }
 
@@ -288,12 +309,16 @@ export function rollbackError(cause: unknown, report: RollbackReport): VfioctlEr
   const what = cause instanceof Error ? cause.message : String(cause);
   const restored = report.undone.length ? `rolled back: ${report.undone.join('; ')}` : 'nothing had been changed';
   if (report.failed.length) {
-    return new VfioctlError('rollback-failed', `${what}; ${restored}; COULD NOT UNDO: ${report.failed.map((f) => `${f.step} (${f.error})`).join('; ')}`, {
-      remedy: 'the journal is kept: fix the cause and run `vfioctl recover`; `vfioctl status` shows what is still changed',
+    const disk = diskError(cause);
+    return new VfioctlError(disk ? 'disk-error' : 'rollback-failed', `${what}; ${restored}; COULD NOT UNDO: ${report.failed.map((f) => `${f.step} (${f.error})`).join('; ')}`, {
+      remedy: `the journal is kept: ${disk ? 'free space on the file system' : 'fix the cause'} and run \`vfioctl recover\`; \`vfioctl status\` shows what is still changed`,
+      ...(disk ? { exitCode: disk.exitCode } : {}),
       cause,
       details: { rolledBack: report.undone, notRolledBack: report.failed },
     });
   }
+  const disk = diskError(cause, restored);
+  if (disk) return new VfioctlError(disk.code, disk.message, { remedy: disk.remedy, exitCode: disk.exitCode, cause, details: { rolledBack: report.undone } });
   const base = cause instanceof VfioctlError ? cause : null;
   return new VfioctlError(base?.code ?? 'apply-failed', `${what}; ${restored}`, {
     remedy: base?.remedy ?? 'fix the cause and run the command again',

@@ -248,12 +248,13 @@ export class StateStore {
       throw new VfioctlError('state-unreadable', `cannot read ${shown}: ${(e as NodeJS.ErrnoException).code}`, { remedy: 'run vfioctl as root' });
     }
     const aside = `move it aside (mv ${shown} ${shown}.bad) and run \`vfioctl status\`; check by hand what it names before running vfioctl again (see ${this.host.display(this.rel('runs'))})`;
-    if (size > MAX_JSON_BYTES) throw new VfioctlError('state-invalid', `${shown} is ${size} bytes, larger than vfioctl ever writes (${MAX_JSON_BYTES})`, { remedy: aside });
+    const kind = name.startsWith('state') ? 'state file' : 'journal';
+    if (size > MAX_JSON_BYTES) throw new VfioctlError('state-invalid', `${shown} is not a vfioctl ${kind}: ${size} bytes, larger than vfioctl ever writes (${MAX_JSON_BYTES})`, { remedy: aside });
     const r = this.host.readText(this.rel(name));
     if (r.state === 'absent') return null;
     if (r.state === 'unreadable') throw new VfioctlError('state-unreadable', `cannot read ${shown}: ${r.code}`, { remedy: 'run vfioctl as root' });
     const v = parse(r.value);
-    if (!v.ok) throw new VfioctlError('state-invalid', `${shown} is not a vfioctl ${name.startsWith('state') ? 'state file' : 'journal'}: ${v.problem}`, { remedy: aside });
+    if (!v.ok) throw new VfioctlError('state-invalid', `${shown} is not a vfioctl ${kind}: ${v.problem}`, { remedy: aside });
     return v.value;
   }
 

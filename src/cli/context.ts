@@ -11,6 +11,7 @@ import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
 import { importListing } from '../model/import-listing.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
+import { diskError } from '../apply/errors-io.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
 import { type Colors, colorEnabled, makeColors, toJson } from './output.js';
@@ -139,6 +140,7 @@ export class CliContext {
 
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */
   reportError(e: unknown): number {
+    e = e instanceof VfioctlError ? e : (diskError(e) ?? e);
     if (e instanceof VfioctlError) {
       if (this.json) this.printJson({ error: e.toJSON() });
       else {

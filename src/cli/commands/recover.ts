@@ -17,6 +17,8 @@ export function register(program: Command, ctx: CliContext): void {
         assertMutableHost(ctx, o);
         const p = previewRecover({ store: new StateStore(ctx.host()), host: ctx.host() });
         if (p.action === 'none') {
+          // still take the lock: clears a dead run's lock info and temporaries, archives a finished journal
+          if (!o.dryRun) await applyRecover(makeApplyContext(ctx, o));
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, action: 'none', runId: null, steps: [] });
           else ctx.out('nothing to recover: no interrupted run\n');
           return 0;

@@ -20,7 +20,7 @@ import { treeDiff, treeState } from './tree-state.js';
 
 const ENTRY = path.join(import.meta.dirname, 'cli-entry.ts');
 const SEED = Number(process.env.VFIOCTL_KILL_SEED ?? 20261201);
-const ITERATIONS = Number(process.env.VFIOCTL_KILL_ITERATIONS ?? 66);
+const ITERATIONS = Number(process.env.VFIOCTL_KILL_ITERATIONS ?? 100);
 const PARALLEL = 2;
 const FILES = {
   'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',

@@ -27,7 +27,7 @@ describe('output errors', () => {
       for (const argv of [['--sample', 'ls'], ['--sample', 'ls', '--json'], ['--sample', 'doctor']]) {
         const r = await run(argv, fd);
         assert.equal(r.code, 4, `${argv.join(' ')}: ${r.stderr}`);
-        assert.match(r.stderr, /^vfioctl: cannot write the output: ENOSPC; what the command did is done, only its report was lost\n  remedy: /);
+        assert.match(r.stderr, /^vfioctl: cannot write the output: ENOSPC; what the command did is done, only its report was lost\n {2}remedy: /);
         assert.doesNotMatch(r.stderr, /\n\s+at \S/);
       }
     } finally {

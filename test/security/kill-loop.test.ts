@@ -36,7 +36,7 @@ const COMMANDS: Record<string, string[]> = {
   'enable-iommu': ['host', 'enable-iommu', '--yes'],
 };
 /** a module that was loaded stays loaded (like driverctl): the vfio-pci driver directory and /dev/vfio/vfio */
-const LOADED = /^sys\/bus\/pci\/drivers\/vfio-pci(\/|$)|^sys\/module\/vfio|^dev\/vfio\/vfio$|^dev\/vfio$|^var$|^var\/lib$/;
+const LOADED = /^sys\/bus\/pci\/drivers\/vfio-pci(\/|$)|^sys\/module\/vfio|^dev\/vfio\/vfio$|^dev\/vfio$|^dev$|^var$|^var\/lib$/;
 const TEMP = /(^|\/)\..*\.vfioctl-\d+-[a-z0-9]+$/;
 
 const runtime = useFakeApplyRuntime(['update-grub', 'update-initramfs', 'udevadm', 'systemctl']);

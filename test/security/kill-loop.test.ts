@@ -63,7 +63,9 @@ function childEnv(root: string): Record<string, string> {
   return { ...process.env as Record<string, string>, PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1', VFIOCTL_TEST_FAKE_KERNEL: '1' };
 }
 
-/** Run the CLI; kill it `killAfterMs` after its first output (null: let it finish). */
+const STEP_LINE = /^ {2}(load module|bind|return|create|edit|remove|run|set) /m;
+
+/** Run the CLI; kill it `killAfterMs` after it logs its first journaled step (null: let it finish). */
 function runChild(root: string, argv: string[], killAfterMs: number | null): Promise<{ killed: boolean; code: number | null; stderr: string; windowMs: number }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...argv, '--root', root], { env: childEnv(root), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +74,8 @@ function runChild(root: string, argv: string[], killAfterMs: number | null): Pro
     let killed = false;
     c.stderr.on('data', (d: Buffer) => {
       stderr += d;
-      if (!first) {
+      // the run has begun (lock taken, journal written) when it logs its first step
+      if (!first && STEP_LINE.test(stderr)) {
         first = performance.now();
         if (killAfterMs !== null) setTimeout(() => (killed = c.kill('SIGKILL')), killAfterMs);
       }
@@ -103,7 +106,8 @@ describe('SIGKILL at a random moment, then recover', () => {
     const rand = mulberry32(SEED);
     const plan = Array.from({ length: ITERATIONS }, (_, i) => {
       const name = Object.keys(COMMANDS)[i % 3]!;
-      return { name, delay: Math.floor(rand() * reference[name]!.windowMs * 1.1) };
+      // from just before the first step to just after the last: some kills land before, some after the run
+      return { name, delay: Math.floor(rand() * reference[name]!.windowMs * 1.2) };
     });
     const counts = { tried: 0, killed: 0, finishedFirst: 0, rolledBack: 0, completedByRecover: 0, nothingToRecover: 0, wrongTrees: 0, leftovers: 0, stackTraces: 0 };
     const failures: string[] = [];
@@ -145,6 +149,6 @@ describe('SIGKILL at a random moment, then recover', () => {
     for (let i = 0; i < plan.length; i += PARALLEL) await Promise.all(plan.slice(i, i + PARALLEL).map((p, k) => one(p, i + k)));
     console.log(`kill loop (seed ${SEED}): ${counts.tried} runs, ${counts.killed} killed, ${counts.finishedFirst} finished before the kill; recover: ${counts.rolledBack} rolled back, ${counts.completedByRecover} completed, ${counts.nothingToRecover} nothing to do; ${counts.wrongTrees} wrong trees, ${counts.leftovers} with leftovers, ${counts.stackTraces} stack traces`);
     assert.deepEqual(failures, []);
-    assert.ok(counts.rolledBack >= ITERATIONS / 6, `most kills land inside a run (${counts.rolledBack} rolled back)`);
+    assert.ok(counts.rolledBack >= ITERATIONS / 3, `most kills land inside a run (${counts.rolledBack} rolled back)`);
   });
 });

@@ -21,13 +21,20 @@ export function diskErrno(e: unknown): string | null {
   return null;
 }
 
-/** A disk error as a VfioctlError (null when `e` is not one); `done` says what state the host is in. */
-export function diskError(e: unknown, done = 'nothing was changed'): VfioctlError | null {
+/** "no space left on the device (ENOSPC) writing PATH", or null when `e` is not a disk error. */
+export function diskSummary(e: unknown): string | null {
   const code = diskErrno(e);
   if (!code) return null;
   let p: string | undefined;
   for (let cur = e, depth = 0; cur && depth < 5 && !p; cur = (cur as { cause?: unknown }).cause, depth++) p = (cur as NodeJS.ErrnoException).path;
-  return new VfioctlError('disk-error', `${DISK[code]} (${code})${p ? ` writing ${p}` : ''}; ${done}`, {
+  return `${DISK[code]} (${code})${p ? ` writing ${p}` : ''}`;
+}
+
+/** A disk error as a VfioctlError (null when `e` is not one); `done` says what state the host is in. */
+export function diskError(e: unknown, done = 'nothing was changed'): VfioctlError | null {
+  const code = diskErrno(e);
+  if (!code) return null;
+  return new VfioctlError('disk-error', `${diskSummary(e)!}; ${done}`, {
     remedy: code === 'EROFS' ? 'remount the file system read-write and run the command again' : 'free space on that file system (df -h shows which) and run the command again; `vfioctl status` shows what vfioctl has changed',
     exitCode: ExitCode.io,
     cause: e,

@@ -17,7 +17,9 @@ import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type 
 import { checkHostCommand } from '../model/host-command.js';
 import { checkFileChange } from './owned-files.js';
 import { removeStaleTempDirs } from '../host/temp-files.js';
-import { diskError } from './errors-io.js';
+import { diskError, diskSummary } from './errors-io.js';
+import { atomicWrite } from '../host/host-writer.js';
+import * as fs from 'node:fs';
 
 /** At the start of a mutating run (lock held): say what a dead run left, and clean its temporaries. */
 export function noteStartup(ctx: Pick<ApplyContext, 'store' | 'log'>, staleFrom: LockInfo | null): void {
@@ -251,6 +253,28 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
   return report;
 }
 
+/**
+ * Put back a file's content from the journal (or remove a file the run created). No backup is taken:
+ * what is replaced is what the run wrote, and the journal holds it; so an undo still works on a full
+ * disk. The path was checked against the files vfioctl writes; a link is followed as the writer does.
+ */
+function restoreFile(ctx: ApplyContext, rel: string, before: string | null): void {
+  const real = ctx.files.resolveTarget(rel);
+  if (!ctx.files.isAllowed(real)) throw new VfioctlError('not-allowed', `${ctx.host.display(rel)} links to ${ctx.host.display(real)}, which vfioctl does not write`, { remedy: 'restore the file by hand' });
+  const abs = ctx.host.resolve(real);
+  if (before === null) {
+    fs.rmSync(abs, { force: true });
+    return;
+  }
+  let mode = 0o644;
+  try {
+    mode = fs.statSync(abs).mode & 0o7777;
+  } catch {
+    fs.mkdirSync(ctx.host.resolve(real.slice(0, real.lastIndexOf('/'))), { recursive: true });
+  }
+  atomicWrite(abs, before, mode);
+}
+
 /** An argv from a journal, checked against the allowlist before it is run. */
 function allowed(argv: readonly string[]): readonly string[] {
   const r = checkHostCommand(argv);
@@ -276,7 +300,7 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
           remedy: `compare it with ${s.backup ? ctx.host.display(s.backup) : 'the journal'} and restore it by hand`,
         });
       }
-      ctx.files.restore(s.rel, s.before, j.runId);
+      restoreFile(ctx, s.rel, s.before);
       return;
     }
     case 'exec':
@@ -306,7 +330,7 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
 }
 
 export function rollbackError(cause: unknown, report: RollbackReport): VfioctlError {
-  const what = cause instanceof Error ? cause.message : String(cause);
+  const what = diskSummary(cause) ?? (cause instanceof Error ? cause.message : String(cause));
   const restored = report.undone.length ? `rolled back: ${report.undone.join('; ')}` : 'nothing had been changed';
   if (report.failed.length) {
     const disk = diskError(cause);

@@ -25,7 +25,8 @@ const address = z.string().max(16).refine((s) => canonicalPciAddress(s) === s, {
 const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, 'not a driver or module name');
 const runId = z.string().regex(RUN_ID, 'not a run id');
 const pciId = z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(:[0-9a-fA-F]{1,6}){0,4}$/, 'not a PCI ID');
-const token = z.string().regex(/^[A-Za-z0-9_.,:=+-]{1,300}$/, 'not a kernel parameter or module name');
+// a kernel parameter or module line as the user wrote it (only ever handed to the file editors)
+const token = z.string().max(1024).regex(/^[^\p{Cc}]*$/u, 'a control character in a kernel parameter');
 const content = z.string().max(MAX_FILE_CONTENT).nullable();
 const count = z.number().int().min(0).max(4096);
 const stepStatus = z.enum(['started', 'done', 'undone', 'undo-failed']);
@@ -112,7 +113,7 @@ const journal = z.object({
     if (s.type === 'file') {
       const why = checkFileChange(s.rel, s.before, s.after);
       if (why) ctx.addIssue({ code: 'custom', path: ['steps', i, 'rel'], message: why });
-      if (s.backup !== null && s.backup !== `var/lib/vfioctl/backups/${j.runId}/${s.rel}`) ctx.addIssue({ code: 'custom', path: ['steps', i, 'backup'], message: 'not the backup path of this run and file' });
+      if (s.backup !== null && !isBackupOf(s.backup, j.runId)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'backup'], message: 'not the backup path of this run and file' });
     }
     if (s.type === 'exec' && s.rerunOnUndo) {
       const r = checkHostCommand(s.argv);
@@ -130,6 +131,12 @@ const hostState = z.object({
   sriov: boundedRecord(address, sriovRecord),
   attached: boundedRecord(short(200), boundedRecord(address, attachedRecord)).optional(),
 });
+
+/** A backup path of this run (the file written may be a link's target, so any safe path below it). */
+function isBackupOf(p: string, id: string): boolean {
+  const pre = `var/lib/vfioctl/backups/${id}/`;
+  return p.startsWith(pre) && /^[A-Za-z0-9_.:@+,=~/-]{1,400}$/.test(p) && p.slice(pre.length).split('/').every((x) => x !== '' && x !== '.' && x !== '..');
+}
 
 /** Whether a <hostdev> element's source <address> is `addr` (hex fields, any zero padding). */
 function hostdevNames(xml: string, addr: string): boolean {

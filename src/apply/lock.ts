@@ -65,7 +65,16 @@ function flockFd(fd: number): boolean {
  */
 export function acquireRunLock(abs: string, info: LockInfo, display: string): HeldLock {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const fd = fs.openSync(abs, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    let fd: number;
+    try {
+      fd = fs.openSync(abs, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT' || code === 'EIO') throw e;
+      throw new VfioctlError(code === 'EACCES' || code === 'EPERM' ? 'state-unreadable' : 'state-unsafe', `cannot open the lock ${display}: ${code ?? (e as Error).message}`, {
+        remedy: code === 'EACCES' || code === 'EPERM' ? 'run vfioctl as root' : `${display} must be a plain file: move whatever is there aside`,
+      });
+    }
     let keep = false;
     try {
       if (!fs.fstatSync(fd).isFile()) throw new VfioctlError('state-unsafe', `${display} is not a regular file`, { remedy: `remove ${display}` });

@@ -78,7 +78,8 @@ function withoutVfioctlParams(line: string): string {
     prev = out;
     out = out.replace(VFIOCTL_PARAM, '$1');
   } while (out !== prev);
-  return out.replace(/[ \t]+/g, ' ').replace(/(["']) /g, '$1').replace(/ (["'])/g, '$1').trim();
+  // quoting is the editor's choice (it may quote a value it extends): compare the words only
+  return out.replace(/["']/g, '').replace(/[ \t]+/g, ' ').replace(/= /g, '=').trim();
 }
 
 const trimEnd = (t: string): string => t.replace(/\n+$/, '');
@@ -87,7 +88,7 @@ const trimEnd = (t: string): string => t.replace(/\n+$/, '');
 const SYSTEM: Record<string, (text: string) => string> = {
   [GRUB_DEFAULTS_FILE]: (t) => trimEnd(t).split('\n').map((l) => (/^\s*(export\s+)?GRUB_CMDLINE_LINUX(_DEFAULT)?=/.test(l) ? withoutVfioctlParams(l) : l))
     // an assignment vfioctl added (empty once its parameters are gone) is its edit too
-    .filter((l) => !/^\s*(export\s+)?GRUB_CMDLINE_LINUX(_DEFAULT)?=(""|''|)$/.test(l)).join('\n'),
+    .filter((l) => !/^\s*(export\s+)?GRUB_CMDLINE_LINUX(_DEFAULT)?=$/.test(l)).join('\n'),
   [KERNEL_CMDLINE_FILE]: (t) => withoutVfioctlParams(trimEnd(t)),
   [INITRAMFS_TOOLS_MODULES]: (t) => trimEnd(t).split('\n').filter((l) => !(VFIO_MODULES as readonly string[]).includes((l.trim().split(/\s+/)[0] ?? '').replace(/-/g, '_'))).join('\n'),
 };

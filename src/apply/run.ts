@@ -101,6 +101,7 @@ export class Run {
     const lock = ctx.store.acquireLock(runId, command);
     try {
       noteStartup(ctx, lock.staleFrom);
+      ctx.store.ensureDir('backups'); // 0700, and not a link: config backups go below it
       const prev = ctx.store.readJournal();
       // a run that died, or whose rollback could not finish, must be recovered before anything else changes
       if (prev && (prev.status === 'running' || prev.status === 'rollback-failed')) {

@@ -16,8 +16,9 @@ import type { HostRoot } from '../host/host-root.js';
 import { unifiedDiff } from '../host/host-writer.js';
 import type { BootTooling, Argv } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
+import { hostCommand } from '../model/host-command.js';
 import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey, readGrubVariable } from '../model/kernel-cmdline.js';
-import { editModprobeConf, MANAGED_HEADER, renderVfioModprobeConf } from '../adapters/modprobe.js';
+import { renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, DRACUT_FILE, MKINITCPIO_FILE, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
   assertRuleValue,
@@ -29,12 +30,9 @@ import type { ApplyContext } from './run.js';
 /** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
 const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
 
-import { MODPROBE_FILE as MODPROBE_PATH, UNSAFE_INTERRUPTS_FILE } from '../core/host-files.js';
+import { MODPROBE_FILE, SRIOV_RULES_FILE, UNSAFE_IRQ_FILE, renderSriovRules, renderUnsafeInterruptsConf } from './owned-files.js';
 
-/** Root-relative forms of the one modprobe.d file name each (src/core/host-files.ts). */
-export const MODPROBE_FILE = MODPROBE_PATH.slice(1);
-export const UNSAFE_IRQ_FILE = UNSAFE_INTERRUPTS_FILE.slice(1);
-export const SRIOV_RULES_FILE = 'etc/udev/rules.d/62-vfioctl-sriov.rules';
+export { MODPROBE_FILE, UNSAFE_IRQ_FILE, SRIOV_RULES_FILE };
 const INITRAMFS_KEY = 'initramfs';
 const CMDLINE_KEY = 'kernel-cmdline';
 
@@ -45,8 +43,8 @@ export interface FileChange {
 }
 
 export interface PlannedCommand {
-  argv: string[];
-  undoArgv?: string[];
+  argv: Argv;
+  undoArgv?: Argv;
   /** regeneration (boot loader / initramfs): re-run after a rollback restores the files */
   regenerate: boolean;
   why: string;
@@ -99,8 +97,8 @@ function derivedChanges(host: HostRoot, tooling: BootTooling, next: HostState, u
     const unit = change(host, BIND_UNIT_FILE, renderBindUnit(perAddress));
     if (unit) {
       files.push(unit);
-      if (unit.before === null) commands.push({ argv: ['systemctl', 'enable', BIND_UNIT_NAME], undoArgv: ['systemctl', 'disable', BIND_UNIT_NAME], regenerate: false, why: 'start the early rebind unit at boot' });
-      else if (unit.after === null) commands.push({ argv: ['systemctl', 'disable', BIND_UNIT_NAME], undoArgv: ['systemctl', 'enable', BIND_UNIT_NAME], regenerate: false, why: 'the early rebind unit is no longer needed' });
+      if (unit.before === null) commands.push({ argv: hostCommand.systemctl('enable', BIND_UNIT_NAME), undoArgv: hostCommand.systemctl('disable', BIND_UNIT_NAME), regenerate: false, why: 'start the early rebind unit at boot' });
+      else if (unit.after === null) commands.push({ argv: hostCommand.systemctl('disable', BIND_UNIT_NAME), undoArgv: hostCommand.systemctl('enable', BIND_UNIT_NAME), regenerate: false, why: 'the early rebind unit is no longer needed' });
     }
   }
   // modprobe.d: ids and softdeps, vfioctl's own file
@@ -135,7 +133,7 @@ function derivedChanges(host: HostRoot, tooling: BootTooling, next: HostState, u
     notes.push('no initramfs tool detected: make sure vfio-pci loads before the host drivers (softdep lines are written)');
   }
   initramfsChanged = files.some((f) => f.rel === MODPROBE_FILE || f.rel.startsWith('etc/initramfs-tools') || f.rel === DRACUT_FILE || f.rel === MKINITCPIO_FILE);
-  if (files.some((f) => f.rel === UDEV_RULES_FILE)) commands.push({ argv: ['udevadm', 'control', '--reload'], regenerate: false, why: 'udev reads the new rules' });
+  if (files.some((f) => f.rel === UDEV_RULES_FILE)) commands.push({ argv: hostCommand.udevReload(), regenerate: false, why: 'udev reads the new rules' });
   if (initramfsChanged && tooling.initramfs.regenerate) commands.push({ argv: [...tooling.initramfs.regenerate], regenerate: true, why: 'the initramfs carries modprobe.d and the vfio modules' });
   return { files, delta, commands, notes };
 }
@@ -166,7 +164,7 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
   const commands: PlannedCommand[] = [];
   if (useDriverctl) {
     for (const a of req.addresses) {
-      if (!state.persisted[`address:${a}`]) commands.push({ argv: ['driverctl', 'set-override', a, 'vfio-pci'], undoArgv: ['driverctl', 'unset-override', a], regenerate: false, why: 'driverctl keeps the override across reboots' });
+      if (!state.persisted[`address:${a}`]) commands.push({ argv: hostCommand.driverctlSet(a), undoArgv: hostCommand.driverctlUnset(a), regenerate: false, why: 'driverctl keeps the override across reboots' });
     }
   }
   for (const r of Object.values(add)) r.created = d.files.filter((f) => f.before === null).map((f) => f.rel);
@@ -191,7 +189,7 @@ export function planUnpersist(host: HostRoot, tooling: BootTooling, state: HostS
   if (wasDriverctl) {
     for (const k of chosen) {
       const r = state.persisted[k]!;
-      if (r.mode === 'per-address') for (const a of r.addresses) commands.push({ argv: ['driverctl', 'unset-override', a], undoArgv: ['driverctl', 'set-override', a, 'vfio-pci'], regenerate: false, why: 'driverctl forgets the override' });
+      if (r.mode === 'per-address') for (const a of r.addresses) commands.push({ argv: hostCommand.driverctlUnset(a), undoArgv: hostCommand.driverctlSet(a), regenerate: false, why: 'driverctl forgets the override' });
     }
   }
   // vfio-pci.ids= on the kernel command line: remove exactly the IDs vfioctl added (the user's stay)
@@ -368,11 +366,11 @@ export function planVfioIdsCmdline(host: HostRoot, tooling: BootTooling, op: { a
       if (!added.length && !op.remove.length) break;
       const prev = now.ids.length ? `${now.key}=${now.ids.join(',')}` : null;
       if (bl.cmdline.tool === 'grubby') {
-        const set = (v: string | null): string[] => (v ? ['grubby', '--update-kernel=ALL', `--args=${v}`] : ['grubby', '--update-kernel=ALL', `--remove-args=${now.key}`]);
+        const set = (v: string | null): Argv => (v ? hostCommand.grubbyArgs(v) : hostCommand.grubbyRemoveArgs(now.key));
         commands.push({ argv: set(next.length ? param : null), undoArgv: set(prev), regenerate: false, why: 'grubby updates every boot entry' });
       } else {
-        if (prev) commands.push({ argv: ['kernelstub', '--delete-options', prev], undoArgv: ['kernelstub', '--add-options', prev], regenerate: false, why: 'kernelstub owns the command line' });
-        if (next.length) commands.push({ argv: ['kernelstub', '--add-options', param], undoArgv: ['kernelstub', '--delete-options', param], regenerate: false, why: 'kernelstub owns the command line' });
+        if (prev) commands.push({ argv: hostCommand.kernelstubDelete(prev), undoArgv: hostCommand.kernelstubAdd(prev), regenerate: false, why: 'kernelstub owns the command line' });
+        if (next.length) commands.push({ argv: hostCommand.kernelstubAdd(param), undoArgv: hostCommand.kernelstubDelete(param), regenerate: false, why: 'kernelstub owns the command line' });
       }
       if (now.source === host.display('proc/cmdline')) notes.push(`the IDs already there were read from the running command line (${now.source})`);
       break;
@@ -481,11 +479,11 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
       const args = set.join(' ');
       const rm = remove.join(' ');
       if (bl.cmdline.tool === 'grubby') {
-        if (args) commands.push({ argv: ['grubby', '--update-kernel=ALL', `--args=${args}`], undoArgv: ['grubby', '--update-kernel=ALL', `--remove-args=${args}`], regenerate: false, why: 'grubby updates every boot entry' });
-        if (rm) commands.push({ argv: ['grubby', '--update-kernel=ALL', `--remove-args=${rm}`], undoArgv: ['grubby', '--update-kernel=ALL', `--args=${rm}`], regenerate: false, why: 'grubby updates every boot entry' });
+        if (args) commands.push({ argv: hostCommand.grubbyArgs(args), undoArgv: hostCommand.grubbyRemoveArgs(args), regenerate: false, why: 'grubby updates every boot entry' });
+        if (rm) commands.push({ argv: hostCommand.grubbyRemoveArgs(rm), undoArgv: hostCommand.grubbyArgs(rm), regenerate: false, why: 'grubby updates every boot entry' });
       } else {
-        if (args) commands.push({ argv: ['kernelstub', '--add-options', args], undoArgv: ['kernelstub', '--delete-options', args], regenerate: false, why: 'kernelstub owns the command line' });
-        if (rm) commands.push({ argv: ['kernelstub', '--delete-options', rm], undoArgv: ['kernelstub', '--add-options', rm], regenerate: false, why: 'kernelstub owns the command line' });
+        if (args) commands.push({ argv: hostCommand.kernelstubAdd(args), undoArgv: hostCommand.kernelstubDelete(args), regenerate: false, why: 'kernelstub owns the command line' });
+        if (rm) commands.push({ argv: hostCommand.kernelstubDelete(rm), undoArgv: hostCommand.kernelstubAdd(rm), regenerate: false, why: 'kernelstub owns the command line' });
       }
       if (!bl.cmdline.alsoFile) for (const s of set) added.add(s);
       break;
@@ -538,14 +536,7 @@ function grubDropInConflicts(host: HostRoot, params: string[]): string[] {
 
 /** The opt-in allow_unsafe_interrupts file (a security downgrade; only on explicit request). */
 export function planUnsafeInterrupts(host: HostRoot, tooling: BootTooling, enable: boolean): ConfigPlan {
-  const opt = { module: 'vfio_iommu_type1', key: 'allow_unsafe_interrupts', value: '1' };
-  let after: string | null = null;
-  if (enable) {
-    const r = editModprobeConf(`${MANAGED_HEADER}\n`, { setOptions: [opt] });
-    if (!r.ok) throw new Error(`internal: ${r.error.message}`);
-    after = r.value.text;
-  }
-  const c = change(host, UNSAFE_IRQ_FILE, after);
+  const c = change(host, UNSAFE_IRQ_FILE, enable ? renderUnsafeInterruptsConf() : null);
   const files = c ? [c] : [];
   const commands: PlannedCommand[] = c && tooling.initramfs.regenerate ? [{ argv: [...tooling.initramfs.regenerate], regenerate: true, why: 'the initramfs carries modprobe.d' }] : [];
   return { command: 'host unsafe-interrupts', args: [], files, commands, delta: {}, notes: [], needsReboot: files.length > 0 };
@@ -558,10 +549,9 @@ export function planSriovPersist(host: HostRoot, state: HostState, pf: string, n
     ? { unpersist: [key] }
     : { persist: { [key]: { mode: 'sriov', addresses: [pf], ids: [], created: [], edits: [], numVfs, runId, at: new Date().toISOString() } } };
   const next = applyDelta(state, delta);
-  const rules = Object.values(next.persisted).filter((r) => r.mode === 'sriov').map((r) => `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${assertRuleValue(String(r.addresses[0]), 'the PCI address')}", ATTR{sriov_numvfs}="${assertRuleValue(String(r.numVfs ?? 0), 'the VF count')}"`).sort();
-  const after = rules.length ? `# Managed by vfioctl: regenerated by \`vfioctl sriov set\`; do not edit.\n${rules.join('\n')}\n` : null;
+  const after = renderSriovRules(Object.values(next.persisted).filter((r) => r.mode === 'sriov').map((r) => ({ address: assertRuleValue(String(r.addresses[0]), 'the PCI address'), numVfs: Number(assertRuleValue(String(r.numVfs ?? 0), 'the VF count')) })));
   const c = change(host, SRIOV_RULES_FILE, after);
-  return { command: 'sriov set --persist', args: [pf], files: c ? [c] : [], commands: c ? [{ argv: ['udevadm', 'control', '--reload'], regenerate: false, why: 'udev reads the new rules' }] : [], delta, notes: [], needsReboot: false };
+  return { command: 'sriov set --persist', args: [pf], files: c ? [c] : [], commands: c ? [{ argv: hostCommand.udevReload(), regenerate: false, why: 'udev reads the new rules' }] : [], delta, notes: [], needsReboot: false };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -612,10 +602,10 @@ export async function applyConfigPlan(ctx: ApplyContext, plan: ConfigPlan, opts:
         toRun.push(formatArgv(c.argv));
         continue;
       }
-      await run.step({ type: 'exec', argv: c.argv, rerunOnUndo: c.regenerate, ...(c.undoArgv ? { undoArgv: c.undoArgv } : {}) }, async () => {
+      await run.step({ type: 'exec', argv: [...c.argv], rerunOnUndo: c.regenerate, ...(c.undoArgv ? { undoArgv: [...c.undoArgv] } : {}) }, async () => {
         await ctx.exec.run(c.argv);
       });
-      ran.push(formatArgv(c.argv as Argv));
+      ran.push(formatArgv(c.argv));
     }
     run.setCommit(plan.delta);
     return { runId: run.journal.runId, written, ran, toRun, needsReboot: plan.needsReboot, notes: plan.notes };

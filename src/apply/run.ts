@@ -13,7 +13,21 @@ import { pciAddressOf } from '../model/pci-address.js';
 import { Virsh } from '../adapters/libvirt/virsh.js';
 import { ensureHostdev } from '../adapters/libvirt/guests.js';
 import { moveFunction, type MoveOptions } from './pci-state.js';
-import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type StateDelta } from './state.js';
+import { applyDelta, newRunId, StateStore, type Journal, type JournalStep, type LockInfo, type StateDelta } from './state.js';
+import { checkHostCommand } from '../model/host-command.js';
+import { checkFileChange } from './owned-files.js';
+import { removeStaleTempDirs } from '../host/temp-files.js';
+import { diskError, diskSummary } from './errors-io.js';
+import { atomicWrite } from '../host/host-writer.js';
+import * as fs from 'node:fs';
+
+/** At the start of a mutating run (lock held): say what a dead run left, and clean its temporaries. */
+export function noteStartup(ctx: Pick<ApplyContext, 'store' | 'log'>, staleFrom: LockInfo | null): void {
+  if (staleFrom) ctx.log(`note: took over a stale lock of pid ${staleFrom.pid} (\`vfioctl ${staleFrom.command}\`, ${staleFrom.startedAt}): that process is gone`);
+  const files = ctx.store.removeStaleTemps();
+  const dirs = removeStaleTempDirs();
+  if (files.length || dirs.length) ctx.log(`note: removed ${files.length + dirs.length} temporary file(s) left by interrupted runs`);
+}
 
 export interface ApplyContext {
   readonly host: HostRoot;
@@ -29,6 +43,12 @@ export interface ApplyContext {
    * a runner for that URI with this process's environment.
    */
   readonly virsh?: (uri: string | null) => Virsh;
+  /**
+   * Whether `recover` runs the host commands a journal names (always checked against the allowlist of
+   * src/model/host-command.ts). Default: only on the live root; on any other root they are reported to
+   * be run by hand. A rollback inside the run that made them always undoes them.
+   */
+  readonly journalCommands?: boolean;
 }
 
 /** Distributes Omit over a union. */
@@ -38,6 +58,13 @@ export type NewStep = DistributiveOmit<JournalStep, 'seq' | 'status'>;
 export interface RollbackReport {
   undone: string[];
   failed: { step: string; error: string }[];
+  /** commands not run (not the live root): a person runs them */
+  manual: string[];
+}
+
+export interface RollbackOptions {
+  /** run the exec steps' undo / re-run commands (false: list them in `manual`) */
+  commands: boolean;
 }
 
 export function describeStep(s: NewStep | JournalStep): string {
@@ -73,7 +100,8 @@ export class Run {
     const runId = newRunId();
     const lock = ctx.store.acquireLock(runId, command);
     try {
-      if (lock.staleFrom) ctx.log(`note: took over a stale lock of pid ${lock.staleFrom.pid} (\`vfioctl ${lock.staleFrom.command}\`)`);
+      noteStartup(ctx, lock.staleFrom);
+      ctx.store.ensureDir('backups'); // 0700, and not a link: config backups go below it
       const prev = ctx.store.readJournal();
       // a run that died, or whose rollback could not finish, must be recovered before anything else changes
       if (prev && (prev.status === 'running' || prev.status === 'rollback-failed')) {
@@ -116,7 +144,11 @@ export class Run {
       return v;
     } catch (e) {
       s.error = e instanceof Error ? e.message : String(e);
-      this.ctx.store.writeJournal(this.journal);
+      try {
+        this.ctx.store.writeJournal(this.journal);
+      } catch {
+        // the error is what matters (a full disk fails this write too); the rollback records the outcome
+      }
       throw e;
     }
   }
@@ -134,7 +166,7 @@ export class Run {
 
   /** Undo every step made so far; then throw an error saying what failed and what was restored. */
   async fail(cause: unknown): Promise<never> {
-    const report = await rollbackJournal(this.ctx, this.journal, cause);
+    const report = await rollbackJournal(this.ctx, this.journal, cause, { commands: true });
     this.releaseLock();
     throw rollbackError(cause, report);
   }
@@ -170,14 +202,22 @@ export function commitJournal(ctx: ApplyContext, j: Journal): void {
 }
 
 /** Undo the journal's started/done steps, newest first. Regeneration commands are re-run once at the end. */
-export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unknown): Promise<RollbackReport> {
-  const report: RollbackReport = { undone: [], failed: [] };
+export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unknown, opts: RollbackOptions): Promise<RollbackReport> {
+  const report: RollbackReport = { undone: [], failed: [], manual: [] };
   if (cause) j.error = { code: cause instanceof VfioctlError ? cause.code : 'error', message: cause instanceof Error ? cause.message : String(cause) };
   const rerun: string[][] = [];
+  let unrecorded: unknown = null;
+  const record = (): void => {
+    try {
+      ctx.store.writeJournal(j);
+    } catch (e) {
+      unrecorded ??= e;
+    }
+  };
   for (const s of [...j.steps].reverse()) {
     if (s.status === 'undone') continue;
     try {
-      await undoStep(ctx, j, s, rerun);
+      await undoStep(ctx, j, s, rerun, opts, report);
       s.status = 'undone';
       report.undone.push(describeStep(s));
     } catch (e) {
@@ -185,11 +225,15 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
       s.error = e instanceof Error ? e.message : String(e);
       report.failed.push({ step: describeStep(s), error: s.error });
     }
-    ctx.store.writeJournal(j);
+    record();
   }
   for (const argv of rerun.reverse()) {
+    if (!opts.commands) {
+      report.manual.push(formatArgv(argv));
+      continue;
+    }
     try {
-      await ctx.exec.run(argv);
+      await ctx.exec.run(allowed(argv));
       report.undone.push(`re-ran ${formatArgv(argv)}`);
     } catch (e) {
       report.failed.push({ step: `re-run ${formatArgv(argv)}`, error: e instanceof Error ? e.message : String(e) });
@@ -197,12 +241,49 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
   }
   j.status = report.failed.length ? 'rollback-failed' : 'rolled-back';
   j.finishedAt = new Date().toISOString();
-  ctx.store.writeJournal(j);
-  if (!report.failed.length) ctx.store.archiveJournal(j);
+  record();
+  if (!report.failed.length && !unrecorded) {
+    try {
+      ctx.store.archiveJournal(j);
+    } catch (e) {
+      unrecorded = e;
+    }
+  }
+  // the host is rolled back, but the journal on disk does not say so: recover must finish it
+  if (unrecorded) report.failed.push({ step: 'record the rollback in the journal', error: unrecorded instanceof Error ? unrecorded.message : String(unrecorded) });
   return report;
 }
 
-async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: string[][]): Promise<void> {
+/**
+ * Put back a file's content from the journal (or remove a file the run created). No backup is taken:
+ * what is replaced is what the run wrote, and the journal holds it; so an undo still works on a full
+ * disk. The path was checked against the files vfioctl writes; a link is followed as the writer does.
+ */
+function restoreFile(ctx: ApplyContext, rel: string, before: string | null): void {
+  const real = ctx.files.resolveTarget(rel);
+  if (!ctx.files.isAllowed(real)) throw new VfioctlError('not-allowed', `${ctx.host.display(rel)} links to ${ctx.host.display(real)}, which vfioctl does not write`, { remedy: 'restore the file by hand' });
+  const abs = ctx.host.resolve(real);
+  if (before === null) {
+    fs.rmSync(abs, { force: true });
+    return;
+  }
+  let mode = 0o644;
+  try {
+    mode = fs.statSync(abs).mode & 0o7777;
+  } catch {
+    fs.mkdirSync(ctx.host.resolve(real.slice(0, real.lastIndexOf('/'))), { recursive: true });
+  }
+  atomicWrite(abs, before, mode);
+}
+
+/** An argv from a journal, checked against the allowlist before it is run. */
+function allowed(argv: readonly string[]): readonly string[] {
+  const r = checkHostCommand(argv);
+  if (!r.ok) throw new VfioctlError('command-not-allowed', `refused to run: ${r.reason}`, { remedy: 'the journal was not written by vfioctl; move it aside and run `vfioctl status`' });
+  return argv;
+}
+
+async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: string[][], opts: RollbackOptions, report: RollbackReport): Promise<void> {
   switch (s.type) {
     case 'load-module':
       return; // a loaded module is harmless and may be in use by others: left loaded (like driverctl)
@@ -210,11 +291,24 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
     case 'release':
       await moveFunction(ctx.host, ctx.sysfs, pciAddressOf(s.address), s.original, ctx.move);
       return;
-    case 'file':
-      ctx.files.restore(s.rel, s.before, j.runId);
+    case 'file': {
+      const why = checkFileChange(s.rel, s.before, s.after);
+      if (why) throw new VfioctlError('journal-invalid', why, { remedy: 'restore the file by hand' });
+      const now = ctx.files.read(ctx.files.resolveTarget(s.rel));
+      if (now === s.before) return;
+      if (now !== s.after) {
+        throw new VfioctlError('changed-meanwhile', `${ctx.host.display(s.rel)} changed after the run wrote it; it was left as it is`, {
+          remedy: `compare it with ${s.backup ? ctx.host.display(s.backup) : 'the journal'} and restore it by hand`,
+        });
+      }
+      restoreFile(ctx, s.rel, s.before);
       return;
+    }
     case 'exec':
-      if (s.undoArgv && s.status === 'done') await ctx.exec.run(s.undoArgv);
+      if (s.undoArgv && s.status === 'done') {
+        if (opts.commands) await ctx.exec.run(allowed(s.undoArgv));
+        else report.manual.push(formatArgv(allowed(s.undoArgv)));
+      }
       if (s.rerunOnUndo && s.status === 'done' && !rerun.some((a) => a.join('\0') === s.argv.join('\0'))) rerun.push(s.argv);
       return;
     case 'sriov': {
@@ -237,15 +331,19 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
 }
 
 export function rollbackError(cause: unknown, report: RollbackReport): VfioctlError {
-  const what = cause instanceof Error ? cause.message : String(cause);
+  const what = diskSummary(cause) ?? (cause instanceof Error ? cause.message : String(cause));
   const restored = report.undone.length ? `rolled back: ${report.undone.join('; ')}` : 'nothing had been changed';
   if (report.failed.length) {
-    return new VfioctlError('rollback-failed', `${what}; ${restored}; COULD NOT UNDO: ${report.failed.map((f) => `${f.step} (${f.error})`).join('; ')}`, {
-      remedy: 'the journal is kept: fix the cause and run `vfioctl recover`; `vfioctl status` shows what is still changed',
+    const disk = diskError(cause);
+    return new VfioctlError(disk ? 'disk-error' : 'rollback-failed', `${what}; ${restored}; COULD NOT UNDO: ${report.failed.map((f) => `${f.step} (${f.error})`).join('; ')}`, {
+      remedy: `the journal is kept: ${disk ? 'free space on the file system' : 'fix the cause'} and run \`vfioctl recover\`; \`vfioctl status\` shows what is still changed`,
+      ...(disk ? { exitCode: disk.exitCode } : {}),
       cause,
       details: { rolledBack: report.undone, notRolledBack: report.failed },
     });
   }
+  const disk = diskError(cause, restored);
+  if (disk) return new VfioctlError(disk.code, disk.message, { remedy: disk.remedy, exitCode: disk.exitCode, cause, details: { rolledBack: report.undone } });
   const base = cause instanceof VfioctlError ? cause : null;
   return new VfioctlError(base?.code ?? 'apply-failed', `${what}; ${restored}`, {
     remedy: base?.remedy ?? 'fix the cause and run the command again',

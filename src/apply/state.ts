@@ -9,11 +9,13 @@
  * Every file here is written atomically (temp + fsync + rename).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HostRoot } from '../host/host-root.js';
 import { atomicWrite } from '../host/host-writer.js';
 import { VfioctlError } from '../model/errors.js';
+import { acquireRunLock, readLockInfo, type HeldLock, type LockInfo } from './lock.js';
+import { MAX_JSON_BYTES, parseHostState, parseJournal, RUN_ID, type Checked } from './journal-schema.js';
+import { FILE_STEP_PATHS } from './owned-files.js';
 
 export const STATE_DIR = 'var/lib/vfioctl';
 
@@ -180,27 +182,90 @@ export class StateStore {
     return this.host.resolve(this.rel(name));
   }
 
-  private readJson<T>(name: string): T | null {
-    const r = this.host.readText(this.rel(name));
-    if (r.state === 'absent') return null;
-    if (r.state === 'unreadable') throw new VfioctlError('state-unreadable', `cannot read ${this.host.display(this.rel(name))}: ${r.code}`, { remedy: 'run vfioctl as root' });
-    try {
-      return JSON.parse(r.value) as T;
-    } catch {
-      throw new VfioctlError('state-corrupt', `${this.host.display(this.rel(name))} is not valid JSON`, {
-        remedy: `inspect it by hand; move it aside only if you know which functions vfioctl changed (see ${this.host.display(this.rel('runs'))})`,
-      });
+  /**
+   * Check that no component of the state directory (and of `name` below it) is a symbolic link, and
+   * that the directory resolves inside the host root; refuses with a clear error otherwise.
+   */
+  checkPath(name = ''): void {
+    const parts = [...this.dir.split('/'), ...(name ? name.split('/') : [])];
+    const fixed = this.dir.split('/').length;
+    let rel = '';
+    for (let i = 0; i < parts.length; i++) {
+      rel = rel ? `${rel}/${parts[i]}` : parts[i]!;
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(this.host.resolve(rel));
+      } catch {
+        break; // absent from here on: nothing to follow
+      }
+      // var and var/lib may be links on some hosts, as long as they stay inside the root
+      if (st.isSymbolicLink() && (i >= fixed - 1 || !this.insideRoot(rel))) {
+        throw new VfioctlError('state-symlink', `${this.host.display(rel)} is a symbolic link; vfioctl keeps its state only in real directories`, {
+          remedy: `remove the link (and move its contents to a real directory ${this.host.display(this.dir)} if they are vfioctl's), then run the command again`,
+        });
+      }
     }
   }
 
+  private insideRoot(rel: string): boolean {
+    try {
+      const real = fs.realpathSync(this.host.resolve(rel));
+      const root = fs.realpathSync(this.host.root);
+      return real === root || real.startsWith(root.endsWith('/') ? root : `${root}/`);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Create the state directory (and `sub` below it) with mode 0700, whatever the umask. */
+  ensureDir(sub = ''): void {
+    this.checkPath(sub);
+    const parts = this.dir.split('/');
+    const base = this.host.resolve(parts.slice(0, -1).join('/'));
+    fs.mkdirSync(base, { recursive: true });
+    let rel = this.dir;
+    for (const p of ['', ...(sub ? sub.split('/') : [])]) {
+      if (p) rel = `${rel}/${p}`;
+      const abs = this.host.resolve(rel);
+      try {
+        fs.mkdirSync(abs, { mode: 0o700 });
+        fs.chmodSync(abs, 0o700);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    this.checkPath(sub);
+  }
+
+  private readJson<T>(name: string, parse: (text: string) => Checked<T>): T | null {
+    this.checkPath(name);
+    const shown = this.host.display(this.rel(name));
+    let size: number;
+    try {
+      size = fs.statSync(this.abs(name)).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new VfioctlError('state-unreadable', `cannot read ${shown}: ${(e as NodeJS.ErrnoException).code}`, { remedy: 'run vfioctl as root' });
+    }
+    const aside = `move it aside (mv ${shown} ${shown}.bad) and run \`vfioctl status\`; check by hand what it names before running vfioctl again (see ${this.host.display(this.rel('runs'))})`;
+    const kind = name.startsWith('state') ? 'state file' : 'journal';
+    if (size > MAX_JSON_BYTES) throw new VfioctlError('state-invalid', `${shown} is not a vfioctl ${kind}: ${size} bytes, larger than vfioctl ever writes (${MAX_JSON_BYTES})`, { remedy: aside });
+    const r = this.host.readText(this.rel(name));
+    if (r.state === 'absent') return null;
+    if (r.state === 'unreadable') throw new VfioctlError('state-unreadable', `cannot read ${shown}: ${r.code}`, { remedy: 'run vfioctl as root' });
+    const v = parse(r.value);
+    if (!v.ok) throw new VfioctlError('state-invalid', `${shown} is not a vfioctl ${kind}: ${v.problem}`, { remedy: aside });
+    return v.value;
+  }
+
   private writeJson(name: string, value: unknown): void {
-    const abs = this.abs(name);
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    atomicWrite(abs, `${JSON.stringify(value, null, 2)}\n`, 0o600);
+    const sub = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+    this.ensureDir(sub);
+    atomicWrite(this.abs(name), `${JSON.stringify(value, null, 2)}\n`, 0o600);
   }
 
   readState(): HostState {
-    return this.readJson<HostState>('state.json') ?? emptyState();
+    return this.readJson('state.json', parseHostState) ?? emptyState();
   }
 
   writeState(s: HostState): void {
@@ -208,7 +273,7 @@ export class StateStore {
   }
 
   readJournal(): Journal | null {
-    return this.readJson<Journal>('journal.json');
+    return this.readJson('journal.json', parseJournal);
   }
 
   writeJournal(j: Journal): void {
@@ -217,6 +282,7 @@ export class StateStore {
 
   /** Move a finished journal to runs/<id>.json. */
   archiveJournal(j: Journal): void {
+    if (!RUN_ID.test(j.runId)) throw new Error(`internal: bad run id ${j.runId}`);
     this.writeJson(`runs/${j.runId}.json`, j);
     fs.rmSync(this.abs('journal.json'), { force: true });
   }
@@ -224,91 +290,67 @@ export class StateStore {
   listRuns(): Journal[] {
     const r = this.host.listDir(this.rel('runs'));
     if (r.state !== 'ok') return [];
-    return r.value.filter((n) => n.endsWith('.json')).sort().map((n) => this.readJson<Journal>(`runs/${n}`)).filter((j): j is Journal => j !== null);
+    return r.value.filter((n) => n.endsWith('.json') && RUN_ID.test(n.slice(0, -5))).sort().map((n) => {
+      try {
+        return this.readJson(`runs/${n}`, parseJournal);
+      } catch {
+        return null; // a finished journal that does not check is history, not a reason to fail
+      }
+    }).filter((j): j is Journal => j !== null);
+  }
+
+  /**
+   * Remove what runs killed mid-write left in the state directory and next to the files vfioctl writes:
+   * `.NAME.vfioctl-PID-XXXXXX` temporaries of atomic writes. Called with the lock held, so no other
+   * run is writing; returns the root-relative paths removed.
+   */
+  removeStaleTemps(): string[] {
+    const removed: string[] = [];
+    const dirs = new Set<string>([this.dir, this.rel('runs'), ...FILE_STEP_PATHS.map((p) => p.slice(0, p.lastIndexOf('/')))]);
+    const walk = (rel: string, depth: number): void => {
+      const r = this.host.listDir(rel);
+      if (r.state !== 'ok') return;
+      for (const n of r.value) {
+        const child = `${rel}/${n}`;
+        const m = TEMP_NAME.exec(n);
+        if (m && Number(m[1]) !== process.pid) {
+          try {
+            const abs = this.host.resolve(child);
+            if (fs.lstatSync(abs).isFile()) {
+              fs.rmSync(abs, { force: true });
+              removed.push(child);
+            }
+          } catch {
+            continue;
+          }
+        } else if (depth > 0 && !n.startsWith('.') && this.host.isDirectory(child) && !fs.lstatSync(this.host.resolve(child)).isSymbolicLink()) {
+          walk(child, depth - 1);
+        }
+      }
+    };
+    for (const d of dirs) walk(d, 0);
+    walk(this.rel('backups'), 8);
+    return removed;
   }
 
   // ----- lock -----
 
   /**
-   * Take the lock (O_EXCL create). A lock whose process is gone is taken over with a note; a live one
-   * refuses with the holder's pid and command.
+   * Take the run lock (an exclusive flock held until release or death: src/apply/lock.ts). A live
+   * holder refuses with its pid and command; info left by a run that died is reported as taken over.
    */
-  acquireLock(runId: string, command: string): { release(): void; staleFrom: LockInfo | null } {
-    const abs = this.abs('lock');
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    const info: LockInfo = { pid: process.pid, runId, command, startedAt: new Date().toISOString() };
-    let staleFrom: LockInfo | null = null;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-        fs.writeSync(fd, `${JSON.stringify(info)}\n`);
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        return {
-          staleFrom,
-          release: () => {
-            const cur = this.readLock();
-            if (cur && cur.runId === runId) fs.rmSync(abs, { force: true });
-          },
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const holder = this.readLock();
-      if (holder && processAlive(holder.pid) && attempt === 0) {
-        throw new VfioctlError('locked', `another vfioctl run holds the lock: pid ${holder.pid}, \`vfioctl ${holder.command}\` since ${holder.startedAt}`, {
-          remedy: `wait for it to finish; if that process is not vfioctl, remove ${this.host.display(this.rel('lock'))}`,
-        });
-      }
-      // stale: move it aside under a unique name, then check that what we moved is the stale lock
-      const aside = `${abs}.stale-${process.pid}`;
-      try {
-        fs.renameSync(abs, aside);
-      } catch {
-        continue;
-      }
-      const moved = readLockFile(aside);
-      if (moved && holder && moved.runId !== holder.runId && processAlive(moved.pid)) {
-        // a live run took the lock between our read and the rename: give it back and refuse
-        try {
-          fs.linkSync(aside, abs);
-        } finally {
-          fs.rmSync(aside, { force: true });
-        }
-        throw new VfioctlError('locked', `another vfioctl run holds the lock: pid ${moved.pid}`, { remedy: 'wait for it to finish' });
-      }
-      fs.rmSync(aside, { force: true });
-      staleFrom = holder;
-    }
-    throw new VfioctlError('locked', `cannot take the lock ${this.host.display(this.rel('lock'))}`, { remedy: 'try again; remove the file if no vfioctl is running' });
+  acquireLock(runId: string, command: string): HeldLock {
+    this.ensureDir();
+    this.checkPath('lock');
+    return acquireRunLock(this.abs('lock'), { pid: process.pid, runId, command, startedAt: new Date().toISOString() }, this.host.display(this.rel('lock')));
   }
 
   readLock(): LockInfo | null {
-    return readLockFile(this.abs('lock'));
+    return readLockInfo(this.abs('lock'));
   }
 }
 
-export interface LockInfo {
-  pid: number;
-  runId: string;
-  command: string;
-  startedAt: string;
-}
+/** The temporary name of an atomic write (src/host/host-writer.ts atomicWrite). */
+const TEMP_NAME = /^\..+\.vfioctl-(\d+)-[a-z0-9]{1,8}$/;
 
-function readLockFile(abs: string): LockInfo | null {
-  try {
-    return JSON.parse(fs.readFileSync(abs, 'utf8')) as LockInfo;
-  } catch {
-    return null;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export type { LockInfo };

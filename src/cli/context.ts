@@ -5,6 +5,7 @@
 import type { HostRoot } from '../host/host-root.js';
 import { VfioctlError } from '../model/errors.js';
 import { openSession, type Session, type SessionRuntime } from '../service/session.js';
+import { diskError } from '../apply/errors-io.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
 import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
@@ -107,6 +108,7 @@ export class CliContext {
   }
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */
   reportError(e: unknown): number {
+    e = e instanceof VfioctlError ? e : (diskError(e) ?? e);
     if (e instanceof VfioctlError) {
       if (this.json) this.printJson({ error: e.toJSON() });
       else {

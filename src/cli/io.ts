@@ -14,10 +14,18 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   // A reader that stops early (`vfioctl ls | head`) closes the pipe: that ends the output, it is not an error.
+  // Any other write error (a full disk: `vfioctl ls > /dev/full`) is said once, without a stack, exit 4.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw e;
+      if (stream === process.stdout) {
+        try {
+          process.stderr.write(`vfioctl: cannot write the output: ${e.code ?? e.message}; what the command did is done, only its report was lost\n  remedy: free space (or send the output elsewhere) and run it again; \`vfioctl status\` shows what vfioctl has changed\n`);
+        } catch {
+          // stderr failing too: the exit code is all that is left
+        }
+      }
+      process.exit(4);
     });
   }
   return {

@@ -20,6 +20,7 @@
  */
 import type { HostRoot } from './host-root.js';
 import type { Argv } from '../model/command.js';
+import { hostCommand, isKernelVersion } from '../model/host-command.js';
 import type { BootTooling, OsRelease, BootLoaderInfo, InitramfsInfo } from '../model/boot-tooling.js';
 export type { BootTooling, OsRelease, BootLoaderInfo, InitramfsInfo, BootLoaderKind, InitramfsKind } from '../model/boot-tooling.js';
 export { type Argv, formatArgv } from '../model/command.js';
@@ -88,11 +89,11 @@ function detectBootLoader(host: HostRoot, os: OsRelease | null, uefi: boolean): 
     evidence.push('etc/kernel/proxmox-boot-uuids');
     if (kernelCmdline) {
       evidence.push(kernelCmdline);
-      return { kind: 'proxmox-boot-tool', cmdline: { via: 'kernel-cmdline', file: kernelCmdline }, regenerate: [['proxmox-boot-tool', 'refresh']], evidence };
+      return { kind: 'proxmox-boot-tool', cmdline: { via: 'kernel-cmdline', file: kernelCmdline }, regenerate: [hostCommand.proxmoxBootToolRefresh()], evidence };
     }
     if (grubDefaults) {
       evidence.push(grubDefaults);
-      return { kind: 'proxmox-boot-tool', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [['proxmox-boot-tool', 'refresh']], evidence };
+      return { kind: 'proxmox-boot-tool', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [hostCommand.proxmoxBootToolRefresh()], evidence };
     }
   }
 
@@ -113,10 +114,7 @@ function detectBootLoader(host: HostRoot, os: OsRelease | null, uefi: boolean): 
     if (loaderDir) evidence.push(loaderDir);
     const kver = host.readText('proc/sys/kernel/osrelease');
     const regenerate: Argv[] = [];
-    if (tool(host, 'kernel-install') && kver.state === 'ok') {
-      const v = kver.value.trim();
-      regenerate.push(['kernel-install', 'add', v, `/lib/modules/${v}/vmlinuz`]);
-    }
+    if (tool(host, 'kernel-install') && kver.state === 'ok' && isKernelVersion(kver.value.trim())) regenerate.push(hostCommand.kernelInstall(kver.value.trim()));
     return { kind: 'systemd-boot', cmdline: { via: 'kernel-cmdline', file: kernelCmdline }, regenerate, evidence };
   }
 
@@ -134,10 +132,10 @@ function detectBootLoader(host: HostRoot, os: OsRelease | null, uefi: boolean): 
     const updateGrub = tool(host, 'update-grub');
     if (updateGrub) {
       evidence.push(updateGrub);
-      return { kind: 'grub2', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [['update-grub']], evidence };
+      return { kind: 'grub2', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [hostCommand.updateGrub()], evidence };
     }
     const mk = grubMkconfig;
-    const mkName = mk ? mk.split('/').pop()! : host.exists('boot/grub2') || isElFamily(os) ? 'grub2-mkconfig' : 'grub-mkconfig';
+    const mkName: 'grub-mkconfig' | 'grub2-mkconfig' = mk ? (mk.endsWith('/grub2-mkconfig') ? 'grub2-mkconfig' : 'grub-mkconfig') : host.exists('boot/grub2') || isElFamily(os) ? 'grub2-mkconfig' : 'grub-mkconfig';
     if (mk) evidence.push(mk);
     let output: string;
     if (isElFamily(os) && majorVersion(os) === 7) {
@@ -149,7 +147,7 @@ function detectBootLoader(host: HostRoot, os: OsRelease | null, uefi: boolean): 
     } else {
       output = '/boot/grub/grub.cfg';
     }
-    return { kind: 'grub2', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [[mkName, '-o', output]], evidence };
+    return { kind: 'grub2', cmdline: { via: 'grub-defaults', file: grubDefaults }, regenerate: [hostCommand.grubMkconfig(mkName, output)], evidence };
   }
 
   if (kernelCmdline) {
@@ -167,18 +165,18 @@ function detectBootLoader(host: HostRoot, os: OsRelease | null, uefi: boolean): 
 function detectInitramfs(host: HostRoot, os: OsRelease | null): InitramfsInfo {
   const mkinitramfs = tool(host, 'mkinitramfs');
   if (mkinitramfs) {
-    return { kind: 'initramfs-tools', regenerate: ['update-initramfs', '-u', '-k', 'all'], modulesFile: 'etc/initramfs-tools/modules', evidence: [mkinitramfs] };
+    return { kind: 'initramfs-tools', regenerate: hostCommand.updateInitramfs(), modulesFile: 'etc/initramfs-tools/modules', evidence: [mkinitramfs] };
   }
   const dracut = tool(host, 'dracut');
   if (dracut || host.exists('etc/dracut.conf.d')) {
-    return { kind: 'dracut', regenerate: ['dracut', '-f', '--regenerate-all'], modulesFile: 'etc/dracut.conf.d/vfioctl.conf', evidence: [dracut ?? 'etc/dracut.conf.d'] };
+    return { kind: 'dracut', regenerate: hostCommand.dracut(), modulesFile: 'etc/dracut.conf.d/vfioctl.conf', evidence: [dracut ?? 'etc/dracut.conf.d'] };
   }
   const mkinitcpio = tool(host, 'mkinitcpio');
   if (mkinitcpio || host.exists('etc/mkinitcpio.conf')) {
-    return { kind: 'mkinitcpio', regenerate: ['mkinitcpio', '-P'], modulesFile: 'etc/mkinitcpio.conf.d/vfioctl.conf', evidence: [mkinitcpio ?? 'etc/mkinitcpio.conf'] };
+    return { kind: 'mkinitcpio', regenerate: hostCommand.mkinitcpio(), modulesFile: 'etc/mkinitcpio.conf.d/vfioctl.conf', evidence: [mkinitcpio ?? 'etc/mkinitcpio.conf'] };
   }
   if (host.exists('etc/initramfs-tools')) {
-    return { kind: 'initramfs-tools', regenerate: ['update-initramfs', '-u', '-k', 'all'], modulesFile: 'etc/initramfs-tools/modules', evidence: ['etc/initramfs-tools'] };
+    return { kind: 'initramfs-tools', regenerate: hostCommand.updateInitramfs(), modulesFile: 'etc/initramfs-tools/modules', evidence: ['etc/initramfs-tools'] };
   }
   void os;
   return { kind: 'unknown', regenerate: null, modulesFile: null, evidence: ['none of mkinitramfs, dracut, mkinitcpio found'] };

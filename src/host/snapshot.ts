@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as os from 'node:os';
 import * as tar from 'tar';
 import { HostRoot, type AccessLog } from './host-root.js';
+import { makeTempDir } from './temp-files.js';
 import { VfioctlError, UsageError } from '../model/errors.js';
 
 export const SNAPSHOT_MANIFEST = 'vfioctl-snapshot.json';
@@ -65,7 +65,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
   recording.accessLog = log;
   for (const read of readers) read(recording);
 
-  const dir = archive ? fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-snapshot-')) : target;
+  const dir = archive ? makeTempDir('vfioctl-snapshot-') : target;
   try {
     // host data: readable by the owner only (the archive too, below)
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -227,7 +227,7 @@ class Placer {
  * that is removed when the process exits.
  */
 export function openSnapshotArchive(file: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-root-'));
+  const dir = makeTempDir('vfioctl-root-');
   try {
     tar.extract({ file, cwd: dir, sync: true, strict: true, preservePaths: false });
   } catch (e) {

@@ -7,6 +7,8 @@ export const ExitCode = {
   error: 1,
   usage: 2,
   notReady: 3,
+  /** the disk is full (or another I/O error) while writing state, a file or the output */
+  io: 4,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -776,7 +776,7 @@ export class Session {
   }
 
   async recoverPreview(): Promise<ReturnType<typeof import('../apply/recover.js').previewRecover>> {
-    return (await import('../apply/recover.js')).previewRecover({ store: await this.store() });
+    return (await import('../apply/recover.js')).previewRecover({ store: await this.store(), host: this.host() });
   }
 
   async recover(opts: ApplyOptions = {}): Promise<RecoverResult> {

@@ -13,9 +13,9 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode, VfioctlError } from '../../model/errors.js';
+import { makeTempDir } from '../../host/temp-files.js';
 
 export interface VirshOptions {
   /** Connection URI (--connect); when absent virsh uses LIBVIRT_DEFAULT_URI or its default. */
@@ -178,7 +178,7 @@ export class Virsh {
     let real: string[];
     if (args.includes(XML_FILE)) {
       if (opts.xml === undefined) throw new Error('internal: XML_FILE argument without xml');
-      tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-virsh-'));
+      tmpDir = makeTempDir('vfioctl-virsh-');
       fs.chmodSync(tmpDir, 0o700);
       const file = path.join(tmpDir, 'device.xml');
       fs.writeFileSync(file, opts.xml, { mode: 0o600, flag: 'wx' });

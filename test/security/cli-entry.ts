@@ -1,0 +1,15 @@
+/**
+ * The CLI as a process, for the security suites: `node --import tsx test/security/cli-entry.ts ARGS`.
+ * With VFIOCTL_TEST_FAKE_KERNEL=1 the sysfs writes go to the kernel-like fake (test/support/fake-kernel.ts),
+ * as test/apply/cli.test.ts does in-process; everything else is the production path (processIo, main).
+ * Not a test file on its own.
+ */
+import { main } from '../../src/cli/main.js';
+import { applyRuntime } from '../../src/cli/commands/bind.js';
+import { FakeKernel } from '../support/fake-kernel.js';
+
+if (process.env.VFIOCTL_TEST_FAKE_KERNEL === '1') {
+  applyRuntime.sysfsWriter = (host) => new FakeKernel(host.root);
+  applyRuntime.moveTimeoutMs = 300;
+}
+process.exitCode = await main(process.argv.slice(2));

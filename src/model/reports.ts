@@ -298,8 +298,31 @@ export type SriovReport =
 
 export type RecoverReport =
   | (LegacyVersion & { dryRun: boolean; action: 'none'; runId: null; steps: string[] })
-  | (LegacyVersion & { dryRun: true; action: 'completed' | 'rolled-back'; runId: string; command: string; steps: string[] })
-  | (LegacyVersion & { dryRun: false; action: 'none' | 'completed' | 'rolled-back'; runId: string; command: string; undone: string[]; staleLockPid: number | null });
+  | (LegacyVersion & {
+      dryRun: true;
+      action: 'completed' | 'rolled-back';
+      runId: string;
+      command: string;
+      steps: string[];
+      /** the sysfs writes and file restores recover would make */
+      writes: string[];
+      /** host commands it would run (live root only) */
+      commands: string[];
+      /** commands it would list to run by hand (any other root) */
+      toRun: string[];
+      /** steps whose undo would fail as things stand */
+      problems: string[];
+    })
+  | (LegacyVersion & {
+      dryRun: false;
+      action: 'none' | 'completed' | 'rolled-back';
+      runId: string;
+      command: string;
+      undone: string[];
+      /** commands not run because the root is not the running system */
+      toRun: string[];
+      staleLockPid: number | null;
+    });
 
 export interface StatusBound {
   address: string;

@@ -729,7 +729,17 @@ export class Session {
       store: new StateStore(host),
       move: { timeoutMs, pollMs: Math.min(50, Math.max(5, Math.floor(timeoutMs / 20))) },
       log: this.options.log ?? (() => {}),
-      virsh: (uri) => this.virsh(this.options.connect ?? uri ?? undefined),
+      virsh: (uri) => {
+        // the user's --connect wins; a journal may name its connection only on the running system's own root
+        if (this.options.connect !== undefined) return this.virsh(this.options.connect);
+        if (uri !== null && !this.live) {
+          throw new VfioctlError('journal-uri-refused', `the journal under ${host.root} names the libvirt connection ${JSON.stringify(uri)}; a journal under a root that is not the running system does not choose connections (pass --connect URI)`, {
+            remedy: 'run recover with --connect URI naming the libvirt connection to use',
+          });
+        }
+        return this.virsh(uri ?? undefined);
+      },
+      journalCommands: this.live,
     };
   }
 

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeTempHostTree } from '../support/host-tree.js';
+import { applyRuntime } from '../../src/cli/context.js';
 import { runCli } from '../support/cli.js';
 import { SPEC } from './helpers.js';
 import { Virsh } from '../../src/adapters/libvirt/virsh.js';
@@ -38,8 +39,10 @@ interface Domain {
 }
 
 /** Guests for an attach (g stopped with a NIC, r running and empty) or a detach (h stopped and hr running, both holding group 2). */
-function world(kind: 'attach' | 'detach' = 'attach') {
+function world(kind: 'attach' | 'detach' = 'attach', opts: { live?: boolean } = {}) {
   const t = makeTempHostTree(SPEC);
+  // the tree stands for the running system (its journal may name the libvirt connection), unless told otherwise
+  if (opts.live !== false) applyRuntime.liveRoots.add(t.root);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-fake-libvirt-'));
   const domains: Record<string, Domain> =
     kind === 'attach'
@@ -233,6 +236,27 @@ describe('journaled libvirt hostdev changes', () => {
       } finally {
         w.cleanup();
       }
+    }
+  });
+
+  it('a journal under a root that is not the running system does not choose the libvirt connection: recover needs --connect', async () => {
+    const w = world('attach', { live: false });
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
+      });
+      assert.equal(r.signal, 'SIGKILL');
+      const mark = w.calls().length;
+      const refused = await w.cli(['recover', '--yes', '--json']);
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      assert.match(refused.stdout, /journal-uri-refused|--connect/);
+      assert.equal(w.calls().length, mark, 'no virsh call with the URI the journal named');
+      const rec = await w.cli(['recover', '--yes', '--connect', 'test:///new']);
+      assert.equal(rec.code, 0, rec.stderr);
+      assert.ok(w.calls().slice(mark).every((a) => a[1] === 'test:///new'));
+    } finally {
+      w.cleanup();
     }
   });
 

@@ -17,6 +17,7 @@ import { startLibvirtd, type Libvirtd } from '../support/libvirtd.js';
 import { makeTempHostTree } from '../support/host-tree.js';
 import { desktopGpu } from '../support/topologies.js';
 import { runCli } from '../support/cli.js';
+import { applyRuntime } from '../../src/cli/context.js';
 import { expectGoldenOutput } from '../support/golden.js';
 import { parseDomainXml, pciHostdevs, renderPciHostdevXml } from '../../src/adapters/libvirt/domain-xml.js';
 import { parseNodedevXml } from '../../src/adapters/libvirt/nodedev-xml.js';
@@ -290,7 +291,9 @@ describe('libvirt end to end', { skip }, () => {
     const st = await runCli(['--root', root, 'status', '--json']);
     assert.equal(st.code, 1);
     assert.equal(st.json<{ interrupted: { libvirt: { guest: string; uri: string } } }>().interrupted.libvirt.uri, d.uri);
-    // no --connect: recover talks to the daemon the journal recorded, with the real virsh
+    // no --connect: recover talks to the daemon the journal recorded, with the real virsh (the tree stands
+    // for the running system here; under any other root a journal does not choose the connection)
+    applyRuntime.liveRoots.add(root);
     const rec = await runCli(['--root', root, 'recover', '--yes', '--json']);
     assert.equal(rec.code, 0, rec.stdout + rec.stderr);
     assert.equal(rec.json<{ action: string }>().action, 'rolled-back');

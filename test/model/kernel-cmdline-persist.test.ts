@@ -26,7 +26,7 @@ function debian(grub: string): { root: string; cleanup(): void } {
 }
 
 function env(root: string): Record<string, string> {
-  return { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' };
+  return { PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1' };
 }
 
 describe('host enable-iommu / disable-iommu with a messy grub file', () => {

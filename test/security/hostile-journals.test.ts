@@ -92,7 +92,7 @@ describe('hostile journals and state files', () => {
       try {
         plant(t.root, name, content);
         const log = path.join(t.root, 'fake.log');
-        const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: log, NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' };
+        const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: log, NO_COLOR: '1' };
         const before = treeState(t.root);
         // recover reads state.json only through a journal's commit; status and every mutating command read it
         const runs = name === 'journal.json' ? [['recover', '--yes'], ['recover', '--dry-run'], ['recover', '--yes', '--json'], ['status']] : [['status'], ['status', '--json'], ['release', '--all', '--yes']];
@@ -138,7 +138,7 @@ describe('hostile journals and state files', () => {
         { ...exec(['systemctl', 'enable', 'vfioctl-bind.service'], ['systemctl', 'disable', 'vfioctl-bind.service']), seq: 3 },
       ], { command: 'host enable-iommu' })));
       const log = path.join(t.root, 'fake.log');
-      const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: log, NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1' };
+      const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: log, NO_COLOR: '1' };
       const d = await runCli(['recover', '--dry-run', '--json', '--root', t.root], { env });
       assert.equal(d.code, 0, d.stdout + d.stderr);
       const p = d.json<{ writes: string[]; commands: string[]; toRun: string[] }>();

@@ -61,7 +61,7 @@ function tree(): { root: string; cleanup(): void } {
 }
 
 function childEnv(root: string): Record<string, string> {
-  return { ...process.env as Record<string, string>, PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', VFIOCTL_EXEC_ON_ROOT: '1', VFIOCTL_TEST_FAKE_KERNEL: '1' };
+  return { ...process.env as Record<string, string>, PATH: `${runtime.bin()}:${process.env.PATH}`, FAKE_LOG: path.join(root, 'fake.log'), NO_COLOR: '1', VFIOCTL_TEST_FAKE_KERNEL: '1' };
 }
 
 const STEP_LINE = /^ {2}(load module|bind|return|create|edit|remove|run|set) /m;

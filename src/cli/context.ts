@@ -116,7 +116,7 @@ export class CliContext {
         try {
           text = this.global.from === '-' ? readFileSync(0, 'utf8') : readFileSync(this.global.from, 'utf8');
         } catch (e) {
-          throw new UsageError('bad-from', `cannot read ${this.global.from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`, `lspci -nnk` or an IOMMU group listing (or - for standard input)');
+          throw new UsageError('bad-from', `cannot read ${this.global.from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`/`-nnk`/`-vvv`, an IOMMU group listing or `virsh nodedev-dumpxml` output (or - for standard input)');
         }
         this.inventoryCache = importListing(text, this.global.from, readPciIds(new HostRoot('/')));
       } else {

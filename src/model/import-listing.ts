@@ -26,6 +26,8 @@ import { LspciTreeReader, isTreeLine } from './import-lspci-tree.js';
 import { type VerboseBlock, VerboseReader, emptyBlock } from './import-lspci-verbose.js';
 import { NODEDEV_MAX_CHARS, readNodedevXml } from './import-nodedev.js';
 
+export { importFactUnknown } from './import-facts.js';
+
 export type ListingFormat =
   | 'iommu-groups-inline' | 'iommu-groups-heading' | 'iommu-groups-sysfs'
   | 'lspci-nn' | 'lspci-nnk' | 'lspci-vvv' | 'lspci-tree' | 'nodedev-xml';
@@ -473,7 +475,7 @@ export function importListing(text: string, file: string, ids: PciIds | null): P
     const first = reader.skipped.slice(0, 3).map((s) => `line ${s.line}: ${s.reason}`).join('; ');
     throw new UsageError(
       'bad-listing',
-      `${file}: no PCI function with IDs found (${reader.skipped.length ? `${reader.skipped.length} lines not understood${first ? `: ${first}` : ''}` : 'the text is empty'})`,
+      `${file}: no PCI function with IDs found (${reader.skipped.length ? `${reader.skipped.length} line${reader.skipped.length === 1 ? '' : 's'} not understood${first ? `: ${first}` : ''}` : 'the text is empty'})`,
       'paste the output of `lspci -nn`, `lspci -nnk`, an IOMMU group listing (`IOMMU Group N 01:00.0 ...` lines, or `IOMMU Group N:` headings with indented device lines) or `virsh nodedev-dumpxml`; lspci needs -nn for the [vvvv:dddd] IDs (an lspci -t tree or a find of /sys/kernel/iommu_groups adds topology or groups to one of these, it is not enough alone)',
     );
   }
@@ -512,13 +514,6 @@ export function importListing(text: string, file: string, ids: PciIds | null): P
     groups,
     problems: [],
   };
-}
-
-/** The imported listing does not tell this fact for this function (ls shows "?" rather than a guess). */
-export function importFactUnknown(inv: PciInventory, fact: string, address: string): boolean {
-  const s = inv.source;
-  if (s.kind !== 'import') return false;
-  return s.unknown.includes(fact) || !!s.unknownFor?.some((u) => u.fact === fact && (u.addresses as string[]).includes(address));
 }
 
 function toFunction(r: Rec, ids: PciIds | null): PciFunction {

@@ -1,10 +1,13 @@
 /**
  * `virsh nodedev-dumpxml pci_dddd_bb_ss_f` output pasted as text: one `<device>` document per function.
  * Read with @xmldom/xmldom, bounded (size and element count), diagnostics collected, never printed.
+ * @xmldom/xmldom is loaded on the first <device> block only (synchronously): a paste without one, and
+ * every command that reads no paste, does not pay for an XML parser.
  * In nodedev XML the function's own address is decimal element text (<bus>1</bus>), the addresses inside
  * <iommuGroup> are hex attributes; both are read as libvirt writes them (C strtoul, base 0).
  */
-import { DOMParser, type Element } from '@xmldom/xmldom';
+import { createRequire } from 'node:module';
+import type { DOMParser as DOMParserType, Element } from '@xmldom/xmldom';
 import { type PciAddressString, formatPciAddress, sysfsPciAddress } from './pci-address.js';
 
 /** Longest single <device> document read (a real one is 1-3 KiB). */
@@ -29,6 +32,12 @@ export interface NodedevFunction {
 }
 
 export type NodedevRead = { ok: true; fn: NodedevFunction } | { ok: false; reason: string };
+
+let parserClass: typeof DOMParserType | null = null;
+function xmlParser(): typeof DOMParserType {
+  parserClass ??= (createRequire(import.meta.url)('@xmldom/xmldom') as { DOMParser: typeof DOMParserType }).DOMParser;
+  return parserClass;
+}
 
 function strtoul(input: string | null): number | null {
   if (input === null) return null;
@@ -83,6 +92,7 @@ export function readNodedevXml(xml: string): NodedevRead {
   const problems: string[] = [];
   let doc;
   try {
+    const DOMParser = xmlParser();
     doc = new DOMParser({ onError: (level, msg) => { if (level !== 'warning') problems.push(String(msg).split('\n')[0] ?? ''); } }).parseFromString(xml, 'text/xml');
   } catch (e) {
     return { ok: false, reason: `not well-formed XML: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}` };

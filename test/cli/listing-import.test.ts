@@ -12,7 +12,7 @@ const env = { NO_COLOR: '1', VFIOCTL_PCI_IDS: '/nonexistent' };
 test('ls --from: "N lines not understood" with the first few, and source.skipped in --json', async () => {
   const r = await runCli(['ls', '--from', join(LISTINGS, 'forum-bbcode.txt')], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /2 lines not understood:\n  line 1: Hi all, here is what my groups look like after enabling the \.\.\.  \(not a line of any listing vfioctl reads\)\n  line 10: \[COLOR=red\]/);
+  assert.match(r.stdout, /2 lines not understood:\n {2}line 1: Hi all, here is what my groups look like after enabling the \.\.\. {2}\(not a line of any listing vfioctl reads\)\n {2}line 10: \[COLOR=red\]/);
   const j = (await runCli(['ls', '--json', '--from', join(LISTINGS, 'forum-bbcode.txt')])).json<{ source: { skipped: { line: number }[] } }>();
   assert.deepEqual(j.source.skipped.map((s) => s.line), [1, 10]);
 });

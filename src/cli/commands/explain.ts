@@ -52,7 +52,7 @@ export function register(program: Command, ctx: CliContext): void {
         const out: string[] = [];
         const multi = text.trim().includes('\n');
         for (const m of matches) {
-          out.push(c.bold(m.title) + c.dim(` [${m.id}, ${m.source}]`));
+          out.push(c.bold(m.title), c.dim(`  ${m.id} (${m.source} message)`));
           if (multi) out.push(`  line ${m.lines.join(', ')}: ${m.lineText}`);
           out.push(`  cause: ${m.cause}`);
           if (m.confirm.length) out.push('  confirm:', ...m.confirm.map((x) => `    - ${x}`));

@@ -54,7 +54,7 @@ export class LspciTreeReader {
     let opened: BusCtx | null = null;
     let ctx: BusCtx | null = null;
     let last: TreeNode | null = null;
-    let topConnector = false;
+    let topConnector: number | null = null;
     TOKEN.lastIndex = 0;
     for (let m = TOKEN.exec(text); m; m = TOKEN.exec(text)) {
       if (m[1] !== undefined) {
@@ -64,7 +64,7 @@ export class LspciTreeReader {
         opened = { domain, bus, parent: null, chain: [], rootBus: `pci${m[1].toLowerCase()}:${m[2]!.toLowerCase()}` };
         ctx = null;
         last = null;
-        topConnector = false;
+        topConnector = null;
       } else if (m[3] !== undefined) {
         if (!last) return { error: `bus [${m[3]}] follows no bridge` };
         opened = { domain: parseInt(last.address.slice(0, last.address.indexOf(':')), 16), bus: parseInt(m[3], 16), parent: last.address, chain: [...last.parentChain, last.address], rootBus: last.rootBus };
@@ -79,11 +79,11 @@ export class LspciTreeReader {
         } else {
           const l = this.lists.get(col);
           if (l) ctx = l;
-          else topConnector = true; // -+-[0000:40]: a list of root buses
+          else topConnector = col; // -+-[0000:40]: a list of root buses, or a list whose opening line is missing
         }
       } else if (m[6] !== undefined) {
         const use: BusCtx | null = ctx ?? opened;
-        if (!use) return { error: topConnector ? 'a device where a root bus [dddd:bb] was expected' : `no open bus at column ${m.index} (the lines above it are missing or were re-indented)` };
+        if (!use) return { error: `no open bus at column ${topConnector ?? m.index} (the lines above it are missing or were re-indented)` };
         const address = formatPciAddress({ domain: use.domain, bus: use.bus, slot: parseInt(m[6], 16), fn: Number(m[7]) });
         if (parseInt(m[6], 16) > 0x1f) return { error: `slot ${m[6]} is out of range` };
         last = { address, parentChain: use.chain, rootBus: use.rootBus, bridge: false };

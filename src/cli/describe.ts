@@ -1,6 +1,7 @@
 /** Short human descriptions of functions and groups, shared by ls, groups, show and the other commands. */
 import { formatShortAddress, pciAddressOf } from '../model/pci-address.js';
 import type { PciFunction, PciInventory } from '../model/pci-function.js';
+import { importFactUnknown } from '../model/import-facts.js';
 
 export function shortAddr(addr: string): string {
   return formatShortAddress(pciAddressOf(addr));
@@ -14,7 +15,7 @@ export { deviceName, acsEnabled } from '../service/views.js';
 import { acsEnabled } from '../service/views.js';
 
 export function driverText(f: PciFunction, inv: PciInventory): string {
-  if (inv.source.kind === 'import' && inv.source.unknown.includes('drivers in use')) return '?';
+  if (importFactUnknown(inv, 'drivers in use', f.address)) return '?';
   const d = f.driver ?? '-';
   return f.driverOverride && f.driverOverride !== f.driver ? `${d} (override ${f.driverOverride})` : d;
 }

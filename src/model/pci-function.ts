@@ -96,9 +96,36 @@ export interface IommuState {
   groupCount: number;
 }
 
+/** An input line of an imported listing that was not read, and why. */
+export interface ImportSkippedLine {
+  /** 1-based line number in the pasted text (0 for the closing "N more" entry) */
+  line: number;
+  /** the line as pasted, control and bidi characters escaped (\\t, \\xNN, \\u{NNNN}), at most 160 characters */
+  text: string;
+  reason: string;
+}
+
+/** A fact the listing tells for some functions only: the ones it does not tell it for. */
+export interface ImportUnknownFor {
+  /** the entry of `unknown` it refines, e.g. "drivers in use" */
+  fact: string;
+  addresses: PciAddressString[];
+}
+
 export type InventorySource =
   | { kind: 'sysfs'; root: string }
-  | { kind: 'import'; format: string; file: string; unknown: string[] };
+  | {
+      kind: 'import';
+      /** the forms found, in order, joined by "+": e.g. "iommu-groups-inline+lspci-nnk" */
+      format: string;
+      file: string;
+      /** what the listing cannot tell; a fact known for some functions only reads "FACT (for N of M functions)" */
+      unknown: string[];
+      /** every input line that was not read (conflicts included), in line order */
+      skipped?: ImportSkippedLine[];
+      /** per-function detail of the partial entries of `unknown` */
+      unknownFor?: ImportUnknownFor[];
+    };
 
 export interface PciInventory {
   source: InventorySource;

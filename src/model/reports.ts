@@ -14,7 +14,7 @@ import type { GroupIsolation, InventorySource, IommuState, PciFunction, PciInven
 import type { PciePortType } from './pci-config.js';
 import type { PassthroughPlan, PlanVerdict } from './plan.js';
 import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
-import type { Explanation } from '../core/explain.js';
+import type { Explanation, ExplainSource } from '../core/explain.js';
 import type { SnapshotManifest } from '../host/snapshot.js';
 import type { RedactionKind, SnapshotArea } from '../host/snapshot-redact.js';
 import type { DomainConfig, DomainHostdev, FirmwareKind, GuestPciAddress } from '../adapters/libvirt/domain-xml.js';
@@ -147,10 +147,12 @@ export interface ExplainReport extends LegacyVersion {
   /** the host root read for facts; null with --no-host */
   host: string | null;
   matches: Explanation[];
+  /** non-empty input lines no known message matched (at most 50) */
+  unrecognised: { line: number; text: string }[];
 }
 
 export interface ExplainListReport extends LegacyVersion {
-  known: { id: string; title: string }[];
+  known: { id: string; title: string; source: ExplainSource }[];
 }
 
 // ---------- plan and render ----------

@@ -34,7 +34,7 @@ import type { ApplyContext } from '../apply/run.js';
 import type { HostState, Journal, StateStore } from '../apply/state.js';
 import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
 import { checkDevice } from '../core/doctor-device.js';
-import type { Explanation } from '../core/explain.js';
+import type { ExplainResult } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
 import { ExitCode, UsageError, VfioctlError } from '../model/errors.js';
 import { type Finding, worstSeverity } from '../model/finding.js';
@@ -279,7 +279,7 @@ export class Session {
           try {
             text = from === '-' ? readFileSync(0, 'utf8') : readFileSync(from, 'utf8');
           } catch (e) {
-            throw new UsageError('bad-from', `cannot read ${from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`, `lspci -nnk` or an IOMMU group listing (or - for standard input)');
+            throw new UsageError('bad-from', `cannot read ${from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`/`-nnk`/`-vvv`, an IOMMU group listing or `virsh nodedev-dumpxml` output (or - for standard input)');
           }
         } else ({ text, name } = from);
         this.cache.inventory = importListing(text, name, readPciIds(new HostRoot('/')));
@@ -458,11 +458,12 @@ export class Session {
   }
 
   /** The cause and fix of an error message, citing this host's facts unless `withHost` is false. */
-  async explain(text: string, withHost = true): Promise<{ version: 1; input: string; host: string | null; matches: Explanation[] }> {
+  async explain(text: string, withHost = true): Promise<{ version: 1; input: string; host: string | null } & ExplainResult> {
     const facts = withHost ? this.hostFacts() : undefined;
     const inventory = withHost ? this.inventory() : undefined;
-    const { explainError } = await import('../core/explain.js');
-    return { version: 1, input: text.trim(), host: facts ? facts.root : null, matches: explainError(text, facts, inventory) };
+    const { explainText } = await import('../core/explain.js');
+    const { matches, unrecognised } = explainText(text, facts, inventory);
+    return { version: 1, input: text.trim(), host: facts ? facts.root : null, matches, unrecognised };
   }
 
   /** Review a guest's definition for passthrough. */

@@ -43,7 +43,8 @@ test('each known message maps to its explanation, with cause and fix', () => {
     assert.ok(e.cause.length > 20 && e.fix.length > 20, id);
     assert.deepEqual(e.facts, [], 'no host given: no facts');
   }
-  assert.equal(knownMessages().length, MESSAGES.length, 'every pattern is exercised here');
+  // every family is exercised by test/core/explain-catalogue.test.ts (this list keeps the original eleven)
+  assert.ok(MESSAGES.every(([, id]) => knownMessages().some((k) => k.id === id)));
 });
 
 test('unrelated text explains nothing', () => {

@@ -71,8 +71,15 @@ test('lspci -D with VMD (five-digit) domains', () => {
   assert.deepEqual(inv.functions.map((f) => f.address), ['0000:00:00.0', '0000:00:00.2', '0000:00:01.1', '0000:01:00.0', '10000:e0:17.0']);
 });
 
-test('rejects text that is not a listing, and duplicate addresses, with a remedy', () => {
+test('rejects text that is not a listing with a remedy; a repeated address merges, a disagreeing one is reported', () => {
   assert.throws(() => importListing('<domain/>', 'd.xml', null), (e: unknown) => e instanceof UsageError && /lspci -nn/.test(e.remedy ?? ''));
+  // pasting the same listing twice is common: the same facts twice are one function (formerly an error)
   const dup = '01:00.0 VGA compatible controller [0300]: X [10de:1b80]\n01:00.0 VGA compatible controller [0300]: X [10de:1b80]\n';
-  assert.throws(() => importListing(dup, 'd.txt', null), /listed twice/);
+  const inv = importListing(dup, 'd.txt', null);
+  assert.equal(inv.functions.length, 1);
+  assert.deepEqual(inv.source.kind === 'import' ? inv.source.skipped : null, []);
+  const other = '01:00.0 VGA compatible controller [0300]: X [10de:1b80]\n01:00.0 VGA compatible controller [0300]: Y [1002:67df]\n';
+  const inv2 = importListing(other, 'd.txt', null);
+  assert.equal(inv2.functions[0]!.vendorId, '10de', 'the first reading is kept');
+  assert.deepEqual(inv2.source.kind === 'import' ? inv2.source.skipped?.map((x) => [x.line, /^conflicts with line 1: 01:00.0 is \[10de:1b80\]/.test(x.reason)]) : null, [[2, true]]);
 });

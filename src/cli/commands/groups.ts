@@ -43,8 +43,9 @@ function renderGroups(inv: PciInventory, byAddr: Map<string, PciFunction>, ctx: 
     for (const m of g.members) {
       const f = byAddr.get(m.address);
       const role = m.role === 'bridge' ? c.dim('bridge  ') : 'endpoint';
-      const desc = f ? `${className(f)}: ${deviceName(f)}` : '(not in sys/bus/pci)';
-      const drv = f ? driverText(f, inv) : '-';
+      const imported = inv.source.kind === 'import';
+      const desc = f ? `${className(f)}: ${deviceName(f)}` : imported ? '(listed without IDs)' : '(not in sys/bus/pci)';
+      const drv = f ? driverText(f, inv) : imported ? '?' : '-';
       lines.push(`  ${role}  ${shortAddr(m.address)}  ${desc}  ${c.dim(`driver ${drv}`)}`);
     }
   }

@@ -6,7 +6,14 @@ import { shortAddr } from '../describe.js';
 /** What an imported listing could not tell. */
 export function importNotes(inv: PciInventory, c: Colors): string {
   if (inv.source.kind !== 'import') return '';
-  return c.yellow(`note: read from ${inv.source.file} (${inv.source.format}); not known from this listing: ${inv.source.unknown.join(', ')}\n`);
+  let out = c.yellow(`note: read from ${inv.source.file} (${inv.source.format}); not known from this listing: ${inv.source.unknown.join(', ')}\n`);
+  const skipped = inv.source.skipped ?? [];
+  if (skipped.length) {
+    const counted = skipped.filter((s) => s.line > 0).length + Number(/^and (\d+) more/.exec(skipped[skipped.length - 1]!.reason)?.[1] ?? 0);
+    const shown = skipped.filter((s) => s.line > 0).slice(0, 3).map((s) => `  line ${s.line}: ${s.text.length > 60 ? `${s.text.slice(0, 60)}...` : s.text}  (${s.reason})`);
+    out += c.yellow(`${counted} line${counted === 1 ? '' : 's'} not understood${counted > shown.length ? ` (first ${shown.length}; all in --json source.skipped)` : ''}:\n${shown.join('\n')}\n`);
+  }
+  return out;
 }
 
 /** Files that exist but could not be read, per function and globally. */

@@ -16,7 +16,7 @@ export const PLACEHOLDER = '\u27e8expr\u27e9';
  * command names. A reference in a code span (backticks, a docs code block) never gets this leniency.
  */
 export const PROSE_WORDS = new Set([
-  'added', 'again', 'are', 'as', 'binds', 'bound', 'can', 'cannot', 'changed', 'changes', 'could', 'create', 'created', 'did',
+  'added', 'again', 'are', 'as', 'command', 'ever', 'keeps', 'makes', 'binds', 'bound', 'can', 'cannot', 'changed', 'changes', 'could', 'create', 'created', 'did',
   'does', 'edits', 'generated', 'had', 'has', 'is', 'knows', 'lists', 'may', 'models', 'needs', 'never', 'package', 'persisted',
   'plans', 'put', 'puts', 'reads', 'run', 'runs', 'sets', 'under', 'was', 'will', 'would', 'writes', 'wrote',
 ]);

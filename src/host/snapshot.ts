@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tar from 'tar';
-import { HostRoot, type AccessLog } from './host-root.js';
+import { HostRoot, newAccessLog, type AccessLog } from './host-root.js';
 import { VfioctlError, UsageError } from '../model/errors.js';
 
 export const SNAPSHOT_MANIFEST = 'vfioctl-snapshot.json';
@@ -49,7 +49,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
   if (fs.existsSync(target) && (archive || fs.readdirSync(target).length > 0)) {
     throw new UsageError('snapshot-exists', `${out} already exists${archive ? '' : ' and is not empty'}`, 'name a new output path; vfioctl never overwrites a snapshot');
   }
-  const log: AccessLog = { files: new Set(), dirs: new Set(), links: new Set(), unreadable: new Map() };
+  const log: AccessLog = newAccessLog();
   const recording = new HostRoot(source.root);
   recording.accessLog = log;
   for (const read of readers) read(recording);

@@ -9,6 +9,7 @@ import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
+import { readInputFile } from '../host/read-input.js';
 import { importListing } from '../model/import-listing.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PciInventory } from '../model/pci-function.js';
@@ -111,12 +112,7 @@ export class CliContext {
     if (!this.inventoryCache) {
       this.inventoryGroups = groups;
       if (this.global.from !== undefined) {
-        let text: string;
-        try {
-          text = this.global.from === '-' ? readFileSync(0, 'utf8') : readFileSync(this.global.from, 'utf8');
-        } catch (e) {
-          throw new UsageError('bad-from', `cannot read ${this.global.from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`, `lspci -nnk` or an IOMMU group listing (or - for standard input)');
-        }
+        const text = readInputFile(this.global.from);
         this.inventoryCache = importListing(text, this.global.from, readPciIds(new HostRoot('/')));
       } else {
         this.inventoryCache = readInventory(this.host(), { groups });

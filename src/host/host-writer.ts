@@ -516,7 +516,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Config text (one character per byte) for a person: decoded as UTF-8 where the bytes are valid UTF-8, else as is. */
 export function configTextForDisplay(text: string): string {
-  // eslint-disable-next-line no-control-regex
   if (!/[\u0080-\u00ff]/.test(text)) return text;
   try {
     return utf8.decode(encodeConfigText(text));

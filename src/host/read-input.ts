@@ -16,6 +16,11 @@ const REMEDY = 'pass a file with `lspci -nn`, `lspci -nnk` or an IOMMU group lis
  * refused with a UsageError.
  */
 export function readInputFile(pathOrDash: string, maxBytes: number = INPUT_FILE_CAP): string {
+  return readInputBytes(pathOrDash, maxBytes).toString('utf8');
+}
+
+/** readInputFile's bytes, undecoded. */
+export function readInputBytes(pathOrDash: string, maxBytes: number = INPUT_FILE_CAP): Buffer {
   let fd: number;
   const stdin = pathOrDash === '-';
   try {
@@ -49,7 +54,7 @@ export function readInputFile(pathOrDash: string, maxBytes: number = INPUT_FILE_
       if (total > maxBytes) throw tooBig(pathOrDash, maxBytes);
       chunks.push(Buffer.from(buf.subarray(0, n)));
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   } finally {
     if (!stdin) fs.closeSync(fd);
   }

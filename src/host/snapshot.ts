@@ -295,11 +295,9 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
   }
   if (!st.isFile()) throw refuseArchive(file, 'not a regular file');
   if (st.size > limits.archiveBytes) throw refuseArchive(file, `the archive is ${st.size} bytes, more than the ${limits.archiveBytes} a snapshot can be`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-root-'));
   let expanded = 0;
   let entries = 0;
-  let violation: string | null = null;
-  const check = (p: string, entry: tar.ReadEntry): string | null => {
+  const check = (entry: tar.ReadEntry): string | null => {
     entries++;
     if (entries > limits.entries) return `more than ${limits.entries} entries`;
     expanded += entry.size ?? 0;
@@ -324,25 +322,40 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
         return `entry ${JSON.stringify(name)} is a ${entry.type} (a snapshot holds only files, directories and symbolic links)`;
     }
   };
+  // Pass 1 reads headers only (nothing is written): a hostile archive is refused before any of it lands
+  // on disk. Pass 2 unpacks what pass 1 accepted.
+  const checker = new tar.Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      const why = check(entry);
+      if (why) throw refuseArchive(file, why);
+      entry.resume();
+    },
+  });
+  feed(file, limits, checker);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-root-'));
+  try {
+    const unpack = new tar.UnpackSync({ cwd: dir, strict: true, preservePaths: false, preserveOwner: false });
+    feed(file, limits, unpack);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (e instanceof UsageError) throw e;
+    throw refuseArchive(file, (e as Error).message);
+  }
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Feed `file` to a tar parser in small pieces, each inflated synchronously in one go: this bounds the
+ * memory a gzip bomb can take (deflate expands at most ~1032:1) before the limits stop it, and reading
+ * stops at the tar end-of-archive blocks (whatever compressed padding follows is never inflated).
+ */
+function feed(file: string, limits: typeof SNAPSHOT_LIMITS, parser: tar.Parser): void {
+  let eof = false;
+  parser.on('eof', () => (eof = true));
   let fd: number | undefined;
   try {
-    const unpack = new tar.UnpackSync({
-      cwd: dir,
-      strict: true,
-      preservePaths: false,
-      preserveOwner: false,
-      filter: (p, entry) => {
-        if (violation) return false;
-        violation = check(p, entry as tar.ReadEntry);
-        if (violation) throw refuseArchive(file, violation);
-        return true;
-      },
-    });
-    let eof = false;
-    unpack.on('eof', () => (eof = true));
-    // Fed in small pieces, each inflated synchronously in one go: this bounds the memory a gzip bomb can
-    // take (deflate expands at most ~1032:1) before the limits stop it, and reading stops at the tar
-    // end-of-archive blocks (whatever compressed padding follows is never inflated).
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const buf = Buffer.allocUnsafe(4096);
     let compressed = 0;
@@ -351,28 +364,21 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
       if (n === 0) break;
       compressed += n;
       if (compressed > limits.archiveBytes) throw refuseArchive(file, `the archive is larger than ${limits.archiveBytes} bytes`);
-      unpack.write(Buffer.from(buf.subarray(0, n)));
+      parser.write(Buffer.from(buf.subarray(0, n)));
     }
-    if (!eof) unpack.end();
+    if (!eof) parser.end();
     else {
       try {
-        unpack.end();
+        parser.end();
       } catch {
         // the compressed stream was not read to its end on purpose (after end-of-archive)
       }
     }
+    if (!eof) throw refuseArchive(file, 'it ends before the end-of-archive blocks (truncated?)');
   } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true });
     if (e instanceof UsageError) throw e;
-    if (violation) throw refuseArchive(file, violation);
     throw refuseArchive(file, (e as Error).message);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  if (violation) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw refuseArchive(file, violation);
-  }
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }

@@ -106,6 +106,7 @@ describe('snapshots replay every read-only command identically', () => {
 
   it('the grub2 + initramfs-tools + UEFI host is detected as such on the original and on the capture', async () => {
     const root = tree(grub2InitramfsUefi());
+    fs.chmodSync(path.join(root, 'usr/sbin/update-grub'), 0o755);
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-snap-')), 'cap');
     cleanups.push(() => fs.rmSync(path.dirname(out), { recursive: true, force: true }));
     assert.equal((await runCli(['snapshot', out, '--root', root], { env })).code, 0);

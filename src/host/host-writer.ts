@@ -564,7 +564,7 @@ let xattrTools: boolean | undefined;
 /**
  * Copy extended attributes (POSIX ACLs, security labels, user attributes) from `from` to `to`. Node has no
  * xattr API, so this uses getfattr/setfattr from the `attr` package when both are installed; without
- * them, owner, group and mode are still kept (see docs/apply.md).
+ * them, owner, group and mode are still kept (the tools are optional: vfioctl does not depend on them).
  */
 function copyXattrs(from: string, to: string): boolean {
   if (xattrTools === undefined) {

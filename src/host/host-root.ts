@@ -362,7 +362,8 @@ export class HostRoot {
   /** Absolute path of an attribute inside a resolved device directory. */
   attrIn(dir: string, attr: PciAttr | string): string {
     if (!isSafeName(attr)) throw new Error(`internal: unsafe attribute ${attr}`);
-    return path.join(dir, attr);
+    // dir is absolute and normalized (from resolvePciDevice) and attr one safe name: no path.join needed.
+    return dir.endsWith('/') ? dir + attr : `${dir}/${attr}`;
   }
 
   readAttrIn(dir: string, attr: PciAttr | string, encoding: 'utf8' | null = 'utf8'): ReadResult<string | Buffer> {
@@ -370,7 +371,7 @@ export class HostRoot {
     const cap = attr === 'config' ? CONFIG_SPACE_CAP : DEFAULT_READ_CAP;
     const checked = this.checkedDir(dir);
     if (checked.state !== 'ok') return checked;
-    const file = checked.value === dir ? abs : path.join(checked.value, attr);
+    const file = checked.value === dir ? abs : this.attrIn(checked.value, attr);
     if (this.direct) return this.readReal(file, encoding, cap, true);
     let known: fs.Stats | 'file' | undefined = this.regularIn.get(checked.value)?.has(attr) ? 'file' : undefined;
     if (known === undefined) {

@@ -259,6 +259,23 @@ describe('hostile trees: links in every component of what vfioctl writes', () =>
   });
 });
 
+describe('hostile trees: the state directory (journal, lock, state.json)', () => {
+  // src/apply/state.ts still builds var/lib/vfioctl paths with host.resolve + fs: it is to move to
+  // mkdirInRoot / writeFileInRoot (src/host/host-writer.ts). Until then this runs as a todo.
+  it('a link at var/lib/vfioctl (or var/lib) never makes a run write its journal outside the root', { todo: 'src/apply/state.ts switches to writeFileInRoot/mkdirInRoot' }, async () => {
+    for (const prefix of ['var/lib', 'var/lib/vfioctl']) {
+      const root = hostTree();
+      const out = sentinel();
+      const before = out.fingerprint();
+      linkAt(root, prefix, out.dir);
+      counts.writeLinks++;
+      const r = await runCli(['host', 'enable-iommu', '--yes', '--root', root], { env: { NO_COLOR: '1', VFIOCTL_PCI_IDS: '' } });
+      assertClean(r, `enable-iommu with ${prefix} -> outside`);
+      assert.equal(out.fingerprint(), before, `${prefix} -> outside: the journal or lock was written outside the root`);
+    }
+  });
+});
+
 describe('hostile trees: FIFOs, devices and huge files end, with bounded reads', () => {
   const mkfifo = (p: string): void => {
     fs.rmSync(p, { recursive: true, force: true });

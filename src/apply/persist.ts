@@ -13,7 +13,7 @@
  * says exactly what was added or replaced, so that undo removes exactly that.
  */
 import type { HostRoot } from '../host/host-root.js';
-import { unifiedDiff } from '../host/host-writer.js';
+import { configDiff } from '../host/host-writer.js';
 import type { BootTooling, Argv } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
 import { hostCommand } from '../model/host-command.js';
@@ -61,7 +61,7 @@ export interface ConfigPlan {
 }
 
 function readFile(host: HostRoot, rel: string): string | null {
-  const r = host.readText(rel);
+  const r = host.readConfigText(rel);
   if (r.state === 'ok') return r.value;
   if (r.state === 'absent') return null;
   throw new VfioctlError('unreadable', `cannot read ${host.display(rel)}: ${r.code}`, { remedy: 'run vfioctl as root' });
@@ -558,7 +558,7 @@ export function planSriovPersist(host: HostRoot, state: HostState, pf: string, n
 // showing and applying
 
 export function renderPlanDiff(host: HostRoot, plan: ConfigPlan): string {
-  return plan.files.map((f) => unifiedDiff(host.display(f.rel), f.before, f.after)).join('\n');
+  return plan.files.map((f) => configDiff(host.display(f.rel), f.before, f.after)).join('\n');
 }
 
 export interface ConfigApplyResult {

@@ -3,8 +3,8 @@
  * then on the running system. Plain or gzip-compressed, at the paths pciutils and hwdata use.
  */
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 import { HostRoot } from './host-root.js';
+import { readInputBytes } from './read-input.js';
 import { type PciIds, parsePciIds, EMPTY_PCI_IDS } from '../model/pci-ids.js';
 
 const CANDIDATES = [
@@ -17,6 +17,8 @@ const CANDIDATES = [
 ];
 
 const cache = new Map<string, PciIds>();
+/** pci.ids is about 1.5 MiB; a bigger file (or one that inflates past this) is not a pci.ids. */
+const MAX_IDS_BYTES = 64 * 1024 * 1024;
 
 export function readPciIds(host: HostRoot): PciIds {
   const env = process.env.VFIOCTL_PCI_IDS;
@@ -25,8 +27,8 @@ export function readPciIds(host: HostRoot): PciIds {
     if (env === '') return EMPTY_PCI_IDS;
     // An explicit database file (tests and users with a custom copy), outside any host root.
     try {
-      const buf = readFileSync(env);
-      return parsePciIds((env.endsWith('.gz') ? gunzipSync(buf) : buf).toString('utf8'), env);
+      const buf = readInputBytes(env, MAX_IDS_BYTES);
+      return parsePciIds((env.endsWith('.gz') ? gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }) : buf).toString('utf8'), env);
     } catch {
       return EMPTY_PCI_IDS;
     }
@@ -49,7 +51,7 @@ function loadFile(h: HostRoot, rel: string): PciIds {
   let buf = r.value;
   if (rel.endsWith('.gz')) {
     try {
-      buf = gunzipSync(buf);
+      buf = gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES });
     } catch {
       return EMPTY_PCI_IDS;
     }

@@ -13,7 +13,7 @@
  *
  * Front ends (the CLI in src/cli/, a dashboard, an agent) call this and render what it returns.
  */
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../host/read-input.js';
 import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
@@ -276,11 +276,7 @@ export class Session {
         let name: string;
         if (typeof from === 'string') {
           name = from;
-          try {
-            text = from === '-' ? readFileSync(0, 'utf8') : readFileSync(from, 'utf8');
-          } catch (e) {
-            throw new UsageError('bad-from', `cannot read ${from}: ${(e as Error).message}`, 'pass a file with `lspci -nn`/`-nnk`/`-vvv`, an IOMMU group listing or `virsh nodedev-dumpxml` output (or - for standard input)');
-          }
+          text = readInputFile(from);
         } else ({ text, name } = from);
         this.cache.inventory = importListing(text, name, readPciIds(new HostRoot('/')));
       } else {

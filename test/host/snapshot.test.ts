@@ -56,7 +56,7 @@ const SYNTHETIC: [string, () => HostSpec][] = [
 
 async function json(argv: string[], root: string): Promise<{ code: number; body: unknown }> {
   const r = await runCli([...argv, '--json', '--root', root], { env });
-  const unpacked = new RegExp(`${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/vfioctl-root-[A-Za-z0-9]+`, 'g');
+  const unpacked = new RegExp(`${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/vfioctl-root-[A-Za-z0-9-]+`, 'g');
   const text = r.stdout.split(root).join('ROOT').replace(unpacked, 'ROOT');
   return { code: r.code, body: text ? (JSON.parse(text) as unknown) : null };
 }

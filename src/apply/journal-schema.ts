@@ -7,6 +7,7 @@
  * only) and sizes (strings, lists, the JSON text itself). A document that does not fit is refused as a
  * whole with a VfioctlError that says what to do; nothing in it runs.
  */
+import { DRIVER_NAME } from '../model/driver-name.js';
 import { z } from 'zod';
 import { checkHostCommand, REGENERATE_SHAPES } from '../model/host-command.js';
 import { canonicalPciAddress } from '../model/pci-address.js';
@@ -22,7 +23,7 @@ export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const short = (n = 256) => z.string().max(n);
 const address = z.string().max(16).refine((s) => canonicalPciAddress(s) === s, { message: 'not a canonical PCI address (dddd:bb:ss.f)' });
-const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, 'not a driver or module name');
+const name = z.string().regex(DRIVER_NAME, 'not a driver or module name');
 const runId = z.string().regex(RUN_ID, 'not a run id');
 const pciId = z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(:[0-9a-fA-F]{1,6}){0,4}$/, 'not a PCI ID');
 // a kernel parameter or module line as the user wrote it (only ever handed to the file editors)

@@ -36,6 +36,7 @@ import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type Doctor
 import { checkDevice } from '../core/doctor-device.js';
 import type { ExplainResult } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
+import { parseDriverTarget } from '../model/driver-name.js';
 import { ExitCode, UsageError, VfioctlError } from '../model/errors.js';
 import { type Finding, worstSeverity } from '../model/finding.js';
 import type { HostFacts, LibvirtRuntime } from '../model/host-facts.js';
@@ -772,12 +773,14 @@ export class Session {
   // ---- release and recover (they undo what a journal recorded; no plan to compose)
 
   async releasePreview(which: string[] | 'all', opts: { to?: string } = {}): Promise<ReleasePreview> {
+    if (opts.to !== undefined) parseDriverTarget(opts.to);
     const list = which === 'all' ? 'all' : canonical(which, 'vfioctl release 01:00.0');
     return (await bindMod()).previewRelease({ host: this.host(), store: await this.store() }, list, opts);
   }
 
   async release(which: string[] | 'all', opts: { to?: string } & ApplyOptions = {}): Promise<ReleaseResult> {
     this.assertMutable();
+    if (opts.to !== undefined) parseDriverTarget(opts.to);
     const list = which === 'all' ? 'all' : canonical(which, 'vfioctl release 01:00.0');
     return (await bindMod()).applyRelease(await this.applyContext(opts), list, opts.to === undefined ? {} : { to: opts.to });
   }

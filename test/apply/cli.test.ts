@@ -101,6 +101,30 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
+  it('release --to with a name that is not a driver is refused before anything touches sysfs (exit 2)', async () => {
+    const t = tree();
+    try {
+      const b = await runCli(['bind', '02:00.0', '--yes', '--root', t.root]);
+      assert.equal(b.code, 0, b.stdout + b.stderr);
+      // vfioctl forgets that it bound them: --to is what release goes by
+      fs.rmSync(path.join(t.root, 'var/lib/vfioctl/state.json'));
+      const before = snapshotKernelState(t.root);
+      for (const to of ['../../../tmp', '', 'a b', '-x', 'vfio-pci/../../x', '.hidden']) {
+        for (const dry of [[], ['--dry-run']]) {
+          const r = await runCli(['release', '02:00.0', '--to', to, '--yes', ...dry, '--root', t.root]);
+          assert.equal(r.code, 2, `--to ${JSON.stringify(to)}: ${r.stdout}${r.stderr}`);
+          assert.match(r.stderr, /is not a driver name[\s\S]*remedy:/);
+          assert.deepEqual(changedPaths(before, snapshotKernelState(t.root)), [], `--to ${JSON.stringify(to)} touched sysfs`);
+        }
+      }
+      const ok = await runCli(['release', '02:00.0', '--to', 'nouveau', '--yes', '--root', t.root]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(driverOf(t.root, '0000:02:00.0'), 'nouveau');
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('a dead tree (no kernel reacting, real writer) fails verification and is rolled back, exit 1', async () => {
     const t = tree();
     const saved = applyRuntime.sysfsWriter;

@@ -260,9 +260,9 @@ describe('hostile trees: links in every component of what vfioctl writes', () =>
 });
 
 describe('hostile trees: the state directory (journal, lock, state.json)', () => {
-  // src/apply/state.ts still builds var/lib/vfioctl paths with host.resolve + fs: it is to move to
-  // mkdirInRoot / writeFileInRoot (src/host/host-writer.ts). Until then this runs as a todo.
-  it('a link at var/lib/vfioctl (or var/lib) never makes a run write its journal outside the root', { todo: 'src/apply/state.ts switches to writeFileInRoot/mkdirInRoot' }, async () => {
+  // The state store refuses a link in any component of var/lib/vfioctl that leads outside the root
+  // (StateStore.checkPath), before the lock or the journal is written.
+  it('a link at var/lib/vfioctl (or var/lib) never makes a run write its journal outside the root', async () => {
     for (const prefix of ['var/lib', 'var/lib/vfioctl']) {
       const root = hostTree();
       const out = sentinel();

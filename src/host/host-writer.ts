@@ -33,7 +33,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
+import type { createTwoFilesPatch as CreateTwoFilesPatch } from 'diff';
 import type { HostRoot, WritableDriverAttr, WritablePciAttr } from './host-root.js';
 import type { PciAddress } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
@@ -600,9 +601,13 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/** The diff library, loaded on the first diff (a command that shows none does not pay for it). */
+let twoFilesPatch: typeof CreateTwoFilesPatch | undefined;
+
 /** A unified diff of a planned file change, labelled with the host path. */
 export function unifiedDiff(displayPath: string, before: string | null, after: string | null): string {
-  return createTwoFilesPatch(before === null ? '/dev/null' : `a${displayPath}`, after === null ? '/dev/null' : `b${displayPath}`, before ?? '', after ?? '', undefined, undefined, { context: 3 })
+  twoFilesPatch ??= (createRequire(import.meta.url)('diff') as { createTwoFilesPatch: typeof CreateTwoFilesPatch }).createTwoFilesPatch;
+  return twoFilesPatch(before === null ? '/dev/null' : `a${displayPath}`, after === null ? '/dev/null' : `b${displayPath}`, before ?? '', after ?? '', undefined, undefined, { context: 3 })
     .split('\n')
     .filter((l) => !/^=+$/.test(l) && !l.startsWith('Index:'))
     .join('\n');

@@ -32,8 +32,7 @@ import type { SriovInfo } from '../apply/sriov.js';
 import type { RecoverResult } from '../apply/recover.js';
 import type { ApplyContext } from '../apply/run.js';
 import type { HostState, Journal, StateStore } from '../apply/state.js';
-import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
-import { checkDevice } from '../core/doctor-device.js';
+import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
 import type { ExplainResult } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
 import { parseDriverTarget } from '../model/driver-name.js';
@@ -381,6 +380,7 @@ export class Session {
       // without IOMMU groups the remedy depends on the platform: a VM needs a virtual IOMMU from its host
       if (!inventory.groups.length) {
         const f = this.cache.facts;
+        const { inVirtualMachine } = await import('../core/doctor.js');
         context.platform = f ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor } : readPlatform(this.host());
       }
     }
@@ -439,6 +439,7 @@ export class Session {
     const facts = this.hostFacts();
     facts.libvirt.runtime = await this.libvirtRuntime(facts, input.libvirt !== false);
     const inventory = this.inventory();
+    const [{ checkHost, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
     const hostFindings = checkHost(facts, inventory);
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];

@@ -6,17 +6,10 @@ import { runCli } from '../support/cli.js';
 import { makeTempHostTree } from '../support/host-tree.js';
 import { snapshotKernelState } from '../support/fake-kernel.js';
 import { applyRuntime } from '../../src/cli/commands/bind.js';
-import { SPEC, driverOf, changedPaths, useFakeApplyRuntime } from './helpers.js';
+import { DEBIAN_GRUB, SPEC, debianFiles, driverOf, changedPaths, useFakeApplyRuntime } from './helpers.js';
 
-const GRUB = `GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n`;
-const DEBIAN = {
-  'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
-  'etc/default/grub': GRUB,
-  'usr/sbin/update-grub': '#!/bin/sh\n',
-  'usr/sbin/mkinitramfs': '#!/bin/sh\n',
-  'etc/initramfs-tools/modules': '# List of modules\nloop\n',
-  'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
-};
+const GRUB = DEBIAN_GRUB;
+const DEBIAN = debianFiles();
 
 const runtime = useFakeApplyRuntime(['update-grub', 'update-initramfs', 'udevadm', 'systemctl', 'grubby']);
 

@@ -118,3 +118,18 @@ export function useFakeApplyRuntime(commands: readonly string[]): { bin(): strin
   });
   return { bin: () => fakeBin };
 }
+
+/** The grub defaults most apply tests start from (IOMMU off, a serial console). */
+export const DEBIAN_GRUB = 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n';
+
+/** Debian-like boot tooling for the persistent commands: grub (update-grub), initramfs-tools, an Intel CPU. */
+export function debianFiles(opts: { grub?: string; modules?: string } = {}): Record<string, string> {
+  return {
+    'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
+    'etc/default/grub': opts.grub ?? DEBIAN_GRUB,
+    'usr/sbin/update-grub': '#!/bin/sh\n',
+    'usr/sbin/mkinitramfs': '#!/bin/sh\n',
+    'etc/initramfs-tools/modules': opts.modules ?? '# List of modules\nloop\n',
+    'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
+  };
+}

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { runCli, type CliRun } from '../support/cli.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import * as doctorHosts from '../support/doctor-hosts.js';
-import { SPEC } from '../apply/helpers.js';
+import { SPEC, debianFiles } from '../apply/helpers.js';
 import { pciAddressOf } from '../../src/model/pci-address.js';
 import { renderPciHostdevXml } from '../../src/adapters/libvirt/domain-xml.js';
 import { RENDER_FORMATS } from '../../src/adapters/render/index.js';
@@ -50,14 +50,7 @@ export function schemaFor(argv: readonly string[]): SchemaName {
 }
 
 /** Debian-like boot tooling for the persistent commands (grub, initramfs-tools, Intel CPU). */
-const DEBIAN_FILES = {
-  'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
-  'etc/default/grub': 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n',
-  'usr/sbin/update-grub': '#!/bin/sh\n',
-  'usr/sbin/mkinitramfs': '#!/bin/sh\n',
-  'etc/initramfs-tools/modules': '# List of modules\nloop\n',
-  'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
-};
+const DEBIAN_FILES = debianFiles();
 
 function endpoints(spec: HostSpec): string[] {
   return spec.functions.filter((f) => (f.classCode >> 8) !== 0x0604 && (f.classCode >> 8) !== 0x0600).map((f) => f.address);

@@ -16,21 +16,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { makeTempHostTree } from '../support/host-tree.js';
-import { SPEC, useFakeApplyRuntime } from '../apply/helpers.js';
+import { SPEC, debianFiles, useFakeApplyRuntime } from '../apply/helpers.js';
 import { treeDiff, treeState } from './tree-state.js';
 
 const ENTRY = path.join(import.meta.dirname, 'cli-entry.ts');
 const SEED = Number(process.env.VFIOCTL_KILL_SEED ?? 20261201);
 const ITERATIONS = Number(process.env.VFIOCTL_KILL_ITERATIONS ?? 72);
 const PARALLEL = 2;
-const FILES = {
-  'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
-  'etc/default/grub': 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off"\n',
-  'usr/sbin/update-grub': '#!/bin/sh\n',
-  'usr/sbin/mkinitramfs': '#!/bin/sh\n',
-  'etc/initramfs-tools/modules': '# List of modules\nloop\n',
-  'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
-};
+const FILES = debianFiles();
 const COMMANDS: Record<string, string[]> = {
   bind: ['bind', '02:00.0', '--yes'],
   persist: ['persist', '02:00.0', '02:00.1', '--yes'],

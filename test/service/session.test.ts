@@ -9,17 +9,10 @@ import * as path from 'node:path';
 import { openSession, type Session } from '../../src/index.js';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { FakeKernel } from '../support/fake-kernel.js';
-import { SPEC, driverOf } from '../apply/helpers.js';
+import { SPEC, debianFiles, driverOf } from '../apply/helpers.js';
 import { firmwareRemedyFor } from '../../src/core/doctor-remedy.js';
 
-const DEBIAN = {
-  'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
-  'etc/default/grub': 'GRUB_CMDLINE_LINUX=""\n',
-  'usr/sbin/update-grub': '#!/bin/sh\n',
-  'usr/sbin/mkinitramfs': '#!/bin/sh\n',
-  'etc/initramfs-tools/modules': '# List of modules\n',
-  'proc/cpuinfo': 'processor\t: 0\nvendor_id\t: GenuineIntel\n',
-};
+const DEBIAN = debianFiles({ grub: 'GRUB_CMDLINE_LINUX=""\n', modules: '# List of modules\n' });
 
 function world(spec: HostSpec = SPEC, files: Record<string, string> = DEBIAN): { root: string; session(): Session; cleanup(): void; kernels: FakeKernel[] } {
   const t = makeTempHostTree({ ...spec, files: { ...(spec.files ?? {}), ...files } });

@@ -67,10 +67,10 @@ function schemas(): { journal: Zod.ZodType; hostState: Zod.ZodType } {
       op: z.enum(['attach', 'detach']),
       // passed to virsh as one argument: never an option, never a control character
       guest: z.string().regex(/^[^-\s/\p{Cc}][^/\p{Cc}]{0,199}$/u, 'not a guest name'),
-      // libvirt's ext transport and command= / socket= parameters run or reach what the URI names: a journal
+      // libvirt's ext transport and command= / netcat= parameters run what the URI names: a journal
       // never chooses them (the user can still pass such a URI to recover with --connect)
       uri: z.string().regex(/^[a-z][a-z0-9+.-]{0,30}:\/\/[^\s\p{Cc}]{0,480}$/u, 'not a libvirt URI')
-        .refine((u) => !/^[a-z0-9.-]*\+ext:/.test(u) && !/[?&](command|socket|keyfile|pkipath|netcat)=/i.test(u), 'a libvirt URI that runs a command or names a socket or key').nullable(),
+        .refine((u) => !/^[a-z0-9.-]*\+ext:/.test(u) && !/[?&](command|netcat)=/i.test(u), 'a libvirt URI that runs a command').nullable(),
       address,
       flags: z.object({ live: z.boolean(), config: z.boolean() }),
       xml: hostdevXml,

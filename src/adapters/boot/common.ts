@@ -66,7 +66,11 @@ export function editGrubFile(host: HostRoot, plan: BootEditPlan, rel: string, ed
   const cur = readConfigFile(host, rel);
   const r = editGrubDefaults(cur ?? '', edit, opts.variable === 'GRUB_CMDLINE_LINUX_DEFAULT' ? { variable: 'GRUB_CMDLINE_LINUX_DEFAULT', scrub: ['GRUB_CMDLINE_LINUX'] } : {});
   if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
-  trackSet(plan, parseKernelCmdline(r.value.before), edit.set ?? []);
+  // what the next boot got before: GRUB_CMDLINE_LINUX then _DEFAULT (a value the editor scrubbed from
+  // _DEFAULT is what undo must give back); the variable alone when the other cannot be read
+  const dflt = readGrubVariable(cur ?? '', opts.variable === 'GRUB_CMDLINE_LINUX_DEFAULT' ? 'GRUB_CMDLINE_LINUX' : 'GRUB_CMDLINE_LINUX_DEFAULT');
+  const other = dflt.ok && dflt.value !== null ? dflt.value : '';
+  trackSet(plan, parseKernelCmdline(opts.variable === 'GRUB_CMDLINE_LINUX_DEFAULT' ? `${other} ${r.value.before}` : `${r.value.before} ${other}`), edit.set ?? []);
   plan.notes.push(...r.value.notes.map((n) => `${host.display(rel)}: ${n}`));
   if (r.value.changed) plan.files.push({ rel, before: cur, after: r.value.text });
   if (r.value.changed && rel === 'etc/default/grub' && edit.set?.length) plan.notes.push(...grubDropInConflicts(host, edit.set));

@@ -18,7 +18,8 @@ import type { BootTooling } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
 import { hostCommand } from '../model/host-command.js';
 import { normalizeParamKey, type KernelCmdline } from '../model/kernel-cmdline.js';
-import { bootLoaderAdapter, type BootLoaderAdapter, type FileChange, type GrubCmdlineVariable, type PlannedCommand } from '../adapters/boot/index.js';
+import { bootLoaderAdapter, type BootEditPlan, type BootLoaderAdapter, type FileChange, type GrubCmdlineVariable, type PlannedCommand } from '../adapters/boot/index.js';
+import { readConfigFile } from '../adapters/boot/common.js';
 import { renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, DRACUT_FILE, MKINITCPIO_FILE, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
@@ -49,12 +50,7 @@ export interface ConfigPlan {
   needsReboot: boolean;
 }
 
-function readFile(host: HostRoot, rel: string): string | null {
-  const r = host.readConfigText(rel);
-  if (r.state === 'ok') return r.value;
-  if (r.state === 'absent') return null;
-  throw new VfioctlError('unreadable', `cannot read ${host.display(rel)}: ${r.code}`, { remedy: 'run vfioctl as root' });
-}
+const readFile = readConfigFile;
 
 function change(host: HostRoot, rel: string, after: string | null): FileChange | null {
   const before = readFile(host, rel);
@@ -257,16 +253,11 @@ function readConfiguredIds(host: HostRoot, boot: BootLoaderAdapter): ConfiguredI
   return out;
 }
 
-interface VfioIdsCmdlinePlan {
-  files: FileChange[];
-  commands: PlannedCommand[];
-  notes: string[];
+type VfioIdsCmdlinePlan = Pick<BootEditPlan, 'files' | 'commands' | 'notes' | 'location'> & {
   /** IDs that were not on the command line before (what a record may later remove) */
   added: string[];
-  /** where the line lives, for the record: a file, or tool:NAME */
-  location: string;
   changed: boolean;
-}
+};
 
 /**
  * Add IDs to / remove IDs from `vfio-pci.ids=` on the configured kernel command line, keeping every other

@@ -16,12 +16,10 @@
  */
 import type { Argv } from '../model/command.js';
 import type { BootLoaderInfo, BootLoaderKind } from '../model/boot-tooling.js';
+import type { CmdlineEdit } from '../model/kernel-cmdline.js';
 
-/** Parameters a change sets (`key=value`, `flag`) and removes (`key` or `key=value`). */
-export interface CmdlineEditRequest {
-  readonly set?: readonly string[];
-  readonly remove?: readonly string[];
-}
+/** Parameters a change sets (`key=value`, `flag`) and removes (`key` or `key=value`): the editor's edit. */
+export type CmdlineEditRequest = CmdlineEdit;
 
 /** How the line is kept, as far as a person changing it needs to know. */
 export type CmdlineVia = 'grub-defaults' | 'kernel-cmdline' | 'grubby' | 'kernelstub' | 'none';

@@ -7,7 +7,13 @@ import type { HostRoot } from '../../host/host-root.js';
 import type { BootLoaderInfo } from '../../model/boot-tooling.js';
 import { VfioctlError } from '../../model/errors.js';
 import { editGrubDefaults, editKernelCmdline, formatParam, parseKernelCmdline, parseParamSpec, findParam, readGrubVariable, type KernelCmdline } from '../../model/kernel-cmdline.js';
-import type { BootEditPlan, ConfiguredCmdline, GrubCmdlineVariable, PlanEditOptions, CmdlineEditRequest } from './types.js';
+import { describeCmdlineEdit } from '../../core/boot-loader.js';
+import type { BootEditPlan, BootLoaderAdapter, ConfiguredCmdline, GrubCmdlineVariable, PlanEditOptions, CmdlineEditRequest } from './types.js';
+
+/** What every adapter is the same in: its detection and its description (src/core/boot-loader.ts). */
+export function adapterBase(info: BootLoaderInfo): Pick<BootLoaderAdapter, 'kind' | 'info' | 'describe'> {
+  return { kind: info.kind, info, describe: (edit) => describeCmdlineEdit(info, edit) };
+}
 
 export function readConfigFile(host: HostRoot, rel: string): string | null {
   const r = host.readConfigText(rel);

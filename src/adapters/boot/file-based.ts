@@ -4,38 +4,31 @@
  */
 import type { HostRoot } from '../../host/host-root.js';
 import type { BootLoaderInfo } from '../../model/boot-tooling.js';
-import { describeCmdlineEdit } from '../../core/boot-loader.js';
-import { editCmdlineFile, editGrubFile, emptyPlan, pushRegenerate, readCmdlineFileConfigured, readGrubConfigured } from './common.js';
-import type { BootEditPlan, BootLoaderAdapter, CmdlineEditRequest, ConfiguredCmdline, PlanEditOptions } from './types.js';
+import { adapterBase, editCmdlineFile, editGrubFile, emptyPlan, pushRegenerate, readCmdlineFileConfigured, readGrubConfigured } from './common.js';
+import type { BootEditPlan, BootLoaderAdapter, CmdlineEditRequest, PlanEditOptions } from './types.js';
 
-/** A boot loader configured through a grub defaults file (GRUB_CMDLINE_LINUX) and a regeneration command. */
-export function grubDefaultsAdapter(info: BootLoaderInfo, file: string): BootLoaderAdapter {
+function fileAdapter(info: BootLoaderInfo, file: string, kind: 'grub-defaults' | 'kernel-cmdline'): BootLoaderAdapter {
   return {
-    kind: info.kind,
-    info,
-    readConfigured: (host: HostRoot): ConfiguredCmdline => readGrubConfigured(host, file),
+    ...adapterBase(info),
+    readConfigured: (host: HostRoot) => (kind === 'grub-defaults' ? readGrubConfigured(host, file) : readCmdlineFileConfigured(host, file)),
     planEdit(host: HostRoot, edit: CmdlineEditRequest, opts: PlanEditOptions = {}): BootEditPlan {
       const plan = emptyPlan(file);
-      if (opts.files !== false) editGrubFile(host, plan, file, edit, opts);
+      if (opts.files !== false) {
+        if (kind === 'grub-defaults') editGrubFile(host, plan, file, edit, opts);
+        else editCmdlineFile(host, plan, file, edit);
+      }
       pushRegenerate(plan, info);
       return plan;
     },
-    describe: (edit) => describeCmdlineEdit(info, edit),
   };
+}
+
+/** A boot loader configured through a grub defaults file (GRUB_CMDLINE_LINUX) and a regeneration command. */
+export function grubDefaultsAdapter(info: BootLoaderInfo, file: string): BootLoaderAdapter {
+  return fileAdapter(info, file, 'grub-defaults');
 }
 
 /** A boot loader configured through a whole-file command line and a command that rebuilds the entries. */
 export function cmdlineFileAdapter(info: BootLoaderInfo, file: string): BootLoaderAdapter {
-  return {
-    kind: info.kind,
-    info,
-    readConfigured: (host: HostRoot): ConfiguredCmdline => readCmdlineFileConfigured(host, file),
-    planEdit(host: HostRoot, edit: CmdlineEditRequest, opts: PlanEditOptions = {}): BootEditPlan {
-      const plan = emptyPlan(file);
-      if (opts.files !== false) editCmdlineFile(host, plan, file, edit);
-      pushRegenerate(plan, info);
-      return plan;
-    },
-    describe: (edit) => describeCmdlineEdit(info, edit),
-  };
+  return fileAdapter(info, file, 'kernel-cmdline');
 }

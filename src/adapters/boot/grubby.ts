@@ -7,16 +7,14 @@ import type { HostRoot } from '../../host/host-root.js';
 import type { BootLoaderInfo } from '../../model/boot-tooling.js';
 import { hostCommand } from '../../model/host-command.js';
 import { parseParamSpec } from '../../model/kernel-cmdline.js';
-import { describeCmdlineEdit } from '../../core/boot-loader.js';
-import { editGrubFile, emptyPlan, pushRegenerate, readGrubConfigured, readRunningConfigured } from './common.js';
+import { adapterBase, editGrubFile, emptyPlan, pushRegenerate, readGrubConfigured, readRunningConfigured } from './common.js';
 import type { BootEditPlan, BootLoaderAdapter, CmdlineEditRequest, ConfiguredCmdline, PlanEditOptions } from './types.js';
 
 const WHY = 'grubby updates every boot entry';
 
 export function grubbyAdapter(info: BootLoaderInfo, alsoFile: string | undefined): BootLoaderAdapter {
   return {
-    kind: 'grubby',
-    info,
+    ...adapterBase(info),
     readConfigured(host: HostRoot): ConfiguredCmdline {
       if (alsoFile) return readGrubConfigured(host, alsoFile);
       return readRunningConfigured(host, 'the boot entries are grubby\'s: the running command line stands for them');
@@ -42,6 +40,5 @@ export function grubbyAdapter(info: BootLoaderInfo, alsoFile: string | undefined
       pushRegenerate(plan, info);
       return plan;
     },
-    describe: (edit) => describeCmdlineEdit(info, edit),
   };
 }

@@ -20,6 +20,7 @@ import { kernelstubAdapter } from './kernelstub.js';
 import { proxmoxBootToolAdapter } from './proxmox-boot-tool.js';
 import { systemdBootAdapter } from './systemd-boot.js';
 import { cmdlineFileAdapter, grubDefaultsAdapter } from './file-based.js';
+import { adapterBase } from './common.js';
 import type { BootLoaderAdapter } from './types.js';
 
 export type * from './types.js';
@@ -27,8 +28,7 @@ export { KERNELSTUB_CONFIG } from './kernelstub.js';
 
 function unknownAdapter(info: BootLoaderInfo): BootLoaderAdapter {
   return {
-    kind: info.kind,
-    info,
+    ...adapterBase(info),
     readConfigured: () => ({ source: '', cmdline: parseKernelCmdline(''), unknown: [`the boot loader was not recognised (evidence: ${info.evidence.join('; ')})`] }),
     planEdit(_host, edit) {
       const how = describeCmdlineEdit(info, edit);
@@ -37,7 +37,6 @@ function unknownAdapter(info: BootLoaderInfo): BootLoaderAdapter {
         exitCode: ExitCode.notReady,
       });
     },
-    describe: (edit) => describeCmdlineEdit(info, edit),
   };
 }
 

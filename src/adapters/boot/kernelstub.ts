@@ -7,8 +7,7 @@ import type { HostRoot } from '../../host/host-root.js';
 import type { BootLoaderInfo } from '../../model/boot-tooling.js';
 import { hostCommand } from '../../model/host-command.js';
 import { parseKernelCmdline } from '../../model/kernel-cmdline.js';
-import { describeCmdlineEdit } from '../../core/boot-loader.js';
-import { emptyPlan, readConfigFile, readRunningConfigured } from './common.js';
+import { adapterBase, emptyPlan, readConfigFile, readRunningConfigured } from './common.js';
 import type { BootEditPlan, BootLoaderAdapter, CmdlineEditRequest, ConfiguredCmdline, PlanEditOptions } from './types.js';
 
 export const KERNELSTUB_CONFIG = 'etc/kernelstub/configuration';
@@ -27,8 +26,7 @@ export function kernelstubOptions(text: string | null): string[] | null {
 
 export function kernelstubAdapter(info: BootLoaderInfo): BootLoaderAdapter {
   return {
-    kind: 'kernelstub',
-    info,
+    ...adapterBase(info),
     readConfigured(host: HostRoot): ConfiguredCmdline {
       const options = kernelstubOptions(readConfigFile(host, KERNELSTUB_CONFIG));
       if (options) return { source: KERNELSTUB_CONFIG, cmdline: parseKernelCmdline(options.join(' ')), unknown: [] };
@@ -47,6 +45,5 @@ export function kernelstubAdapter(info: BootLoaderInfo): BootLoaderAdapter {
       if (remove.length && prev === undefined) plan.commands.push({ argv: hostCommand.kernelstubDelete(remove.join(' ')), undoArgv: hostCommand.kernelstubAdd(remove.join(' ')), regenerate: false, why: WHY });
       return plan;
     },
-    describe: (edit) => describeCmdlineEdit(info, edit),
   };
 }

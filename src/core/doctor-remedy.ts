@@ -1,8 +1,8 @@
 /**
- * Remedy text for doctor findings: the one place that turns "this parameter must be on the kernel command
- * line" into the commands of the host's own boot loader and initramfs tool (from BootFacts, which
- * src/host/detect-boot.ts detects), and "enable the IOMMU in firmware" into the menu names the
- * board's vendor uses. Pure.
+ * Remedy text for doctor findings: "this parameter must be on the kernel command line" as the boot
+ * loader's own description (src/core/boot-loader.ts, which render host-config and the plan use too), the
+ * initramfs tool's command (from BootFacts, which src/host/detect-boot.ts detects), and "enable the IOMMU
+ * in firmware" as the menu names the board's vendor uses. Pure.
  */
 import type { BootFacts, HostFacts } from '../model/host-facts.js';
 import { cmdlineLocation, describeCmdlineEdit, hostPath, pasteArgv } from './boot-loader.js';

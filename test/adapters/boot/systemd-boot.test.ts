@@ -24,3 +24,14 @@ describe('systemd-boot adapter', () => {
     assert.match(adapter.describe(IOMMU).text, /then reinstall the boot entries \(kernel-install add "\$\(uname -r\)"/);
   });
 });
+
+describe('systemd-boot: vfio-pci.ids on /etc/kernel/cmdline', () => {
+  it('an ID on a comment line is not on the command line: persist --by-id adds it (it was taken as configured and left out)', async () => {
+    const { planVfioIdsCmdline } = await import('../../../src/apply/persist.js');
+    const { detectBootTooling } = await import('../../../src/host/detect-boot.js');
+    const { host } = bootHost({ 'etc/kernel/cmdline': '# vfio-pci.ids=10de:1b80 (kept for later)\nroot=/dev/sda2 rw\n', 'boot/loader/loader.conf': 'default x\n' });
+    const plan = planVfioIdsCmdline(host, detectBootTooling(host), { add: ['10de:1b80'], remove: [] });
+    assert.deepEqual(plan.added, ['10de:1b80']);
+    assert.deepEqual(plan.files.map((f) => f.after), ['# vfio-pci.ids=10de:1b80 (kept for later)\nroot=/dev/sda2 rw vfio-pci.ids=10de:1b80\n']);
+  });
+});

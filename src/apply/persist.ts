@@ -14,10 +14,12 @@
  */
 import type { HostRoot } from '../host/host-root.js';
 import { configDiff } from '../host/host-writer.js';
-import type { BootTooling, Argv } from '../host/detect-boot.js';
+import type { BootTooling } from '../host/detect-boot.js';
 import { formatArgv } from '../host/detect-boot.js';
 import { hostCommand } from '../model/host-command.js';
-import { editGrubDefaults, editKernelCmdline, parseKernelCmdline, parseParamSpec, formatParam, normalizeParamKey, readGrubVariable } from '../model/kernel-cmdline.js';
+import { normalizeParamKey, type KernelCmdline } from '../model/kernel-cmdline.js';
+import { bootLoaderAdapter, type BootEditPlan, type BootLoaderAdapter, type FileChange, type GrubCmdlineVariable, type PlannedCommand } from '../adapters/boot/index.js';
+import { readConfigFile } from '../adapters/boot/common.js';
 import { renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, DRACUT_FILE, MKINITCPIO_FILE, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
@@ -36,19 +38,7 @@ export { MODPROBE_FILE, UNSAFE_IRQ_FILE, SRIOV_RULES_FILE };
 const INITRAMFS_KEY = 'initramfs';
 const CMDLINE_KEY = 'kernel-cmdline';
 
-export interface FileChange {
-  rel: string;
-  before: string | null;
-  after: string | null;
-}
-
-export interface PlannedCommand {
-  argv: Argv;
-  undoArgv?: Argv;
-  /** regeneration (boot loader / initramfs): re-run after a rollback restores the files */
-  regenerate: boolean;
-  why: string;
-}
+export type { FileChange, PlannedCommand };
 
 export interface ConfigPlan {
   command: string;
@@ -60,12 +50,7 @@ export interface ConfigPlan {
   needsReboot: boolean;
 }
 
-function readFile(host: HostRoot, rel: string): string | null {
-  const r = host.readConfigText(rel);
-  if (r.state === 'ok') return r.value;
-  if (r.state === 'absent') return null;
-  throw new VfioctlError('unreadable', `cannot read ${host.display(rel)}: ${r.code}`, { remedy: 'run vfioctl as root' });
-}
+const readFile = readConfigFile;
 
 function change(host: HostRoot, rel: string, after: string | null): FileChange | null {
   const before = readFile(host, rel);
@@ -238,13 +223,13 @@ interface ConfiguredIds {
   /** the parameter name as the user spelled it (vfio_pci.ids or vfio-pci.ids), else vfio-pci.ids */
   key: string;
   /** grub: the variable holding the parameter */
-  variable: 'GRUB_CMDLINE_LINUX' | 'GRUB_CMDLINE_LINUX_DEFAULT';
-  /** where the IDs were read */
+  variable: GrubCmdlineVariable;
+  /** where the IDs were read (root-relative) */
   source: string;
 }
 
-function idsOnLine(line: string, into: ConfiguredIds): boolean {
-  const hits = parseKernelCmdline(line).params.filter((p) => normalizeParamKey(p.key) === normalizeParamKey(VFIO_IDS_PARAM));
+function idsOn(cmdline: KernelCmdline, into: ConfiguredIds): boolean {
+  const hits = cmdline.params.filter((p) => normalizeParamKey(p.key) === normalizeParamKey(VFIO_IDS_PARAM));
   for (const p of hits) {
     if (into.key === VFIO_IDS_PARAM) into.key = p.key;
     into.ids = unionIds(into.ids, splitIds(p.value));
@@ -252,71 +237,27 @@ function idsOnLine(line: string, into: ConfiguredIds): boolean {
   return hits.length > 0;
 }
 
-const KERNELSTUB_CONFIG = 'etc/kernelstub/configuration';
-
-/** kernelstub's configured options (user.kernel_options), or null when the file is absent or not that shape. */
-function kernelstubOptions(text: string | null): string[] | null {
-  if (text === null) return null;
-  try {
-    const opts = (JSON.parse(text) as { user?: { kernel_options?: unknown } }).user?.kernel_options;
-    return Array.isArray(opts) && opts.every((o) => typeof o === 'string') ? opts : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The vfio-pci.ids the configured command line holds now (read with the boot tooling's own editor). */
-function readConfiguredIds(host: HostRoot, tooling: BootTooling): ConfiguredIds {
-  const bl = tooling.bootLoader;
-  const out: ConfiguredIds = { ids: [], key: VFIO_IDS_PARAM, variable: 'GRUB_CMDLINE_LINUX', source: '' };
-  const grubFile = bl.cmdline.via === 'grub-defaults' ? bl.cmdline.file : bl.cmdline.via === 'tool' ? bl.cmdline.alsoFile : undefined;
-  if (grubFile) {
-    const text = readFile(host, grubFile) ?? '';
-    out.source = host.display(grubFile);
-    const linux = readGrubVariable(text, 'GRUB_CMDLINE_LINUX');
-    const dflt = readGrubVariable(text, 'GRUB_CMDLINE_LINUX_DEFAULT');
-    for (const r of [linux, dflt]) {
-      if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(grubFile)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
-    }
-    const inLinux = linux.ok && linux.value !== null && idsOnLine(linux.value, out);
-    const inDefault = dflt.ok && dflt.value !== null && idsOnLine(dflt.value, out);
+/** The vfio-pci.ids the configured command line holds now (read by the boot loader's adapter). */
+function readConfiguredIds(host: HostRoot, boot: BootLoaderAdapter): ConfiguredIds {
+  const c = boot.readConfigured(host);
+  const out: ConfiguredIds = { ids: [], key: VFIO_IDS_PARAM, variable: 'GRUB_CMDLINE_LINUX', source: c.source };
+  if (c.variables) {
+    // a grub defaults file whose line cannot be known (a command substitution) is not edited
+    if (c.unknown.length) throw new VfioctlError('unparseable-config', `${host.display(c.source)}: ${c.unknown[0]}`, { remedy: 'edit the file by hand' });
+    const found = c.variables.filter((v) => idsOn(v.cmdline, out)).map((v) => v.name);
     // keep the parameter where the user put it
-    if (inDefault && !inLinux) out.variable = 'GRUB_CMDLINE_LINUX_DEFAULT';
+    if (found.includes('GRUB_CMDLINE_LINUX_DEFAULT') && !found.includes('GRUB_CMDLINE_LINUX')) out.variable = 'GRUB_CMDLINE_LINUX_DEFAULT';
     return out;
   }
-  if (bl.cmdline.via === 'kernel-cmdline') {
-    const text = readFile(host, bl.cmdline.file);
-    if (text === null) throw new VfioctlError('no-cmdline-file', `${host.display(bl.cmdline.file)} does not exist`, { remedy: 'create it with the current command line (cat /proc/cmdline) first' });
-    out.source = host.display(bl.cmdline.file);
-    idsOnLine(text, out);
-    return out;
-  }
-  // kernelstub keeps its options in a JSON file (user.kernel_options): the line it will write
-  if (bl.cmdline.via === 'tool' && bl.cmdline.tool === 'kernelstub') {
-    const options = kernelstubOptions(readFile(host, KERNELSTUB_CONFIG));
-    if (options) {
-      out.source = host.display(KERNELSTUB_CONFIG);
-      idsOnLine(options.join(' '), out);
-      return out;
-    }
-  }
-  // grubby without a defaults file: the boot entries are the tool's; the running line is the best reading
-  const running = readFile(host, 'proc/cmdline');
-  out.source = host.display('proc/cmdline');
-  if (running !== null) idsOnLine(running, out);
+  idsOn(c.cmdline, out);
   return out;
 }
 
-interface VfioIdsCmdlinePlan {
-  files: FileChange[];
-  commands: PlannedCommand[];
-  notes: string[];
+type VfioIdsCmdlinePlan = Pick<BootEditPlan, 'files' | 'commands' | 'notes' | 'location'> & {
   /** IDs that were not on the command line before (what a record may later remove) */
   added: string[];
-  /** where the line lives, for the record: a file, or tool:NAME */
-  location: string;
   changed: boolean;
-}
+};
 
 /**
  * Add IDs to / remove IDs from `vfio-pci.ids=` on the configured kernel command line, keeping every other
@@ -330,57 +271,25 @@ export function planVfioIdsCmdline(host: HostRoot, tooling: BootTooling, op: { a
       exitCode: ExitCode.notReady,
     });
   }
-  const now = readConfiguredIds(host, tooling);
+  const boot = bootLoaderAdapter(tooling);
+  const now = readConfiguredIds(host, boot);
   const added = op.add.filter((id) => !now.ids.some((x) => sameId(x, id)));
   const removing = op.remove.filter((id) => now.ids.some((x) => sameId(x, id)));
   const next = unionIds(now.ids, op.add).filter((id) => !op.remove.some((r) => sameId(r, id)));
   const param = `${now.key}=${next.join(',')}`;
-  const edit = next.length ? { set: [param] } : { remove: [now.key] };
-  const files: FileChange[] = [];
-  const commands: PlannedCommand[] = [];
-  const notes: string[] = [];
-  const fileChanges = added.length > 0 || removing.length > 0;
-  const editGrub = (rel: string): void => {
-    const cur = readFile(host, rel);
-    const r = editGrubDefaults(cur ?? '', edit, now.variable === 'GRUB_CMDLINE_LINUX_DEFAULT' ? { variable: 'GRUB_CMDLINE_LINUX_DEFAULT', scrub: ['GRUB_CMDLINE_LINUX'] } : {});
-    if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
-    if (r.value.changed) files.push({ rel, before: cur, after: r.value.text });
-  };
-  let location: string;
-  switch (bl.cmdline.via) {
-    case 'grub-defaults':
-      location = bl.cmdline.file;
-      if (fileChanges) editGrub(bl.cmdline.file);
-      break;
-    case 'kernel-cmdline': {
-      location = bl.cmdline.file;
-      const cur = readFile(host, bl.cmdline.file)!;
-      const r = editKernelCmdline(cur, edit);
-      if (fileChanges && r.changed) files.push({ rel: bl.cmdline.file, before: cur, after: r.text });
-      break;
-    }
-    case 'tool': {
-      location = `tool:${bl.cmdline.tool}`;
-      if (bl.cmdline.alsoFile && fileChanges) editGrub(bl.cmdline.alsoFile);
-      // the tool's entries may differ from the reading (running line): act whenever vfioctl's IDs change
-      if (!added.length && !op.remove.length) break;
-      const prev = now.ids.length ? `${now.key}=${now.ids.join(',')}` : null;
-      if (bl.cmdline.tool === 'grubby') {
-        const set = (v: string | null): Argv => (v ? hostCommand.grubbyArgs(v) : hostCommand.grubbyRemoveArgs(now.key));
-        commands.push({ argv: set(next.length ? param : null), undoArgv: set(prev), regenerate: false, why: 'grubby updates every boot entry' });
-      } else {
-        if (prev) commands.push({ argv: hostCommand.kernelstubDelete(prev), undoArgv: hostCommand.kernelstubAdd(prev), regenerate: false, why: 'kernelstub owns the command line' });
-        if (next.length) commands.push({ argv: hostCommand.kernelstubAdd(param), undoArgv: hostCommand.kernelstubDelete(param), regenerate: false, why: 'kernelstub owns the command line' });
-      }
-      if (now.source === host.display('proc/cmdline')) notes.push(`the IDs already there were read from the running command line (${now.source})`);
-      break;
-    }
-  }
-  if (files.length) for (const argv of bl.regenerate) commands.push({ argv: [...argv], regenerate: true, why: 'write the boot entries from the edited configuration' });
-  if (files.some((f) => f.rel === 'etc/default/grub') && next.length) notes.push(...grubDropInConflicts(host, [param]));
-  const changed = files.length > 0 || commands.length > 0;
+  const prev = now.ids.length ? `${now.key}=${now.ids.join(',')}` : null;
+  const e = boot.planEdit(host, next.length ? { set: [param] } : { remove: [now.key] }, {
+    variable: now.variable,
+    files: added.length > 0 || removing.length > 0,
+    // the tool's entries may differ from the reading (running line): act whenever vfioctl's IDs change
+    commands: added.length > 0 || op.remove.length > 0,
+    previous: prev,
+  });
+  const notes = [...e.notes];
+  if (e.location.startsWith('tool:') && now.source === 'proc/cmdline' && e.commands.length) notes.push(`the IDs already there were read from the running command line (${host.display(now.source)})`);
+  const changed = e.files.length > 0 || e.commands.length > 0;
   if (changed) notes.push(`a reboot is needed for ${VFIO_IDS_PARAM} to take effect (vfio-pci is built into the kernel and reads it at boot)`);
-  return { files, commands, notes, added, location, changed };
+  return { files: e.files, commands: e.commands, notes, added, location: e.location, changed };
 }
 
 function planPersistCmdlineIds(host: HostRoot, tooling: BootTooling, state: HostState, req: PersistRequest, runId: string): ConfigPlan {
@@ -419,11 +328,9 @@ export function iommuParams(vendor: CpuVendorName | null, passthrough: boolean):
   return p;
 }
 
-/** The current kernel command line vfioctl edits, as text (for grub: the effective GRUB_CMDLINE_LINUX). */
+/** enable-iommu / disable-iommu: the kernel command line edit of this host's boot loader (src/adapters/boot/). */
 export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: HostState, op: { enable: boolean; params: string[] }, runId: string): ConfigPlan {
   const bl = tooling.bootLoader;
-  const files: FileChange[] = [];
-  const commands: PlannedCommand[] = [];
   const notes: string[] = [];
   const rec = state.persisted[CMDLINE_KEY];
   let set: string[] = [];
@@ -438,100 +345,26 @@ export function planKernelCmdline(host: HostRoot, tooling: BootTooling, state: H
     remove = op.params;
     notes.push('vfioctl has no record of enabling the IOMMU here: removing the standard parameters it would have added');
   }
-  const edit = { set, remove };
-  const added = new Set<string>();
-  const replaced: { from: string; to: string }[] = [];
-  const track = (before: string, after: string): void => {
-    const b = parseKernelCmdline(before).params;
-    for (const s of set) {
-      const want = parseParamSpec(s);
-      // the kernel uses the last occurrence: that is the value undo must give back
-      const old = b.findLast((p) => normalizeParamKey(p.key) === normalizeParamKey(want.key));
-      if (!old) added.add(formatParam(want));
-      else if (old.value !== want.value) replaced.push({ from: formatParam(old), to: formatParam(want) });
-    }
-    void after;
-  };
-  const editFile = (rel: string, kind: 'grub' | 'cmdline'): void => {
-    const cur = readFile(host, rel);
-    if (cur === null && kind === 'cmdline') throw new VfioctlError('no-cmdline-file', `${host.display(rel)} does not exist`, { remedy: 'create it with the current command line (cat /proc/cmdline) first' });
-    if (kind === 'grub') {
-      const r = editGrubDefaults(cur ?? '', edit);
-      if (!r.ok) throw new VfioctlError('unparseable-config', `${host.display(rel)}: ${r.error.message}`, { remedy: r.error.remedy ?? 'edit the file by hand' });
-      track(r.value.before, r.value.after);
-      notes.push(...r.value.notes.map((n) => `${host.display(rel)}: ${n}`));
-      if (r.value.changed) files.push({ rel, before: cur, after: r.value.text });
-    } else {
-      const r = editKernelCmdline(cur!, edit);
-      track(cur!, r.text);
-      if (r.changed) files.push({ rel, before: cur, after: r.text });
-    }
-  };
-  switch (bl.cmdline.via) {
-    case 'grub-defaults':
-      editFile(bl.cmdline.file, 'grub');
-      break;
-    case 'kernel-cmdline':
-      editFile(bl.cmdline.file, 'cmdline');
-      break;
-    case 'tool': {
-      if (bl.cmdline.alsoFile) editFile(bl.cmdline.alsoFile, 'grub');
-      const args = set.join(' ');
-      const rm = remove.join(' ');
-      if (bl.cmdline.tool === 'grubby') {
-        if (args) commands.push({ argv: hostCommand.grubbyArgs(args), undoArgv: hostCommand.grubbyRemoveArgs(args), regenerate: false, why: 'grubby updates every boot entry' });
-        if (rm) commands.push({ argv: hostCommand.grubbyRemoveArgs(rm), undoArgv: hostCommand.grubbyArgs(rm), regenerate: false, why: 'grubby updates every boot entry' });
-      } else {
-        if (args) commands.push({ argv: hostCommand.kernelstubAdd(args), undoArgv: hostCommand.kernelstubDelete(args), regenerate: false, why: 'kernelstub owns the command line' });
-        if (rm) commands.push({ argv: hostCommand.kernelstubDelete(rm), undoArgv: hostCommand.kernelstubAdd(rm), regenerate: false, why: 'kernelstub owns the command line' });
-      }
-      if (!bl.cmdline.alsoFile) for (const s of set) added.add(s);
-      break;
-    }
-    case 'none':
-      throw new VfioctlError('no-boot-loader', 'the boot loader of this host was not recognised, so vfioctl cannot change the kernel command line', {
-        remedy: `${op.enable ? `add ${set.join(' ')} to` : `remove ${remove.join(' ') || 'the parameters vfioctl added'} from`} the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
-        exitCode: ExitCode.notReady,
-      });
+  if (bl.cmdline.via === 'none') {
+    throw new VfioctlError('no-boot-loader', 'the boot loader of this host was not recognised, so vfioctl cannot change the kernel command line', {
+      remedy: `${op.enable ? `add ${set.join(' ')} to` : `remove ${remove.join(' ') || 'the parameters vfioctl added'} from`} the kernel command line by hand (evidence: ${bl.evidence.join('; ')})`,
+      exitCode: ExitCode.notReady,
+    });
   }
-  if (files.length) for (const argv of bl.regenerate) commands.push({ argv: [...argv], regenerate: true, why: 'write the boot entries from the edited configuration' });
-  if (op.enable && files.some((f) => f.rel === 'etc/default/grub')) notes.push(...grubDropInConflicts(host, op.params));
+  const e = bootLoaderAdapter(tooling).planEdit(host, { set, remove });
+  notes.push(...e.notes);
   const delta: StateDelta = {};
-  const changed = files.length > 0 || commands.length > 0;
+  const changed = e.files.length > 0 || e.commands.length > 0;
   if (op.enable && changed) {
     const prev = rec?.edits ?? [];
     delta.persist = {
-      [CMDLINE_KEY]: {
-        mode: 'kernel-cmdline', addresses: [], ids: [], created: [], runId, at: new Date().toISOString(),
-        edits: [...prev, { rel: bl.cmdline.via === 'tool' ? `tool:${bl.cmdline.tool}` : bl.cmdline.file, added: [...added], replaced }],
-      },
+      [CMDLINE_KEY]: { mode: 'kernel-cmdline', addresses: [], ids: [], created: [], runId, at: new Date().toISOString(), edits: [...prev, { rel: e.location, added: e.added, replaced: e.replaced }] },
     };
   } else if (!op.enable && rec) {
     delta.unpersist = [CMDLINE_KEY];
   }
   if (changed) notes.push('a reboot is needed for the new kernel command line to take effect');
-  return { command: op.enable ? 'host enable-iommu' : 'host disable-iommu', args: op.params, files, commands, delta, notes, needsReboot: changed };
-}
-
-/**
- * grub-mkconfig sources /etc/default/grub.d/*.cfg after /etc/default/grub: a drop-in that sets a
- * parameter vfioctl sets, with another value, wins. Reported, not edited (the file is not vfioctl's).
- */
-function grubDropInConflicts(host: HostRoot, params: string[]): string[] {
-  const dir = host.listDir('etc/default/grub.d');
-  if (dir.state !== 'ok') return [];
-  const out: string[] = [];
-  for (const name of dir.value.filter((n) => n.endsWith('.cfg')).sort()) {
-    const text = readFile(host, `etc/default/grub.d/${name}`) ?? '';
-    for (const p of params) {
-      const want = parseParamSpec(p);
-      const re = new RegExp(`(^|[\\s"'])${want.key.replace(/[-_]/g, '[-_]')}=([^\\s"']*)`, 'gm');
-      for (const m of text.matchAll(re)) {
-        if (m[2] !== want.value) out.push(`${host.display(`etc/default/grub.d/${name}`)} sets ${want.key}=${m[2]}, which overrides ${p}: edit that file`);
-      }
-    }
-  }
-  return out;
+  return { command: op.enable ? 'host enable-iommu' : 'host disable-iommu', args: op.params, files: e.files, commands: e.commands, delta, notes, needsReboot: changed };
 }
 
 /** The opt-in allow_unsafe_interrupts file (a security downgrade; only on explicit request). */

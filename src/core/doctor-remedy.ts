@@ -1,23 +1,13 @@
 /**
- * Remedy text for doctor findings: the one place that turns "this parameter must be on the kernel command
- * line" into the commands of the host's own boot loader and initramfs tool (from BootFacts, which
- * src/host/detect-boot.ts detects), and "enable the IOMMU in firmware" into the menu names the
- * board's vendor uses. Pure.
+ * Remedy text for doctor findings: "this parameter must be on the kernel command line" as the boot
+ * loader's own description (src/core/boot-loader.ts, which render host-config and the plan use too), the
+ * initramfs tool's command (from BootFacts, which src/host/detect-boot.ts detects), and "enable the IOMMU
+ * in firmware" as the menu names the board's vendor uses. Pure.
  */
 import type { BootFacts, HostFacts } from '../model/host-facts.js';
+import { cmdlineLocation, describeCmdlineEdit, hostPath, pasteArgv } from './boot-loader.js';
 
-function quoteWords(words: readonly string[]): string {
-  return words.join(' ');
-}
-
-function argvLine(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./$()"-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** Display a root-relative path as the absolute path on the host it belongs to. */
-export function hostPath(rel: string): string {
-  return rel.startsWith('/') ? rel : `/${rel}`;
-}
+export { hostPath };
 
 export interface CmdlineChange {
   add?: readonly string[];
@@ -25,55 +15,23 @@ export interface CmdlineChange {
 }
 
 /**
- * Steps that change the kernel command line on this host, one per line, ending with the reboot.
- * Grub defaults and /etc/kernel/cmdline are edited (keep every other parameter and the quoting);
- * grubby and kernelstub take the parameters as arguments.
+ * Steps that change the kernel command line on this host, one per line, ending with the reboot: the
+ * boot loader's own description (src/core/boot-loader.ts, the text of the adapters in src/adapters/boot/).
  */
 export function cmdlineRemedy(boot: BootFacts, change: CmdlineChange): string {
-  const add = change.add ?? [];
-  const remove = change.remove ?? [];
-  const lines: string[] = [];
-  const what = [add.length ? `add ${quoteWords(add)}` : '', remove.length ? `remove ${quoteWords(remove)}` : ''].filter(Boolean).join(' and ');
-  const bl = boot.bootLoader;
-  const regen = bl.regenerate.map(argvLine);
-  switch (bl.cmdline.via) {
-    case 'grub-defaults':
-      lines.push(`edit ${hostPath(bl.cmdline.file)}: in GRUB_CMDLINE_LINUX, ${what} (keep the other parameters and the quotes)`);
-      if (regen.length) lines.push(...regen.map((c) => `then run: ${c}`));
-      else lines.push('then regenerate the grub configuration');
-      break;
-    case 'kernel-cmdline':
-      lines.push(`edit ${hostPath(bl.cmdline.file)}: ${what} (one line, keep the other parameters)`);
-      if (regen.length) lines.push(...regen.map((c) => `then run: ${c}`));
-      else lines.push('then reinstall the boot entries (kernel-install add "$(uname -r)" /lib/modules/"$(uname -r)"/vmlinuz)');
-      break;
-    case 'tool':
-      if (bl.cmdline.tool === 'grubby') {
-        const args = [add.length ? `--args="${quoteWords(add)}"` : '', remove.length ? `--remove-args="${quoteWords(remove)}"` : ''].filter(Boolean).join(' ');
-        lines.push(`run: grubby --update-kernel=ALL ${args}`);
-        if (bl.cmdline.alsoFile) lines.push(`and in ${hostPath(bl.cmdline.alsoFile)} GRUB_CMDLINE_LINUX, ${what} (so that future kernels inherit it)`);
-      } else {
-        if (add.length) lines.push(`run: kernelstub --add-options "${quoteWords(add)}"`);
-        if (remove.length) lines.push(`run: kernelstub --delete-options "${quoteWords(remove)}"`);
-      }
-      break;
-    case 'none':
-      lines.push(`${what} on the kernel command line of your boot loader (no grub defaults, /etc/kernel/cmdline, grubby, kernelstub or proxmox-boot-tool found)`);
-      break;
-  }
-  lines.push('then reboot');
-  return lines.join('\n');
+  return describeCmdlineEdit(boot.bootLoader, { set: change.add ?? [], remove: change.remove ?? [] }).text;
 }
 
 /** The command that rebuilds the initramfs, or a generic hint. */
 export function initramfsCommand(boot: BootFacts): string {
-  return boot.initramfs.regenerate ? argvLine(boot.initramfs.regenerate) : "your distribution's initramfs rebuild command";
+  return boot.initramfs.regenerate ? pasteArgv(boot.initramfs.regenerate) : "your distribution's initramfs rebuild command";
 }
 
 /** A one-line description of the boot tooling for the boot-tooling finding. */
 export function describeBoot(boot: BootFacts): string {
   const bl = boot.bootLoader;
-  const where = bl.cmdline.via === 'grub-defaults' || bl.cmdline.via === 'kernel-cmdline' ? ` (command line in ${hostPath(bl.cmdline.file)})` : bl.cmdline.via === 'tool' ? ` (command line through ${bl.cmdline.tool})` : '';
+  const loc = cmdlineLocation(bl);
+  const where = loc.file ? ` (command line in ${hostPath(loc.file)})` : loc.via !== 'none' ? ` (command line through ${loc.via})` : '';
   return `${bl.kind}${where}, initramfs: ${boot.initramfs.kind}, ${boot.uefi ? 'UEFI' : 'BIOS or unknown firmware'}`;
 }
 

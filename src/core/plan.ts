@@ -25,7 +25,9 @@ import {
   type PlannedGroup,
 } from '../model/plan.js';
 import { checkHostImpact } from './host-impact.js';
-import { normalizeParamKey, parseKernelCmdline } from '../model/kernel-cmdline.js';
+import { normalizeParamKey } from '../model/kernel-cmdline.js';
+import { cmdlineCommandLine, describeCmdlineEdit } from './boot-loader.js';
+import { formatArgv } from '../model/command.js';
 import { iommuOffRemedy } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
 
@@ -252,7 +254,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why }));
   // the running command line, parsed by the one kernel command line parser (quotes, `--` init separator)
   const cmdline = context.impact?.kernel.cmdline ?? null;
-  const acsOverride = cmdline ? parseKernelCmdline(cmdline).params.find((p) => normalizeParamKey(p.key) === 'pcie_acs_override') : undefined;
+  const acsOverride = cmdline?.params.find((p) => normalizeParamKey(p.key) === 'pcie_acs_override');
   if (cmdline && acsOverride) {
     add({
       id: 'acs-override-active',
@@ -533,7 +535,9 @@ function planSteps(x: StepInput): PlanStep[] {
   const steps: PlanStep[] = [];
   const boot = x.context.boot;
   const cmdlineFile = boot?.file ?? null;
-  const applyCmd = boot?.apply ?? null;
+  // the command that carries a command line change: the boot loader's own (grubby, kernelstub) and its regeneration
+  const bootLoader = x.context.bootLoader;
+  const cmdlineCommand = (set: string[]): string | null => (bootLoader ? cmdlineCommandLine(describeCmdlineEdit(bootLoader, { set }), formatArgv) : boot?.apply ?? null);
   const iommuOff = !x.groupsKnown && !x.isImport;
   if (iommuOff && x.cpuVendor !== 'amd') {
     const params = ['intel_iommu=on', 'iommu=pt'];
@@ -542,7 +546,7 @@ function planSteps(x: StepInput): PlanStep[] {
       title: `turn the IOMMU on: add ${params.join(' ')} to the kernel command line${x.cpuVendor === null ? ' (Intel hosts; AMD hosts enable it in firmware)' : ''}`,
       kind: 'persistent',
       needsReboot: true,
-      ...(applyCmd ? { command: applyCmd } : {}),
+      ...(cmdlineCommand(params) ? { command: cmdlineCommand(params)! } : {}),
       ...(cmdlineFile ? { file: cmdlineFile } : {}),
       action: { type: 'enable-iommu', params },
     });
@@ -577,7 +581,7 @@ function planSteps(x: StepInput): PlanStep[] {
       title: `vfio-pci is built into the kernel: add ${param} to the kernel command line`,
       kind: 'persistent',
       needsReboot: true,
-      ...(applyCmd ? { command: applyCmd } : {}),
+      ...(cmdlineCommand([param]) ? { command: cmdlineCommand([param])! } : {}),
       ...(cmdlineFile ? { file: cmdlineFile } : {}),
       action: { type: 'kernel-cmdline', set: [param], remove: [] },
     });

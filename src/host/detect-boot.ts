@@ -15,6 +15,7 @@
  *                      /boot/grub2/grub.cfg or /boot/grub/grub.cfg
  *   systemd-boot       etc/kernel/cmdline plus a loader (boot/loader, boot/efi/loader); the
  *                      entries are rebuilt by kernel-install for the running kernel
+ * How each boot loader's line is read, edited and described: its adapter in src/adapters/boot/.
  * Initramfs tools: initramfs-tools (usr/sbin/mkinitramfs: `update-initramfs -u -k all`), dracut
  * (`dracut -f --regenerate-all`), mkinitcpio (`mkinitcpio -P`).
  */

@@ -22,6 +22,7 @@ import {
   type InputDeviceFact, type MountFact, type NetInterfaceFact,
 } from '../model/host-impact.js';
 import { parseModulesBuiltin } from '../model/host-facts.js';
+import { parseKernelCmdline } from '../model/kernel-cmdline.js';
 import { readCpu } from './read-host-facts.js';
 
 type Problems = HostImpactFacts['problems'];
@@ -77,7 +78,8 @@ export function readHostImpact(host: HostRoot): HostImpactFacts {
   const kernel = readVfioPciBuiltin(host, problems);
   facts.kernel.release = kernel.release;
   facts.kernel.vfioPciBuiltin = kernel.vfioPciBuiltin;
-  facts.kernel.cmdline = text(host, 'proc/cmdline', problems)?.trim() ?? null;
+  const cmdline = text(host, 'proc/cmdline', problems);
+  facts.kernel.cmdline = cmdline === null ? null : parseKernelCmdline(cmdline.trim());
   return facts;
 }
 

@@ -5,6 +5,7 @@
  * taken from the sysfs topology path of the device.
  */
 import type { PciAddressString } from './pci-address.js';
+import type { KernelCmdline } from './kernel-cmdline.js';
 
 export interface MountFact {
   /** Mount point as the kernel shows it (octal escapes decoded), e.g. "/", "/boot/efi". */
@@ -72,8 +73,8 @@ export interface HostImpactFacts {
     release: string | null;
     /** vfio-pci is built into the kernel (modules.builtin lists it): modprobe.d options are ignored. */
     vfioPciBuiltin: boolean | null;
-    /** The running kernel command line (proc/cmdline). */
-    cmdline: string | null;
+    /** The running kernel command line (proc/cmdline), parsed by the one parser (src/model/kernel-cmdline.ts). */
+    cmdline: KernelCmdline | null;
   };
   /** Which facts could be read; a missing source makes the analysis say it could not check. */
   sources: { mounts: boolean; block: boolean; routes: boolean; framebuffers: boolean; inputs: boolean };

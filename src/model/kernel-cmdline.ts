@@ -31,6 +31,8 @@ export interface CmdlineParam {
 }
 
 export interface ParsedCmdline {
+  /** the text the words were read from */
+  readonly text: string;
   readonly params: CmdlineParam[];
   /** offset of a bare `--` word, or -1; words after it belong to init and are never edited */
   readonly initSeparator: number;
@@ -99,7 +101,19 @@ export function parseKernelCmdline(text: string): ParsedCmdline {
       end: i,
     });
   }
-  return { params, initSeparator };
+  return { text, params, initSeparator };
+}
+
+/**
+ * A kernel command line, parsed: the one form every reader and check uses (host facts, host impact,
+ * the boot-loader adapters' configured line, the planner).
+ */
+export type KernelCmdline = ParsedCmdline;
+
+/** The effective (last) occurrence of a parameter on a parsed line, or undefined. */
+export function findParam(cmdline: KernelCmdline, key: string): CmdlineParam | undefined {
+  const k = normalizeParamKey(key);
+  return cmdline.params.findLast((p) => normalizeParamKey(p.key) === k);
 }
 
 /** Does the command line hold this parameter (with this value, when one is given)? */

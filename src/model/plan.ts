@@ -7,6 +7,7 @@
 import type { Finding } from './finding.js';
 import type { PciAddressString } from './pci-address.js';
 import type { CpuVendor, HostImpactFacts } from './host-impact.js';
+import type { BootLoaderInfo } from './boot-tooling.js';
 
 export type RomBarChoice = 'auto' | 'on' | 'off';
 
@@ -56,6 +57,8 @@ export interface PlanContext {
   impact?: HostImpactFacts;
   otherGuests?: OtherGuest[];
   boot?: PlanBootInfo;
+  /** The detected boot loader: the kernel command line steps name its file and commands (src/core/boot-loader.ts). */
+  bootLoader?: BootLoaderInfo;
   vfioPciBuiltin?: boolean;
   cpuVendor?: CpuVendor | null;
   /**

@@ -367,6 +367,7 @@ export class Session {
     if (sysfs) {
       context.impact = this.hostImpact();
       context.boot = (await import('../adapters/render/host-config.js')).planBootInfo(this.bootTooling());
+      context.bootLoader = this.bootTooling().bootLoader;
       let stateError: string | null = null;
       try {
         state = await this.state();

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planPassthrough, modprobeContent } from '../../src/core/plan.js';
 import { canonicalPciAddress, type PciAddressString } from '../../src/model/pci-address.js';
+import { parseKernelCmdline } from '../../src/model/kernel-cmdline.js';
 import type { PlanRequest } from '../../src/model/plan.js';
 import {
   buildInventory, chipsetShared, desktopGpu, gpuWithRootPort, impactFacts, platformGroup, sriovNic, twoIdenticalGpus,
@@ -260,14 +261,14 @@ test('vfio-pci built in: ids go on the kernel command line, modprobe keeps only 
 
 test('pcie_acs_override is read from the parsed command line: not inside a quoted value, not after `--` (init arguments)', () => {
   for (const cmdline of ['ro -- pcie_acs_override=downstream', 'ro note="pcie_acs_override=downstream"']) {
-    const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline } }) });
+    const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: parseKernelCmdline(cmdline) } }) });
     assert.ok(!ids(p).includes('acs-override-active'), cmdline);
   }
-  const q = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: 'ro "pcie_acs_override=downstream"' } }) });
+  const q = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: parseKernelCmdline('ro "pcie_acs_override=downstream"') } }) });
   assert.ok(ids(q).includes('acs-override-active'), 'a quoted parameter is still the parameter');
 });
 
 test('pcie_acs_override on the running kernel is a security warning', () => {
-  const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: 'ro pcie_acs_override=downstream,multifunction' } }) });
+  const p = planPassthrough(desktopGpu(), req(['02:00.0']), { impact: impactFacts({ kernel: { release: 'x', vfioPciBuiltin: false, cmdline: parseKernelCmdline('ro pcie_acs_override=downstream,multifunction') } }) });
   assert.ok(ids(p).includes('acs-override-active'));
 });

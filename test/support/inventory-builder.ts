@@ -8,6 +8,7 @@ import { assembleGroup } from '../../src/model/groups.js';
 import { isBridgeClass } from '../../src/model/pci-class.js';
 import type { PciFunction, PciInventory } from '../../src/model/pci-function.js';
 import { emptyHostImpactFacts, type HostImpactFacts } from '../../src/model/host-impact.js';
+import { parseKernelCmdline } from '../../src/model/kernel-cmdline.js';
 
 export interface FnSpec {
   /** short or full address */
@@ -110,7 +111,7 @@ export function impactFacts(p: Partial<HostImpactFacts> = {}): HostImpactFacts {
     ...base,
     sources: { mounts: true, block: true, routes: true, framebuffers: true, inputs: true },
     cpuVendor: 'intel',
-    kernel: { release: '6.1.0-test', vfioPciBuiltin: false, cmdline: 'BOOT_IMAGE=/vmlinuz root=/dev/sda2 ro quiet' },
+    kernel: { release: '6.1.0-test', vfioPciBuiltin: false, cmdline: parseKernelCmdline('BOOT_IMAGE=/vmlinuz root=/dev/sda2 ro quiet') },
     ...p,
   };
 }

@@ -12,6 +12,8 @@
 import type { PassthroughPlan, PlanBootInfo, StepEffect } from '../../model/plan.js';
 import { MODPROBE_FILE, UNSAFE_INTERRUPTS_FILE } from '../../core/plan.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
+import { cmdlineLocation, describeCmdlineEdit, hostPath } from '../../core/boot-loader.js';
+import { bootLoaderAdapter } from '../boot/index.js';
 import { renderVfioModprobeConf } from '../modprobe.js';
 import { heredoc, shellJoin, shellQuote, sysfsWriteCommand } from '../../model/shell-quote.js';
 import { DRACUT_FILE, MKINITCPIO_FILE, renderDracutConf, renderMkinitcpioConf } from '../persist-render.js';
@@ -21,10 +23,11 @@ export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'];
 /** The planner's view of the boot tooling (commands as display strings). */
 export function planBootInfo(t: BootTooling): PlanBootInfo {
   const bl = t.bootLoader;
-  const file = bl.cmdline.via === 'grub-defaults' || bl.cmdline.via === 'kernel-cmdline' ? `/${bl.cmdline.file}` : bl.cmdline.via === 'tool' && bl.cmdline.alsoFile ? `/${bl.cmdline.alsoFile}` : null;
+  const loc = cmdlineLocation(bl);
+  const file = loc.file ?? loc.alsoFile;
   return {
     loader: bl.kind,
-    file,
+    file: file ? hostPath(file) : null,
     apply: bl.regenerate.length ? bl.regenerate.map(formatArgv).join(' && ') : null,
     initramfs: t.initramfs.regenerate ? formatArgv(t.initramfs.regenerate) : null,
   };
@@ -69,19 +72,25 @@ function stepEffects(plan: PassthroughPlan, id: string): StepEffect[] | undefine
 
 function cmdlineHow(params: string, boot: BootTooling | undefined): string[] {
   const bl = boot?.bootLoader;
-  const regen = bl?.regenerate.map((a) => `    ${formatArgv(a)}`) ?? [];
-  if (!bl || bl.kind === 'unknown' || bl.cmdline.via === 'none') {
+  const how = bl && bl.kind !== 'unknown' ? bootLoaderAdapter(bl).describe({ set: params.split(' ') }) : null;
+  if (!how || how.via === 'none') {
+    const grubby = describeCmdlineEdit({ kind: 'grubby', cmdline: { via: 'tool', tool: 'grubby' }, regenerate: [], evidence: [] }, { set: params.split(' ') });
     return [
       `#   boot loader not recognised: add the parameters where this host keeps its kernel command line`,
       `#   (GRUB_CMDLINE_LINUX in /etc/default/grub + update-grub or grub2-mkconfig; /etc/kernel/cmdline for`,
-      `#   systemd-boot; ${shellJoin(['grubby', '--update-kernel=ALL', `--args=${params}`])} on Fedora/RHEL)`,
+      `#   systemd-boot; ${grubby.commands.map(formatArgv).join(' ')} on Fedora/RHEL)`,
     ];
   }
-  const c = bl.cmdline;
-  if (c.via === 'grub-defaults') return [`#   add them to GRUB_CMDLINE_LINUX in /${c.file}, then run:`, ...regen];
-  if (c.via === 'kernel-cmdline') return [`#   append them to the single line in /${c.file}, then run:`, ...(regen.length ? regen : ['    (reinstall the boot entries of the running kernel, e.g. kernel-install add)'])];
-  if (c.tool === 'grubby') return [`#   run:`, `    ${shellJoin(['grubby', '--update-kernel=ALL', `--args=${params}`])}`, ...(c.alsoFile ? [`#   and add them to GRUB_CMDLINE_LINUX in /${c.alsoFile} so future kernels get them`] : [])];
-  return [`#   run:`, `    ${shellJoin(['kernelstub', '--add-options', params])}`];
+  const regen = how.regenerate.map((a) => `    ${formatArgv(a)}`);
+  const run = how.commands.map((a) => `    ${formatArgv(a)}`);
+  switch (how.via) {
+    case 'grub-defaults':
+      return [`#   add them to GRUB_CMDLINE_LINUX in ${how.file}, then run:`, ...regen];
+    case 'kernel-cmdline':
+      return [`#   append them to the single line in ${how.file}, then run:`, ...(regen.length ? regen : ['    (reinstall the boot entries of the running kernel, e.g. kernel-install add)'])];
+    default:
+      return [`#   run:`, ...run, ...(how.alsoFile ? [`#   and add them to GRUB_CMDLINE_LINUX in ${how.alsoFile} so future kernels get them`] : [])];
+  }
 }
 
 function initramfsHow(boot: BootTooling | undefined): string[] {

@@ -94,6 +94,8 @@ export interface PlanInput {
   guest?: string;
   force?: boolean;
   exact?: boolean;
+  /** Keep only the named functions of a slot (default: all functions of the slot go together). */
+  singleFunction?: boolean;
   romBar?: RomBarChoice | string;
   nested?: boolean;
   allowUnsafeInterrupts?: boolean;
@@ -392,6 +394,7 @@ export class Session {
         ...(input.guest !== undefined ? { guest: input.guest } : {}),
         force: !!input.force,
         exact: !!input.exact,
+        ...(input.singleFunction ? { singleFunction: true } : {}),
         romBar: romBar as RomBarChoice,
         nested: !!input.nested,
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,

@@ -214,7 +214,7 @@ export function checkHostImpact(inventory: PciInventory, claim: readonly PciAddr
         remedy: forceRemedy(`${keep}, or make another GPU the boot display in the firmware settings`),
         subjects: [address],
         category: 'host-impact',
-        fact: { id: `boot-display:${address}`, value: 'yes' },
+        fact: { id: `host-console:${address}`, value: 'yes' },
       });
     } else if (fn && isVgaClass(fn.class) && (bootVgaUnknown(inventory, fn) || !facts?.sources.framebuffers)) {
       // partial data (a pasted listing, a tree without proc/fb): never "not the console"
@@ -230,7 +230,7 @@ export function checkHostImpact(inventory: PciInventory, claim: readonly PciAddr
         remedy: 'plan on the host itself (not an imported listing), or check those files before applying',
         subjects: [address],
         category: 'host-impact',
-        fact: { id: `boot-display:${address}`, value: 'unknown' },
+        fact: { id: `host-console:${address}`, value: 'unknown' },
       });
     }
 

@@ -151,6 +151,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
         remedy: iommuRemedy(cpuVendor, context),
         category: 'iommu',
+        fact: { id: 'iommu-groups', value: 'absent' },
       });
     }
   } else {
@@ -172,6 +173,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
           remedy: 'check the firmware (DMAR/IVRS tables) and dmesg for IOMMU errors about this device',
           subjects: [a],
           category: 'iommu',
+          fact: { id: `iommu-group:${a}`, value: 'none' },
         });
         claimReason.delete(a);
         continue;

@@ -32,7 +32,7 @@ import type { SriovInfo } from '../apply/sriov.js';
 import type { RecoverResult } from '../apply/recover.js';
 import type { ApplyContext } from '../apply/run.js';
 import type { HostState, Journal, StateStore } from '../apply/state.js';
-import { checkHost, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
+import { checkHost, focusHostFindings, inVirtualMachine, summarize, type DoctorSummary, type DoctorVerdict } from '../core/doctor.js';
 import { checkDevice } from '../core/doctor-device.js';
 import type { ExplainResult } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
@@ -444,7 +444,7 @@ export class Session {
     const hostFindings = checkHost(facts, inventory);
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];
-    const hostBlocking = hostFindings.filter((f) => f.severity === 'fail' || f.severity === 'warn');
+    const hostBlocking = focusHostFindings(hostFindings);
     for (const a of addresses) {
       const fs = checkDevice(facts, inventory, a);
       deviceFindings.push(...fs);

@@ -94,3 +94,21 @@ test('a listing with groups for some functions only: the others are assumed, the
   assert.equal(p.verified, false);
   assert.deepEqual(p.claim, ['0000:04:00.0', '0000:04:00.1']);
 });
+
+test('CLI: plan --from a listing says UNVERIFIED and lists its assumptions; --single-function is passed through', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { runCli } = await import('../support/cli.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vfioctl-nnk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'lspci.txt');
+  writeFileSync(file, NNK);
+  const human = await runCli(['plan', '04:00.0', '--from', file]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /UNVERIFIED/);
+  assert.match(human.stdout, /assumed \(not in the listing\):\n {2}the IOMMU group of 0000:04:00\.0, 0000:04:00\.1/);
+  const one = (await runCli(['plan', '04:00.0', '--single-function', '--from', file, '--json'])).json<{ claim: string[]; verified: boolean }>();
+  assert.deepEqual(one.claim, ['0000:04:00.0']);
+  assert.equal(one.verified, false);
+});

@@ -16,10 +16,11 @@ function ev(source: string, value: string): Evidence {
   return { source, value };
 }
 
-function devFinding(addr: string, id: string, severity: Severity, summary: string, evidence: Evidence[], extra: Partial<Pick<Finding, 'detail' | 'remedy'>> = {}): Finding {
+function devFinding(addr: string, id: string, severity: Severity, summary: string, evidence: Evidence[], extra: Partial<Pick<Finding, 'detail' | 'remedy' | 'fact'>> = {}): Finding {
   const f: Finding = { id, severity, summary: `${addr}: ${summary}`, evidence, subjects: [addr], category: 'device' };
   if (extra.detail) f.detail = extra.detail;
   if (extra.remedy) f.remedy = extra.remedy;
+  if (extra.fact) f.fact = extra.fact;
   return f;
 }
 
@@ -88,7 +89,7 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
 
   // ----- IOMMU group -----
   if (fn.iommuGroup === null) {
-    out.push(devFinding(address, 'device-group', 'fail', 'not in any IOMMU group: the kernel IOMMU is off (or does not cover this device)', [ev(attr(address, 'iommu_group'), '(missing)')], { remedy: 'fix the iommu-firmware / iommu-kernel findings (vfioctl doctor), reboot, and check again' }));
+    out.push(devFinding(address, 'device-group', 'fail', 'not in any IOMMU group: the kernel IOMMU is off (or does not cover this device)', [ev(attr(address, 'iommu_group'), '(missing)')], { remedy: 'fix the iommu-firmware / iommu-kernel findings (vfioctl doctor), reboot, and check again', fact: { id: `iommu-group:${address}`, value: 'none' } }));
   } else {
     const g = inventory.groups.find((x) => x.id === fn.iommuGroup);
     const others = g ? groupEndpoints(g).filter((m) => m !== address) : [];
@@ -102,12 +103,13 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
       return d && d !== 'vfio-pci';
     });
     if (!others.length) {
-      out.push(devFinding(address, 'device-group', 'ok', `alone in IOMMU group ${fn.iommuGroup}${bridges.length ? ` (bridges that stay on the host: ${bridges.join(', ')})` : ''}`, gEv));
+      out.push(devFinding(address, 'device-group', 'ok', `alone in IOMMU group ${fn.iommuGroup}${bridges.length ? ` (bridges that stay on the host: ${bridges.join(', ')})` : ''}`, gEv, { fact: { id: `iommu-group:${address}`, value: String(fn.iommuGroup) } }));
     } else {
       const sev: Severity = foreign.length ? 'warn' : 'info';
       const parts = [sameDevice.length ? `other functions of the same device: ${sameDevice.join(', ')}` : '', foreign.length ? `other devices: ${foreign.join(', ')}` : ''].filter(Boolean).join('; ');
       out.push(devFinding(address, 'device-group', sev, `IOMMU group ${fn.iommuGroup} also holds ${parts}: they go to the guest with it (or are bound to vfio-pci)${bridges.length ? `; bridges that stay: ${bridges.join(', ')}` : ''}`, gEv, {
         detail: 'A group is the unit of isolation: every endpoint in it must be claimed by vfio before any of them can be assigned ("group is not viable" otherwise).',
+        fact: { id: `iommu-group:${address}`, value: String(fn.iommuGroup) },
         ...(onHostDriver.length ? { remedy: `these members are on host drivers now and will be detached: ${onHostDriver.map((o) => `${o} (${byAddr.get(o)?.driver})`).join(', ')}; plan it with \`vfioctl plan ${[address, ...others].join(' ')}\`` } : {}),
       }));
     }
@@ -168,6 +170,7 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
     out.push(devFinding(address, 'device-boot-vga', 'warn', 'this is the boot display (boot_vga=1): the firmware and host console use it', [ev(attr(address, 'boot_vga'), '1')], {
       detail: 'Passing the boot GPU works, but the host loses its console and the firmware framebuffer may hold the GPU memory until it is released.',
       remedy: 'use another GPU (or the integrated one) for the host console and select it as primary display in the firmware, or plan for a headless host',
+      fact: { id: `boot-vga:${address}`, value: 'yes' },
     }));
   }
   if (isDisplayClass(fn.class)) {
@@ -177,12 +180,13 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
       if (fbs.length) {
         out.push(devFinding(address, 'device-framebuffer', 'warn', `a firmware framebuffer (${[...new Set(fbs.map((f) => f.fb.name))].join(', ')}) holds part of its BAR memory: vfio-pci will log "BAR N: can't reserve"`, fbs.map((f) => ev(im.source, `${f.bar.start}-${f.bar.end} : ${address} > ${f.fb.start}-${f.fb.end} : ${f.fb.name}`)), {
           remedy: cmdlineRemedy(facts.boot, { add: ['video=efifb:off', 'initcall_blacklist=sysfb_init'] }),
+          fact: { id: `firmware-framebuffer:${address}`, value: 'yes' },
         }));
       } else {
-        out.push(devFinding(address, 'device-framebuffer', 'ok', 'no firmware framebuffer inside its BARs', [ev(im.source, `no efifb/simplefb/simpledrm/vesafb/BOOTFB under ${address}`)]));
+        out.push(devFinding(address, 'device-framebuffer', 'ok', 'no firmware framebuffer inside its BARs', [ev(im.source, `no efifb/simplefb/simpledrm/vesafb/BOOTFB under ${address}`)], { fact: { id: `firmware-framebuffer:${address}`, value: 'no' } }));
       }
     } else {
-      out.push(devFinding(address, 'device-framebuffer', 'info', 'framebuffer ownership unknown: /proc/iomem not readable', [ev(im.source, im.state === 'absent' ? '(missing)' : `(unreadable: ${im.code})`)]));
+      out.push(devFinding(address, 'device-framebuffer', 'info', 'framebuffer ownership unknown: /proc/iomem not readable', [ev(im.source, im.state === 'absent' ? '(missing)' : `(unreadable: ${im.code})`)], { fact: { id: `firmware-framebuffer:${address}`, value: 'unknown' } }));
     }
   }
 

@@ -45,12 +45,41 @@ function factEvidence<T>(f: Fact<T>, show: (v: T) => string): Evidence {
   return ev(f.source, `(unreadable: ${f.code})`);
 }
 
-function finding(id: string, category: string, severity: Severity, summary: string, evidence: Evidence[], extra: Partial<Pick<Finding, 'detail' | 'remedy' | 'subjects'>> = {}): Finding {
+function finding(id: string, category: string, severity: Severity, summary: string, evidence: Evidence[], extra: Partial<Pick<Finding, 'detail' | 'remedy' | 'subjects' | 'fact'>> = {}): Finding {
   const f: Finding = { id, severity, summary, evidence, category };
   if (extra.detail) f.detail = extra.detail;
   if (extra.remedy) f.remedy = extra.remedy;
   if (extra.subjects) f.subjects = extra.subjects;
+  if (extra.fact) f.fact = extra.fact;
   return f;
+}
+
+/** The finding ids a finding refers to ("see ID", "see ID and ID"). */
+export function referencedFindingIds(f: Pick<Finding, 'summary' | 'detail' | 'remedy'>): string[] {
+  const out: string[] = [];
+  for (const text of [f.summary, f.detail ?? '', f.remedy ?? '']) {
+    for (const m of text.matchAll(/\bsee ([a-z][a-z0-9-]*(?:(?:, | and )[a-z][a-z0-9-]*)*)/g)) {
+      out.push(...m[1]!.split(/, | and /));
+    }
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * The host findings `check` shows: those that warn or fail, and every finding they refer to (so no
+ * printed line points at one that is not printed).
+ */
+export function focusHostFindings(host: readonly Finding[]): Finding[] {
+  const keep = new Set(host.filter((f) => f.severity === 'fail' || f.severity === 'warn'));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const f of [...keep]) {
+      for (const id of referencedFindingIds(f)) {
+        for (const g of host) if (g.id === id && !keep.has(g)) { keep.add(g); changed = true; }
+      }
+    }
+  }
+  return host.filter((f) => keep.has(f));
 }
 
 function cmdlineEvidence(facts: HostFacts): Evidence {
@@ -151,7 +180,7 @@ function checkCpu(facts: HostFacts, vendor: 'intel' | 'amd' | 'other', vm: boole
   } else {
     const flag = vendor === 'intel' ? 'vmx' : 'svm';
     if (facts.cpu.flags.includes(flag)) {
-      out.push(finding('cpu-virtualization', 'cpu', 'ok', `CPU virtualization: ${flag} (${vendor === 'intel' ? 'Intel VT-x' : 'AMD-V'})`, [cpuEv]));
+      out.push(finding('cpu-virtualization', 'cpu', 'ok', `CPU virtualization: ${flag} (${vendor === 'intel' ? 'Intel VT-x' : 'AMD-V'})`, [cpuEv], { fact: { id: 'cpu-virt-flag', value: 'present' } }));
     } else {
       // vfio itself does not need VT-x/AMD-V: inside a VM a nested QEMU can still assign devices under
       // TCG (slowly), so there it is a warning; on bare metal KVM guests are the point.
@@ -159,21 +188,31 @@ function checkCpu(facts: HostFacts, vendor: 'intel' | 'amd' | 'other', vm: boole
         remedy: vm
           ? `this is a VM: enable nested virtualization on the outer host (e.g. kvm_${vendor}.nested=1 and <cpu mode='host-passthrough'/> for this VM)`
           : `enable ${vendor === 'intel' ? '"Intel Virtualization Technology" (VT-x)' : '"SVM Mode"'} in the firmware setup`,
+        fact: { id: 'kvm-usable', value: 'no' },
       }));
     }
   }
-  // KVM
+  // KVM: one judgement from every fact (/dev/kvm, the CPU flag, the modules); a missing vmx/svm flag
+  // means KVM cannot run guests whatever else is there (a /dev/kvm node can exist in a container or be
+  // left by a module that then refused to initialise).
   const kvmVendor = vendor === 'intel' ? 'kvm_intel' : vendor === 'amd' ? 'kvm_amd' : null;
   const kvm = moduleState(facts, 'kvm');
   const kvmV = kvmVendor ? moduleState(facts, kvmVendor) : null;
-  const kvmEv = [ev(facts.modules.loaded.source, `kvm: ${kvm}${kvmVendor ? `, ${kvmVendor}: ${kvmV}` : ''}`), ev(hostPath('dev/kvm'), facts.devKvm ? 'present' : '(missing)')];
-  if (facts.devKvm && (kvmV === null || isOn(kvmV) || kvm === 'unknown')) {
-    out.push(finding('kvm', 'cpu', 'ok', 'KVM is available (/dev/kvm)', kvmEv));
+  const flagMissing = facts.cpu.source.state === 'ok' && vendor !== 'other' && !facts.cpu.flags.includes(vendor === 'intel' ? 'vmx' : 'svm');
+  const kvmEv = [ev(facts.modules.loaded.source, `kvm: ${kvm}${kvmVendor ? `, ${kvmVendor}: ${kvmV}` : ''}`), ev(hostPath('dev/kvm'), facts.devKvm ? 'present' : '(missing)'), cpuEv];
+  if (flagMissing) {
+    out.push(finding('kvm', 'cpu', 'warn', `KVM cannot run guests: the CPU shows no ${vendor === 'intel' ? 'vmx' : 'svm'} flag${facts.devKvm ? ' (/dev/kvm exists but has no hardware virtualization behind it)' : ''}`, kvmEv, {
+      remedy: 'see cpu-virtualization',
+      fact: { id: 'kvm-usable', value: 'no' },
+    }));
+  } else if (facts.devKvm && (kvmV === null || isOn(kvmV) || kvm === 'unknown')) {
+    out.push(finding('kvm', 'cpu', 'ok', 'KVM is available (/dev/kvm)', kvmEv, { fact: { id: 'kvm-usable', value: 'yes' } }));
   } else if (kvmV && (kvmV === 'available' || kvm === 'available')) {
-    out.push(finding('kvm', 'cpu', 'warn', `KVM modules are not loaded (${kvmVendor})`, kvmEv, { remedy: `modprobe ${kvmVendor}` }));
+    out.push(finding('kvm', 'cpu', 'warn', `KVM modules are not loaded (${kvmVendor})`, kvmEv, { remedy: `modprobe ${kvmVendor}`, fact: { id: 'kvm-usable', value: 'not-loaded' } }));
   } else {
     out.push(finding('kvm', 'cpu', 'warn', 'KVM is not available (no /dev/kvm): guests would run without acceleration', kvmEv, {
-      remedy: kvmVendor ? `modprobe ${kvmVendor} (and check the CPU virtualization finding above)` : 'load the KVM module for this platform',
+      remedy: kvmVendor ? `modprobe ${kvmVendor}` : 'load the KVM module for this platform',
+      fact: { id: 'kvm-usable', value: 'no' },
     }));
   }
   return out;
@@ -252,7 +291,7 @@ function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'in
   const configuredOn = pendingOn && optionValues(pendingOn.value).includes('on') && !(intel && optionValues(intel.value).includes('on'));
 
   if (groups > 0) {
-    out.push(finding('iommu-kernel', 'kernel', 'ok', `kernel IOMMU is on: ${groups} IOMMU groups`, [gEv, ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(none)')]));
+    out.push(finding('iommu-kernel', 'kernel', 'ok', `kernel IOMMU is on: ${groups} IOMMU groups`, [gEv, ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(none)')], { fact: { id: 'iommu-groups', value: 'present' } }));
   } else {
     const firmwareMissing = facts.acpi.tables.state === 'ok' && !facts.acpi.dmar && !facts.acpi.ivrs && !facts.acpi.viot && !facts.acpi.iort;
     let remedy: string;
@@ -278,7 +317,7 @@ function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'in
       why = 'the IOMMU is enabled in firmware and on the command line, yet the kernel created no groups';
       remedy = 'look for DMAR / AMD-Vi errors in `dmesg | grep -i -e DMAR -e IOMMU -e AMD-Vi` (firmware bugs, tboot, iommu=soft); updating the firmware often helps';
     }
-    out.push(finding('iommu-kernel', 'kernel', 'fail', `no IOMMU groups: ${why}`, [gEv, cmdlineEvidence(facts), cfgEv], { remedy }));
+    out.push(finding('iommu-kernel', 'kernel', 'fail', `no IOMMU groups: ${why}`, [gEv, cmdlineEvidence(facts), cfgEv], { remedy, fact: { id: 'iommu-groups', value: 'absent' } }));
   }
 
   // How the Intel IOMMU got (or would get) turned on.
@@ -616,7 +655,7 @@ function checkLibvirt(facts: HostFacts): Finding[] {
   const backendsEv = ev('virsh domcapabilities', rt.pciBackends ? rt.pciBackends.join(' ') || '(empty pciBackend)' : rt.domcapsError ?? '(not read)');
   if (rt.pciBackends === null) return [finding('libvirt', 'libvirt', 'info', `${ver}; hostdev backends unknown`, [...base, backendsEv])];
   if (rt.pciBackends.includes('vfio')) return [finding('libvirt', 'libvirt', 'ok', `${ver}: PCI hostdev backend vfio available`, [...base, backendsEv])];
-  return [finding('libvirt', 'libvirt', 'warn', `${ver} reports no vfio PCI hostdev backend: it cannot assign devices yet`, [...base, backendsEv], { remedy: 'fix the IOMMU findings above; libvirt offers the vfio backend once the kernel IOMMU is on and vfio is available' })];
+  return [finding('libvirt', 'libvirt', 'warn', `${ver} reports no vfio PCI hostdev backend: it cannot assign devices yet`, [...base, backendsEv], { remedy: 'see iommu-firmware and iommu-kernel; libvirt offers the vfio backend once the kernel IOMMU is on and vfio is available' })];
 }
 
 function checkReadProblems(facts: HostFacts, inventory: PciInventory): Finding[] {

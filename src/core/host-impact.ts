@@ -8,13 +8,43 @@ import type { Evidence, Finding } from '../model/finding.js';
 import type { HostImpactFacts } from '../model/host-impact.js';
 import type { PciAddressString } from '../model/pci-address.js';
 import type { PciFunction, PciInventory } from '../model/pci-function.js';
-import { hostCriticalClass, isNetworkClass, isStorageClass } from '../model/pci-class.js';
+import { classParts, hostCriticalClass, isNetworkClass, isStorageClass, isVgaClass } from '../model/pci-class.js';
+
+/** A display controller that can drive a screen: VGA (0300), XGA (0301), other display (0380); not a 3D controller (0302). */
+export function isConsoleDisplayClass(cls: string): boolean {
+  const { base, sub } = classParts(cls);
+  return base === 0x03 && (sub === 0x00 || sub === 0x01 || sub === 0x80);
+}
+
+/**
+ * Whether the boot display flag of a VGA function is unknown: an imported listing that cannot tell it, or
+ * a boot_vga file that exists but could not be read. (The kernel gives every VGA-class function a boot_vga
+ * file, so on a read tree its absence is not a missing fact.)
+ */
+function bootVgaUnknown(inventory: PciInventory, fn: PciFunction): boolean {
+  if (fn.bootVga !== null) return false;
+  if (inventory.source.kind !== 'sysfs') return inventory.source.unknown.some((u) => /^boot VGA\b/.test(u));
+  return fn.problems.some((p) => p.attribute === 'boot_vga');
+}
+
+function isUsbClass(cls: string): boolean {
+  const { base, sub } = classParts(cls);
+  return base === 0x0c && sub === 0x03;
+}
+
+/** Controllers keyboards hang off: USB, other serial buses (I2C HID), input device controllers (09xx). */
+function isInputBusClass(cls: string): boolean {
+  const { base, sub } = classParts(cls);
+  return isUsbClass(cls) || (base === 0x0c && sub === 0x80) || base === 0x09;
+}
 
 export interface HostImpactOptions {
   /** The user accepts the losses: blockers become warnings. */
   force?: boolean;
   /** Why a function is claimed (e.g. "shares IOMMU group 12 with 0000:03:00.0"), for messages. */
   why?: ReadonlyMap<string, string>;
+  /** Functions claimed only as companions of a requested function's slot (--single-function leaves them). */
+  companions?: ReadonlySet<string>;
 }
 
 /** Mount points whose loss takes the host down (or makes it unbootable). */
@@ -48,10 +78,14 @@ export function checkHostImpact(inventory: PciInventory, claim: readonly PciAddr
     return why ? [{ source: 'plan', value: why }] : [];
   };
 
+  const claimSet = new Set<string>(claim);
+  // keyboards that stay with the host whatever is claimed: platform ones (i8042) and those on other functions
+  const remainingKeyboards = [...(facts?.inputs ?? []), ...(facts?.platformInputs ?? [])]
+    .filter((i) => i.kind === 'keyboard' && !i.pciAncestors.some((a) => claimSet.has(a)));
   for (const address of claim) {
     const fn = byAddress.get(address);
     const label = describe(fn, address);
-    const keep = `leave ${address} on the host (choose another device${opts.why?.has(address) ? ' or one in another IOMMU group' : ''})`;
+    const keep = `leave ${address} on the host (choose another device${opts.why?.has(address) ? ' or one in another IOMMU group' : ''}${opts.companions?.has(address) ? '; --single-function keeps the other functions of the slot on the host' : ''})`;
 
     // Platform devices: by class; nothing reads "what the host uses them for", they are always in use.
     const critical = fn ? hostCriticalClass(fn.class) : null;
@@ -180,22 +214,78 @@ export function checkHostImpact(inventory: PciInventory, claim: readonly PciAddr
         remedy: forceRemedy(`${keep}, or make another GPU the boot display in the firmware settings`),
         subjects: [address],
         category: 'host-impact',
+        fact: { id: `host-console:${address}`, value: 'yes' },
+      });
+    } else if (fn && isVgaClass(fn.class) && (bootVgaUnknown(inventory, fn) || !facts?.sources.framebuffers)) {
+      // partial data (a pasted listing, a tree without proc/fb): never "not the console"
+      const tell = [
+        ...(bootVgaUnknown(inventory, fn) ? [`/sys/bus/pci/devices/${address}/boot_vga (1: the firmware's boot display)`] : []),
+        ...(!facts?.sources.framebuffers ? ['/proc/fb and /proc/iomem (a framebuffer console on it)'] : []),
+      ];
+      out.push({
+        id: 'host-impact-console-unknown',
+        severity: 'warn',
+        summary: `${label} is a VGA controller and whether it is the host's console display is unknown: ${list(tell)} would tell`,
+        evidence: [{ source: `class ${fn.class}`, value: 'VGA compatible controller' }, ...whyEvidence(address)],
+        remedy: 'plan on the host itself (not an imported listing), or check those files before applying',
+        subjects: [address],
+        category: 'host-impact',
+        fact: { id: `host-console:${address}`, value: 'unknown' },
       });
     }
 
-    // Input devices.
+    // Input devices: the controller of the host's only keyboard is a blocker; other inputs a warning.
     const inputs = facts?.inputs.filter((i) => i.kind !== 'other' && i.pciAncestors.includes(address)) ?? [];
     if (inputs.length) {
+      const keyboards = inputs.filter((i) => i.kind === 'keyboard');
+      const onlyKeyboard = keyboards.length > 0 && remainingKeyboards.length === 0;
+      const kinds = [...new Set(inputs.map((i) => i.kind))];
       out.push({
         id: 'host-impact-input-controller',
-        severity: blocker,
-        summary: `${label} connects the host's ${list([...new Set(inputs.map((i) => i.kind))])} (${list(inputs.map((i) => i.name), 3)}): the host would lose local input${forceNote}`,
-        evidence: [...inputs.map((i) => ({ source: `sys/class/input/${i.id}`, value: i.name })), ...whyEvidence(address)],
-        remedy: forceRemedy(`${keep}, or move the keyboard/mouse to a port of another controller`),
+        severity: onlyKeyboard ? blocker : 'warn',
+        summary: onlyKeyboard
+          ? `${label} connects the host's only keyboard (${list(inputs.map((i) => i.name), 3)}): the host would lose local input${forceNote}`
+          : `${label} connects the host's ${list(kinds)} (${list(inputs.map((i) => i.name), 3)}): the guest takes ${inputs.length > 1 ? 'them' : 'it'}${keyboards.length ? `; the host keeps ${list(remainingKeyboards.map((k) => k.name), 2)}` : ''}`,
+        evidence: [...inputs.map((i) => ({ source: `sys/class/input/${i.id}`, value: `${i.name}${i.classes ? ` (${i.classes.join(', ') || 'no input class'})` : ''}` })), ...whyEvidence(address)],
+        remedy: onlyKeyboard
+          ? forceRemedy(`${keep}, or move the keyboard to a port of another controller`)
+          : 'make sure the host does not need these input devices (or plug them into another controller)',
         subjects: [address],
         category: 'host-impact',
+        fact: { id: `host-keyboard-lost:${address}`, value: onlyKeyboard ? 'yes' : 'no' },
+      });
+    } else if (fn && isInputBusClass(fn.class) && !facts?.sources.inputs) {
+      out.push({
+        id: 'host-impact-input-unknown',
+        severity: 'warn',
+        summary: `${label} is a ${isUsbClass(fn.class) ? 'USB' : 'serial bus or input'} controller and whether the host's keyboard hangs off it is unknown: /proc/bus/input/devices (or /sys/class/input) would tell`,
+        evidence: [{ source: `class ${fn.class}`, value: isUsbClass(fn.class) ? 'USB controller' : 'serial bus / input controller' }, ...whyEvidence(address)],
+        remedy: 'plan on the host itself, or check which controller the keyboard uses (ls -l /sys/class/input/*/device, lsusb -t) before applying',
+        subjects: [address],
+        category: 'host-impact',
+        fact: { id: `host-keyboard-lost:${address}`, value: 'unknown' },
       });
     }
+  }
+
+  // The host's last display: claiming every console-capable display controller leaves the host without one.
+  const displays = inventory.functions.filter((f) => isConsoleDisplayClass(f.class));
+  const claimedDisplays = displays.filter((f) => claimSet.has(f.address));
+  if (claimedDisplays.length && claimedDisplays.length === displays.length) {
+    const integrated = claimedDisplays.filter((f) => f.parentChain.length === 0);
+    const labels = claimedDisplays.map((f) => describe(f, f.address));
+    const listing = inventory.source.kind === 'sysfs' ? 'this host has' : 'the listing shows';
+    out.push({
+      id: 'host-impact-last-display',
+      severity: blocker,
+      summary: `${list(labels)} ${claimedDisplays.length > 1 ? 'are' : 'is'} the host's only display controller${claimedDisplays.length > 1 ? 's' : ''}${integrated.length ? ` (${integrated.length === claimedDisplays.length ? 'an integrated GPU' : 'with the integrated GPU'})` : ''}: the host would boot without a display${forceNote}`,
+      detail: `${listing} no other VGA or display controller (3D controllers have no display outputs); once vfio-pci claims ${claimedDisplays.length > 1 ? 'them' : 'it'} at boot, the console, the login screen and firmware messages after the boot loader are gone.`,
+      evidence: [...claimedDisplays.map((f) => ({ source: `class ${f.class}`, value: `${f.address}${f.parentChain.length === 0 ? ' (on the root bus: integrated)' : ''}` })), ...claimedDisplays.flatMap((f) => whyEvidence(f.address))],
+      remedy: forceRemedy(`keep ${claimedDisplays.length > 1 ? 'one of them' : claimedDisplays[0]!.address} on the host (add a second GPU for the guest), or run the host headless over the network`),
+      subjects: claimedDisplays.map((f) => f.address),
+      category: 'host-impact',
+      fact: { id: 'host-display-left', value: 'no' },
+    });
   }
   return out;
 }

@@ -58,6 +58,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   const cpuVendor: CpuVendor | null = context.cpuVendor ?? context.impact?.cpuVendor ?? null;
   const requested = [...new Set(request.addresses)];
   const isImport = inventory.source.kind === 'import';
+  const isSysfs = inventory.source.kind === 'sysfs';
   const groupsKnown = inventory.iommu.enabled && inventory.groups.length > 0;
 
   // ---- 1. requested functions exist and are endpoints
@@ -93,7 +94,42 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     add({ id: 'empty-request', severity: 'fail', summary: 'no PCI function was given', remedy: 'name at least one function: vfioctl plan 01:00.0', category: 'request' });
   }
 
-  // ---- 2. IOMMU and the group rule
+  // ---- 2. IOMMU, the group rule and the functions of a slot
+  // Group facts an imported listing does not tell: every group (no groups at all) or some functions' groups.
+  const groupsUnknownToImport = inventory.source.kind === 'import' && (inventory.groups.length === 0 || inventory.source.unknown.some((u) => /^IOMMU groups\b/.test(u)));
+  const groupsPartial = groupsUnknownToImport && groupsKnown;
+  /** Claimed functions whose group the listing does not tell: assumed to hold no other device. */
+  const assumedAlone: PciAddressString[] = [];
+  const companionsAdded: PciAddressString[] = [];
+  const singleFunction = !!request.singleFunction || !!request.exact;
+  /**
+   * A root-complex integrated endpoint (PCIe port type, else a function on a root bus: bus 00 when the
+   * topology is unknown) is a chipset function of its own: the functions sharing its device number (LPC
+   * bridge, audio, SMBus, Ethernet at 00:1f) are not one card, so they are not companions.
+   */
+  const integratedFunction = (f: PciFunction): boolean => {
+    if (f.capabilities.pcie?.portType === 'rc-integrated-endpoint') return true;
+    return f.parentChain.length === 0 && (isSysfs || pciAddressOf(f.address).bus === 0);
+  };
+  /** Add the other functions of every claimed function's slot (not SR-IOV VFs and their PFs); true when any was added. */
+  const claimCompanions = (): boolean => {
+    if (singleFunction) return false;
+    let addedAny = false;
+    for (const a of [...claimReason.keys()]) {
+      const fn = fns.get(a);
+      if (!fn || fn.physfn || integratedFunction(fn)) continue;
+      const slot = deviceKey(pciAddressOf(a));
+      for (const c of inventory.functions) {
+        if (c.address === a || claimReason.has(c.address) || c.isBridge || c.physfn || integratedFunction(c) || deviceKey(pciAddressOf(c.address)) !== slot) continue;
+        claimReason.set(c.address, 'same-device');
+        const group = !groupsKnown || c.iommuGroup === null ? 'its IOMMU group unknown' : c.iommuGroup === fn.iommuGroup ? `in IOMMU group ${c.iommuGroup}` : `in its own IOMMU group ${c.iommuGroup}`;
+        why.set(c.address, `another function of ${a}'s device (slot ${slot}), ${group}`);
+        companionsAdded.push(c.address);
+        addedAny = true;
+      }
+    }
+    return addedAny;
+  };
   const hostSide = new Set<PciAddressString>();
   const plannedGroups: PlannedGroup[] = [];
   if (!groupsKnown) {
@@ -104,6 +140,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         summary: 'the imported listing has no IOMMU groups: group members that must move along could not be checked',
         remedy: 'import a group listing (for d in /sys/kernel/iommu_groups/*/devices/*; ...) or plan on the host itself',
         category: 'iommu',
+        fact: { id: 'iommu-groups', value: 'unknown' },
       });
     } else {
       add({
@@ -116,13 +153,21 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         evidence: [{ source: 'sys/kernel/iommu_groups', value: 'empty or absent' }],
         remedy: iommuRemedy(cpuVendor, context),
         category: 'iommu',
+        fact: { id: 'iommu-groups', value: 'absent' },
       });
     }
   } else {
+    const processed = new Set<number>();
+    for (let pass = 0; pass < 64; pass++) {
     const touched = new Set<number>();
     for (const a of [...claimReason.keys()]) {
-      const fn = fns.get(a)!;
+      const fn = fns.get(a);
+      if (!fn) continue;
       if (fn.iommuGroup === null || !groupsById.has(fn.iommuGroup)) {
+        if (groupsPartial && fn.iommuGroup === null) {
+          if (!assumedAlone.includes(a)) assumedAlone.push(a);
+          continue;
+        }
         add({
           id: 'no-iommu-group',
           severity: 'fail',
@@ -130,19 +175,21 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
           remedy: 'check the firmware (DMAR/IVRS tables) and dmesg for IOMMU errors about this device',
           subjects: [a],
           category: 'iommu',
+          fact: { id: `iommu-group:${a}`, value: 'none' },
         });
         claimReason.delete(a);
         continue;
       }
-      touched.add(fn.iommuGroup);
+      if (!processed.has(fn.iommuGroup)) touched.add(fn.iommuGroup);
     }
     for (const gid of [...touched].sort((x, y) => x - y)) {
+      processed.add(gid);
       const g = groupsById.get(gid)!;
       const endpoints = g.members.filter((m) => m.role === 'endpoint').map((m) => m.address);
       const bridges = g.members.filter((m) => m.role === 'bridge').map((m) => m.address);
       bridges.forEach((b) => hostSide.add(b));
       plannedGroups.push({ id: gid, endpoints, bridges });
-      const requestedHere = endpoints.filter((e) => claimReason.get(e) === 'requested');
+      const requestedHere = endpoints.filter((e) => claimReason.has(e));
       const requestedDevices = new Set(requestedHere.map((e) => deviceKey(pciAddressOf(e))));
       const anchor = requestedHere[0] ?? '';
       const extraSameDevice: PciAddressString[] = [];
@@ -208,8 +255,50 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
         }
       }
     }
+    // companions: the other functions of each claimed function's slot (same domain:bus:device) go along
+    const added = claimCompanions();
+    if (!added && !touched.size) break;
+    }
   }
+  if (!groupsKnown) claimCompanions();
   const claim = [...claimReason.keys()].sort(byAddr);
+  if (companionsAdded.length) {
+    const list = [...companionsAdded].sort(byAddr);
+    add({
+      id: 'slot-functions-added',
+      severity: 'info',
+      summary: `${list.map((e) => `${fnLabel(fns.get(e), e)} (${why.get(e)?.replace(/^another function of \S+ device \(slot \S+\), /, '') ?? ''})`).join(', ')} ${list.length > 1 ? 'are' : 'is'} added: the functions of one device go to the guest together`,
+      detail: 'A GPU and its HDMI audio (or the ports of one NIC) are one card: the guest driver expects all of them, and a function left on the host keeps a host driver on the card.',
+      remedy: 'pass --single-function to keep only the named functions',
+      subjects: list,
+      category: 'group',
+    });
+  }
+  // what the plan assumed about groups it could not read
+  const assumptions: string[] = [];
+  if (groupsUnknownToImport) {
+    const unknownClaim = groupsKnown ? claim.filter((a) => assumedAlone.includes(a)) : claim;
+    const bySlot = new Map<string, PciAddressString[]>();
+    for (const a of unknownClaim) {
+      const k = deviceKey(pciAddressOf(a));
+      bySlot.set(k, [...(bySlot.get(k) ?? []), a]);
+    }
+    for (const [slot, members] of bySlot) {
+      assumptions.push(`the IOMMU group of ${members.join(', ')} holds no other device (slot ${slot}; the listing has no group for ${members.length > 1 ? 'them' : 'it'})`);
+    }
+    if (unknownClaim.length) {
+      add({
+        id: 'plan-unverified',
+        severity: 'warn',
+        summary: `unverified: the listing does not tell the IOMMU groups of ${unknownClaim.join(', ')}; the plan assumes ${unknownClaim.length > 1 ? 'they share' : 'it shares'} no group with another device`,
+        detail: assumptions.join('\n'),
+        remedy: 'plan on the host itself, or import a listing with groups (for d in /sys/kernel/iommu_groups/*/devices/*; do echo "IOMMU Group $(basename $(dirname $(dirname $d))) $(lspci -nns ${d##*/})"; done)',
+        subjects: unknownClaim,
+        category: 'iommu',
+        fact: { id: 'iommu-groups', value: 'unknown' },
+      });
+    }
+  }
 
   // ---- 3. other guests and the guest limit
   const guestName = request.guest ?? null;
@@ -251,7 +340,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   }
 
   // ---- 4. host impact
-  findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why }));
+  findings.push(...checkHostImpact(inventory, claim, context.impact, { force: request.force ?? false, why, companions: new Set(companionsAdded) }));
   // the running command line, parsed by the one kernel command line parser (quotes, `--` init separator)
   const cmdline = context.impact?.kernel.cmdline ?? null;
   const acsOverride = cmdline?.params.find((p) => normalizeParamKey(p.key) === 'pcie_acs_override');
@@ -324,11 +413,15 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     slots.push({ device, functions: list, multifunction: list.length > 1 });
     const left = inventory.functions.filter((f) => deviceKey(pciAddressOf(f.address)) === device && !list.includes(f.address) && !f.physfn);
     if (left.length && !list.some((a) => fns.get(a)?.physfn)) {
+      const opt = request.exact ? '--exact' : '--single-function';
+      const many = left.length > 1;
       add({
         id: 'multifunction-partial',
         severity: 'info',
-        summary: `${left.map((f) => f.address).join(', ')} (same device as ${list[0]}) ${left.length > 1 ? 'are' : 'is'} in another IOMMU group and stay${left.length > 1 ? '' : 's'} on the host`,
-        remedy: 'add them to the request if the guest needs the whole device',
+        summary: groupsKnown && !left.some((f) => f.iommuGroup === null)
+          ? `${left.map((f) => `${f.address} (IOMMU group ${f.iommuGroup})`).join(', ')} (same device as ${list[0]}) stay${many ? '' : 's'} on the host (${opt})`
+          : `${left.map((f) => f.address).join(', ')} (same device as ${list[0]}) stay${many ? '' : 's'} on the host (${opt}); whether ${many ? 'they share' : 'it shares'} its IOMMU group is unknown from this listing`,
+        remedy: 'drop the option (or add them to the request) if the guest needs the whole device',
         subjects: left.map((f) => f.address),
         category: 'group',
       });
@@ -390,6 +483,8 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   return {
     request: requested,
     guest: guestName,
+    verified: assumptions.length === 0,
+    assumptions,
     claim,
     hostSide: [...hostSide].sort(byAddr),
     verdict,

@@ -9,7 +9,10 @@
  *                   procfs has no per-interface IPv4 address file)
  *   framebuffers    proc/fb, sys/class/graphics/fbN links, firmware framebuffer regions (efifb, BOOTFB,
  *                   simplefb, vesafb) nested under a PCI function's BAR in proc/iomem
- *   input devices   proc/bus/input/devices (name, handlers, sysfs path), else sys/class/input links
+ *   input devices   proc/bus/input/devices (name, handlers, sysfs path, B: capability bitmaps), else
+ *                   sys/class/input links with capabilities/{ev,key,rel,abs} and properties; classified
+ *                   from the bitmaps as udev's input_id does (model/host-impact.ts classifyInput), by
+ *                   handlers and name only when no bitmap is there; devices/virtual inputs are left out
  *   CPU vendor      proc/cpuinfo vendor_id; kernel: proc/sys/kernel/osrelease, proc/cmdline,
  *                   lib/modules/RELEASE/modules.builtin (vfio-pci built in)
  * A source that is absent is recorded as not checked (`sources`); a file that exists but cannot be read
@@ -19,7 +22,7 @@ import { HostRoot, isSafeName, type ReadResult } from './host-root.js';
 import { type PciAddressString, sysfsPciAddress } from '../model/pci-address.js';
 import {
   emptyHostImpactFacts, type BlockDeviceFact, type CpuVendor, type FramebufferFact, type HostImpactFacts,
-  type InputDeviceFact, type MountFact, type NetInterfaceFact,
+  type InputCapabilities, type InputDeviceFact, type MountFact, type NetInterfaceFact, classifyInput, inputKindOf, parseInputBitmap,
 } from '../model/host-impact.js';
 import { parseModulesBuiltin } from '../model/host-facts.js';
 import { parseKernelCmdline } from '../model/kernel-cmdline.js';
@@ -426,13 +429,23 @@ function readFramebuffers(host: HostRoot, facts: HostImpactFacts, problems: Prob
 
 // ---------------------------------------------------------------- input devices
 
-export function parseInputDevices(t: string): { name: string; handlers: string[]; sysfs: string; ev: number | null }[] {
-  const out: { name: string; handlers: string[]; sysfs: string; ev: number | null }[] = [];
+export interface InputDeviceEntry {
+  name: string;
+  handlers: string[];
+  sysfs: string;
+  ev: number | null;
+  /** The B: bitmaps as printed (EV, KEY, REL, ABS, PROP ...), by name. */
+  bitmaps: Record<string, string>;
+}
+
+export function parseInputDevices(t: string): InputDeviceEntry[] {
+  const out: InputDeviceEntry[] = [];
   for (const block of t.split(/\n\s*\n/)) {
     let name = '';
     let handlers: string[] = [];
     let sysfs = '';
     let ev: number | null = null;
+    const bitmaps: Record<string, string> = {};
     for (const line of block.split('\n')) {
       const m = /^([A-Z]): (.*)$/.exec(line.trim());
       if (!m) continue;
@@ -440,14 +453,19 @@ export function parseInputDevices(t: string): { name: string; handlers: string[]
       if (m[1] === 'N') name = (/^Name="(.*)"$/.exec(v)?.[1] ?? v).trim();
       else if (m[1] === 'S') sysfs = v.replace(/^Sysfs=/, '');
       else if (m[1] === 'H') handlers = v.replace(/^Handlers=/, '').trim().split(/\s+/).filter(Boolean);
-      else if (m[1] === 'B' && v.startsWith('EV=')) ev = parseInt(v.slice(3), 16);
+      else if (m[1] === 'B') {
+        const b = /^([A-Z]+)=(.*)$/.exec(v);
+        if (b) bitmaps[b[1]!] = b[2]!.trim();
+        if (v.startsWith('EV=')) ev = parseInt(v.slice(3), 16);
+      }
     }
-    if (sysfs) out.push({ name, handlers, sysfs, ev });
+    if (sysfs) out.push({ name, handlers, sysfs, ev, bitmaps });
   }
   return out;
 }
 
-function inputKind(name: string, handlers: string[], ev: number | null): InputDeviceFact['kind'] {
+/** The old rule, for devices without a KEY= bitmap: handlers and name. */
+function inputKindByHandlers(name: string, handlers: string[], ev: number | null): InputDeviceFact['kind'] {
   if (handlers.some((h) => /^mouse\d*$/.test(h))) return 'pointer';
   const kbd = handlers.includes('kbd');
   const leds = handlers.includes('leds') || (ev !== null && (ev & (1 << 0x11)) !== 0);
@@ -456,15 +474,39 @@ function inputKind(name: string, handlers: string[], ev: number | null): InputDe
   return 'other';
 }
 
+/** Capabilities from the bitmaps when the key map (or another pointer map) is there; null otherwise. */
+function capabilitiesOf(bitmaps: Record<string, string | undefined>): InputCapabilities | null {
+  if (bitmaps.KEY === undefined && bitmaps.REL === undefined && bitmaps.ABS === undefined) return null;
+  const bits = (t: string | undefined): Set<number> => (t === undefined ? new Set() : parseInputBitmap(t) ?? new Set());
+  return { ev: bits(bitmaps.EV), key: bits(bitmaps.KEY), rel: bits(bitmaps.REL), abs: bits(bitmaps.ABS), prop: bits(bitmaps.PROP) };
+}
+
+function inputFact(id: string, name: string, path: string, caps: InputCapabilities | null, fallback: () => InputDeviceFact['kind']): InputDeviceFact {
+  const anc = pciComponents(path);
+  const classes = caps ? classifyInput(caps) : null;
+  return {
+    id,
+    name,
+    kind: classes ? inputKindOf(classes) : fallback(),
+    pciAncestors: anc,
+    ...(classes ? { classes } : {}),
+    controller: anc[anc.length - 1] ?? null,
+  };
+}
+
+/** A device under /devices/virtual (uinput, a software keyboard): no hardware the host could lose. */
+function isVirtualInput(path: string): boolean {
+  return /(^|\/)devices\/virtual\//.test(path);
+}
+
 function readInputs(host: HostRoot, facts: HostImpactFacts, problems: Problems): void {
   const t = text(host, 'proc/bus/input/devices', problems);
-  const out: InputDeviceFact[] = [];
+  const all: InputDeviceFact[] = [];
   if (t !== null) {
     facts.sources.inputs = true;
     for (const d of parseInputDevices(t)) {
-      const anc = pciComponents(d.sysfs);
-      if (!anc.length) continue;
-      out.push({ id: d.sysfs.split('/').pop() ?? '', name: d.name, kind: inputKind(d.name, d.handlers, d.ev), pciAncestors: anc });
+      if (isVirtualInput(d.sysfs)) continue;
+      all.push(inputFact(d.sysfs.split('/').pop() ?? '', d.name, d.sysfs, capabilitiesOf(d.bitmaps), () => inputKindByHandlers(d.name, d.handlers, d.ev)));
     }
   } else {
     const names = list(host, 'sys/class/input', problems);
@@ -472,15 +514,22 @@ function readInputs(host: HostRoot, facts: HostImpactFacts, problems: Problems):
       facts.sources.inputs = true;
       for (const n of names.filter((x) => /^input\d+$/.test(x))) {
         const l = link(host, `sys/class/input/${n}`, problems);
-        const anc = l ? pciComponents(l) : [];
-        if (!anc.length) continue;
+        if (!l || isVirtualInput(l)) continue;
         const name = host.readText(`sys/class/input/${n}/name`);
         const nm = name.state === 'ok' ? name.value.trim() : n;
-        out.push({ id: n, name: nm, kind: inputKind(nm, [], null), pciAncestors: anc });
+        const cap = (f: string): string | undefined => {
+          const r = host.readText(`sys/class/input/${n}/capabilities/${f}`);
+          if (r.state === 'unreadable') problems.push({ path: `sys/class/input/${n}/capabilities/${f}`, code: r.code, message: r.message });
+          return r.state === 'ok' ? r.value.trim() : undefined;
+        };
+        const prop = host.readText(`sys/class/input/${n}/properties`);
+        const bitmaps = { EV: cap('ev'), KEY: cap('key'), REL: cap('rel'), ABS: cap('abs'), PROP: prop.state === 'ok' ? prop.value.trim() : undefined };
+        all.push(inputFact(n, nm, l, capabilitiesOf(bitmaps), () => inputKindByHandlers(nm, [], null)));
       }
     }
   }
-  facts.inputs = out;
+  facts.inputs = all.filter((i) => i.pciAncestors.length > 0);
+  facts.platformInputs = all.filter((i) => i.pciAncestors.length === 0);
 }
 
 // ---------------------------------------------------------------- CPU

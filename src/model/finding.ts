@@ -26,6 +26,12 @@ export interface Finding {
   subjects?: string[];
   /** Grouping for human output, e.g. "cpu", "firmware", "kernel", "vfio", "security", "device". */
   category?: string;
+  /**
+   * The one fact this finding states, with its value, for findings that several commands make about the
+   * same fact (e.g. { id: "kvm", value: "unavailable" }): doctor, check, plan and show never state two
+   * values of one fact id.
+   */
+  fact?: { id: string; value: string };
 }
 
 const ORDER: Record<Severity, number> = { ok: 0, info: 1, warn: 2, fail: 3 };

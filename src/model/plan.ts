@@ -22,8 +22,14 @@ export interface PlanRequest {
   romBar?: RomBarChoice;
   /** The guest will itself assign devices onward (L1 with a virtual IOMMU). */
   nested?: boolean;
-  /** Do not add unrequested group members: report them as blockers instead. */
+  /** Do not add unrequested group members: report them as blockers instead (and do not add slot companions). */
   exact?: boolean;
+  /**
+   * Keep only the named functions of a slot: by default every function of the same domain:bus:device
+   * (a GPU's HDMI audio, a NIC's other ports) is claimed with it (reason 'same-device'), even when it is
+   * in another IOMMU group.
+   */
+  singleFunction?: boolean;
   /** Also write the opt-in allow_unsafe_interrupts line (security downgrade). */
   allowUnsafeInterrupts?: boolean;
   /**
@@ -168,6 +174,13 @@ export interface PlannedGroup {
 export interface PassthroughPlan {
   request: PciAddressString[];
   guest: string | null;
+  /**
+   * false when the plan rests on group facts the inventory does not tell (an imported listing without
+   * IOMMU groups): such a plan is never "ok", whatever its verdict; `assumptions` says what was assumed.
+   */
+  verified: boolean;
+  /** The group facts the plan assumed, one sentence each (empty when every group fact was read). */
+  assumptions: string[];
   /** Every function that must move to vfio-pci (request plus group members), canonical, sorted. */
   claim: PciAddressString[];
   /** Bridges and ports in touched groups: they stay on their host drivers. */

@@ -94,6 +94,8 @@ export interface PlanInput {
   guest?: string;
   force?: boolean;
   exact?: boolean;
+  /** Keep only the named functions of a slot (default: all functions of the slot go together). */
+  singleFunction?: boolean;
   romBar?: RomBarChoice | string;
   nested?: boolean;
   allowUnsafeInterrupts?: boolean;
@@ -394,6 +396,7 @@ export class Session {
         ...(input.guest !== undefined ? { guest: input.guest } : {}),
         force: !!input.force,
         exact: !!input.exact,
+        ...(input.singleFunction ? { singleFunction: true } : {}),
         romBar: romBar as RomBarChoice,
         nested: !!input.nested,
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,
@@ -440,11 +443,11 @@ export class Session {
     const facts = this.hostFacts();
     facts.libvirt.runtime = await this.libvirtRuntime(facts, input.libvirt !== false);
     const inventory = this.inventory();
-    const [{ checkHost, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
+    const [{ checkHost, focusHostFindings, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
     const hostFindings = checkHost(facts, inventory);
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];
-    const hostBlocking = hostFindings.filter((f) => f.severity === 'fail' || f.severity === 'warn');
+    const hostBlocking = focusHostFindings(hostFindings);
     for (const a of addresses) {
       const fs = checkDevice(facts, inventory, a);
       deviceFindings.push(...fs);

@@ -18,6 +18,7 @@ import type { ApplyContext } from '../../src/apply/run.js';
  * 00:03.0 PCIe-to-PCI bridge -> 03:01.0 + 03:02.0 conventional NICs (8139cp), group 3 with the bridge
  * 00:04.0 root port -> 04:00.0 NVMe (nvme) with SR-IOV, group 4
  * 00:05.0 a function with no IOMMU group (ahci)
+ * 00:06.0 the host's console display (bochs-drm, boot VGA), group 6: the GPU is not the host's only display
  */
 export const SPEC: HostSpec = {
   functions: [
@@ -33,6 +34,7 @@ export const SPEC: HostSpec = {
     { address: '0000:00:04.0', vendor: 0x1b36, device: 0x000c, classCode: 0x060400, driver: 'pcieport', iommuGroup: 4, caps: { pcie: { portType: 'root-port' } } },
     { address: '0000:04:00.0', vendor: 0x1b36, device: 0x0010, classCode: 0x010802, driver: 'nvme', iommuGroup: 4, parent: '0000:00:04.0', sriov: { totalVfs: 4, numVfs: 0 }, caps: { pcie: { portType: 'endpoint' } } },
     { address: '0000:00:05.0', vendor: 0x8086, device: 0x2922, classCode: 0x010601, driver: 'ahci', iommuGroup: null },
+    { address: '0000:00:06.0', vendor: 0x1234, device: 0x1111, classCode: 0x030000, driver: 'bochs-drm', iommuGroup: 6, bootVga: true },
   ],
   iommu: 'intel',
 };

@@ -231,12 +231,20 @@ test('no IOMMU on a live host: blocked, remedy by CPU vendor, steps enable it an
   assert.ok(!amd.steps.some((s) => s.id === 'enable-iommu'));
 });
 
-test('imported listing without groups: warns, claims only the request', () => {
+test('imported listing without groups: warns, claims the functions of the slot, unverified', () => {
   const inv = buildInventory([{ addr: '01:00.0', id: '10de:1b81', cls: '030000' }, { addr: '01:00.1', id: '10de:10f0', cls: '040300' }], { iommu: false, importFormat: 'lspci-nn' });
   const p = planPassthrough(inv, req(['01:00.0']), {});
   assert.ok(ids(p).includes('groups-unknown'));
-  assert.deepEqual(p.claim, ['0000:01:00.0']);
-  assert.notEqual(p.verdict, 'blocked');
+  // before: claim was only 01:00.0 (ids= without the audio function)
+  assert.deepEqual(p.claim, ['0000:01:00.0', '0000:01:00.1']);
+  // the listing's only display controller: blocked unless forced (before: not blocked)
+  assert.equal(p.verdict, 'blocked');
+  assert.ok(ids(p).includes('host-impact-last-display'));
+  const forced = planPassthrough(inv, req(['01:00.0'], { force: true }), {});
+  assert.notEqual(forced.verdict, 'blocked');
+  assert.equal(forced.verified, false);
+  assert.ok(ids(forced).includes('plan-unverified'));
+  assert.match(forced.assumptions.join(' '), /0000:01:00\.0, 0000:01:00\.1/);
 });
 
 test('unknown address is a blocker; steps are ordered persistent → initramfs → runtime → guest', () => {

@@ -139,6 +139,31 @@ export interface HostSpec {
   unreadableFiles?: string[];
   /** How unreadable entries are made; default 'eisdir' (works against root too). */
   unreadableMode?: 'eisdir' | 'chmod';
+  /** Input devices: written to proc/bus/input/devices and/or sys/class/input (see InputSpec). */
+  inputs?: InputSpec[];
+  /** Where the input devices appear; default 'both'. */
+  inputsIn?: 'procfs' | 'sysfs' | 'both';
+}
+
+/**
+ * An input device as the kernel shows it. Bitmaps are the hex text of /proc/bus/input/devices B: lines
+ * (same as sys/class/input/inputN/capabilities/*): 64-bit words, most significant first.
+ */
+export interface InputSpec {
+  /** "input3" */
+  id: string;
+  name: string;
+  /** Parent device path under sys/, without the trailing input/inputN, e.g.
+   *  "devices/pci0000:00/0000:00:14.0/usb1/1-2/1-2:1.0/0003:046D:C31C.0001" (the USB interface). */
+  parent: string;
+  /** I: line fields; default Bus=0003 */
+  bus?: string;
+  handlers?: string[];
+  ev: string;
+  key?: string;
+  rel?: string;
+  abs?: string;
+  prop?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -804,6 +829,41 @@ export function buildHostTree(dir: string, spec: HostSpec): void {
     mkdir(path.join(root, 'dev/vfio'));
     writeText(path.join(root, 'dev/vfio/vfio'), '');
     for (const g of vfioGroups) writeText(path.join(root, 'dev/vfio', String(g)), '');
+  }
+
+  // Input devices
+  if (spec.inputs?.length) {
+    const where = spec.inputsIn ?? 'both';
+    if (where !== 'sysfs') {
+      const blocks = spec.inputs.map((d) => [
+        `I: Bus=${d.bus ?? '0003'} Vendor=0000 Product=0000 Version=0000`,
+        `N: Name="${d.name}"`,
+        `P: Phys=${d.id}`,
+        `S: Sysfs=/${d.parent}/input/${d.id}`,
+        'U: Uniq=',
+        `H: Handlers=${(d.handlers ?? ['event0']).join(' ')} `,
+        `B: PROP=${d.prop ?? '0'}`,
+        `B: EV=${d.ev}`,
+        ...(d.key !== undefined ? [`B: KEY=${d.key}`] : []),
+        ...(d.rel !== undefined ? [`B: REL=${d.rel}`] : []),
+        ...(d.abs !== undefined ? [`B: ABS=${d.abs}`] : []),
+        '',
+      ].join('\n'));
+      const p = path.join(root, 'proc/bus/input/devices');
+      mkdir(path.dirname(p));
+      writeText(p, `${blocks.join('\n')}\n`);
+    }
+    if (where !== 'procfs') {
+      mkdir(path.join(sys, 'class/input'));
+      for (const d of spec.inputs) {
+        const dir = path.join(sys, safeKey(d.parent), 'input', d.id);
+        mkdir(path.join(dir, 'capabilities'));
+        writeText(path.join(dir, 'name'), `${d.name}\n`);
+        writeText(path.join(dir, 'properties'), `${d.prop ?? '0'}\n`);
+        for (const [k, v] of [['ev', d.ev], ['key', d.key ?? '0'], ['rel', d.rel ?? '0'], ['abs', d.abs ?? '0']] as const) writeText(path.join(dir, 'capabilities', k), `${v}\n`);
+        link(path.join(sys, 'class/input', d.id), path.relative(path.join(sys, 'class/input'), dir));
+      }
+    }
   }
 
   // Extra entries

@@ -19,6 +19,7 @@ export interface PlanCliOptions {
   guest?: string;
   force?: boolean;
   exact?: boolean;
+  singleFunction?: boolean;
   romBar?: string;
   nested?: boolean;
   allowUnsafeInterrupts?: boolean;
@@ -32,6 +33,7 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--guest <name>', 'the libvirt guest the functions are for')
     .option('--force', 'accept host-impact blockers (the host loses what the plan lists)')
     .option('--exact', 'do not add IOMMU group members that were not named: block instead')
+    .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
     .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
     .option('--nested', 'the guest assigns devices onward: give it a virtual IOMMU')
     .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)')
@@ -52,6 +54,7 @@ export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCli
     ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
     force: !!opts.force,
     exact: !!opts.exact,
+    ...(opts.singleFunction ? { singleFunction: true } : {}),
     romBar: opts.romBar ?? 'auto',
     nested: !!opts.nested,
     allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
@@ -87,7 +90,9 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
   const c = ctx.c;
   const inv = ctx.inventory();
   const byAddr = new Map(inv.functions.map((f) => [f.address as string, f]));
-  const verdict = plan.verdict === 'blocked' ? c.red(c.bold('BLOCKED')) : plan.verdict === 'warn' ? c.yellow(c.bold('OK with warnings')) : c.green(c.bold('OK'));
+  const verdict = plan.verdict === 'blocked' ? c.red(c.bold('BLOCKED'))
+    : !plan.verified ? c.yellow(c.bold('UNVERIFIED (group facts assumed)'))
+      : plan.verdict === 'warn' ? c.yellow(c.bold('OK with warnings')) : c.green(c.bold('OK'));
   const out: string[] = [];
   out.push(`plan${plan.guest ? ` for guest ${c.bold(plan.guest)}` : ''}: ${plan.request.map(shortAddr).join(' ')}  ->  ${verdict}`);
   out.push('');
@@ -99,6 +104,11 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
       return [f.address, f.iommuGroup === null ? '-' : String(f.iommuGroup), f.driver ?? '-', fn ? deviceName(fn) : `[${f.vendorId}:${f.deviceId}]`, reason[f.reason] ?? f.reason];
     });
     out.push(renderTable(['address', 'group', 'driver now', 'device', 'why'], rows, c).trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+    out.push('');
+  }
+  if (plan.assumptions.length) {
+    out.push(c.bold('assumed (not in the listing):'));
+    for (const a of plan.assumptions) out.push(`  ${a}`);
     out.push('');
   }
   if (plan.hostSide.length) {

@@ -542,15 +542,15 @@ export class Session {
   }
 
   /** Bind the whole claim of a plan to vfio-pci now (and, with `persist`, keep it across reboots). */
-  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean }): Promise<Change> {
-    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address' });
+  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean }): Promise<Change> {
+    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}) });
     const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim);
     return this.change('bind', c.plan.claim, c, (s) => RUNTIME_IDS(s) || (!!input.persist && PERSIST_IDS.has(s.id)), bind ? { bind } : {});
   }
 
   /** Keep the whole claim on vfio-pci across reboots (per address, or by ID). */
-  async changePersist(input: { addresses: string[]; byId?: boolean; force?: boolean }): Promise<Change> {
-    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: input.byId ? 'id' : 'address' });
+  async changePersist(input: { addresses: string[]; byId?: boolean; force?: boolean; singleFunction?: boolean }): Promise<Change> {
+    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: input.byId ? 'id' : 'address', ...(input.singleFunction ? { singleFunction: true } : {}) });
     return this.change('persist', c.plan.claim, c, (s) => PERSIST_IDS.has(s.id));
   }
 
@@ -657,11 +657,11 @@ export class Session {
   }
 
   /** Give a guest the whole IOMMU groups of `addresses`, one managed hostdev per claimed function. */
-  async changeAttach(input: { guest: string; addresses: string[]; effects: Effects; exact?: boolean; force?: boolean; romBar?: RomBarChoice | string }): Promise<Change> {
+  async changeAttach(input: { guest: string; addresses: string[]; effects: Effects; exact?: boolean; force?: boolean; romBar?: RomBarChoice | string; singleFunction?: boolean }): Promise<Change> {
     canonical(input.addresses, 'vfioctl attach GUEST 01:00.0');
     const { target, live, guests } = await this.loadTarget(input.guest, input.effects);
     this.cache.guests = Promise.resolve(guests);
-    const c = await this.composed({ addresses: input.addresses, guest: input.guest, exact: !!input.exact, force: !!input.force, romBar: input.romBar ?? 'auto', withGuests: true });
+    const c = await this.composed({ addresses: input.addresses, guest: input.guest, exact: !!input.exact, force: !!input.force, romBar: input.romBar ?? 'auto', withGuests: true, ...(input.singleFunction ? { singleFunction: true } : {}) });
     if (c.plan.verdict === 'blocked') return this.change('attach', [input.guest, ...c.plan.claim], c, () => false);
     const set = (await libvirtGuests()).planHostdevAttach(c.plan, target, live, input.effects);
     const step = c.plan.steps.find((s) => s.id === 'attach-hostdevs');

@@ -94,6 +94,28 @@ describe('vfioctl bind / release / status (CLI, kernel-like fake)', () => {
     }
   });
 
+  it('bind and persist take the other functions of a card in another IOMMU group; --single-function keeps one', async () => {
+    // the GPU's audio function in a group of its own (ACS splits it off)
+    const spec = { ...SPEC, functions: SPEC.functions.map((f) => (f.address === '0000:02:00.1' ? { ...f, iommuGroup: 7 } : f)) };
+    const t = makeTempHostTree({ ...spec, files: DEBIAN });
+    try {
+      const both = (await runCli(['bind', '02:00.0', '--dry-run', '--json', '--root', t.root])).json<{ claim: string[] }>();
+      assert.deepEqual(both.claim, ['0000:02:00.0', '0000:02:00.1'], 'bind: the card goes together');
+      const one = await runCli(['bind', '02:00.0', '--single-function', '--dry-run', '--json', '--root', t.root]);
+      assert.deepEqual(one.json<{ claim: string[] }>().claim, ['0000:02:00.0'], `bind --single-function: ${one.stdout}`);
+      // persist: the addresses the boot-time files name
+      const named = async (extra: string[]): Promise<string[]> => {
+        const r = await runCli(['persist', '02:00.0', ...extra, '--dry-run', '--json', '--root', t.root]);
+        const files = r.json<{ files: { after: string | null }[] }>().files;
+        return [...new Set(files.flatMap((f) => f.after?.match(/0000:02:00\.[0-7]/g) ?? []))].sort();
+      };
+      assert.deepEqual(await named([]), ['0000:02:00.0', '0000:02:00.1'], 'persist: the card goes together');
+      assert.deepEqual(await named(['--single-function']), ['0000:02:00.0'], 'persist --single-function');
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('release --to with a name that is not a driver is refused before anything touches sysfs (exit 2)', async () => {
     const t = tree();
     try {

@@ -99,14 +99,15 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--exact', 'do not add group members that were not named: refuse instead')
     .option('--force', 'accept host-impact blockers (the host loses what the plan lists)')
+    .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
     .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
     .description('assign PCI functions to a libvirt guest: whole IOMMU groups, one <hostdev> per function')
     .action(
-      action(ctx, async (guest: string, inputs: string[], opts: ChangeOptions & { exact?: boolean; force?: boolean; romBar?: string }) => {
+      action(ctx, async (guest: string, inputs: string[], opts: ChangeOptions & { exact?: boolean; force?: boolean; romBar?: string; singleFunction?: boolean }) => {
         const addresses = parseAddresses(inputs);
         if (!opts.dryRun) ctx.session().assertMutable();
         const effects = effectsOf(opts);
-        const change = await ctx.session().changeAttach({ guest, addresses, effects, exact: !!opts.exact, force: !!opts.force, romBar: opts.romBar ?? 'auto' });
+        const change = await ctx.session().changeAttach({ guest, addresses, effects, exact: !!opts.exact, force: !!opts.force, romBar: opts.romBar ?? 'auto', singleFunction: !!opts.singleFunction });
         const plan = change.plan!;
         const target = change.hostdev?.target;
         const virsh = ctx.session().virsh();

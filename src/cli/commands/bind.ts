@@ -43,13 +43,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--force', 'bind even when the plan is blocked by host-impact findings (the plan says which)')
     .option('--timeout <ms>', 'how long to wait for a driver to bind (default 10000)')
     .option('--persist', 'also keep the binding across reboots (as `vfioctl persist`)')
+    .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
-        const o = opts as MutatingOptions & { persist?: boolean };
+        const o = opts as MutatingOptions & { persist?: boolean; singleFunction?: boolean };
         const addresses = parseAddresses(inputs);
         assertMutableHost(ctx, o);
         const s = ctx.session();
-        const change = await s.changeBind({ addresses, force: !!o.force, persist: !!o.persist });
+        const change = await s.changeBind({ addresses, force: !!o.force, persist: !!o.persist, singleFunction: !!o.singleFunction });
         const base = { version: 1, dryRun: !!o.dryRun, verdict: change.verdict, claim: change.claim, findings: change.findings };
         if (change.verdict === 'blocked') {
           if (ctx.json) ctx.printJson({ ...base, result: null });

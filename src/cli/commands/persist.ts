@@ -20,12 +20,13 @@ export function register(program: Command, ctx: CliContext): void {
     .description('keep functions on vfio-pci across reboots: per address (udev rule + early unit, or driverctl) or --by-id (modprobe.d ids=, or vfio-pci.ids= on the kernel command line when vfio-pci is built into the kernel), softdeps, initramfs')
     .option('--by-id', 'persist by vendor:device ID (binds every identical card); refused when another function has the same ID; with vfio-pci built in, edits the kernel command line (reboot needed)')
     .option('--force', 'persist even when the plan is blocked by host-impact findings (the plan says which)')
+    .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
-        const o = opts as ConfigOptions & { byId?: boolean };
+        const o = opts as ConfigOptions & { byId?: boolean; singleFunction?: boolean };
         const addresses = parseAddresses(inputs);
         assertMutableHost(ctx, o);
-        const change = await ctx.session().changePersist({ addresses, byId: !!o.byId, force: !!o.force });
+        const change = await ctx.session().changePersist({ addresses, byId: !!o.byId, force: !!o.force, singleFunction: !!o.singleFunction });
         if (change.verdict === 'blocked') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, command: 'persist', verdict: change.verdict, claim: change.claim, findings: change.findings, result: null });
           return reportBlocked(ctx, change.findings, `${inputs.join(' ')}${o.byId ? ' --by-id' : ''}`);

@@ -4,7 +4,7 @@
  */
 import { formatPciAddress, requirePciAddress } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
-import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { type IommuGroup, type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 
 /** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
 export function deviceName(f: PciFunction): string {
@@ -37,6 +37,8 @@ export function groupView(g: IommuGroup, byAddr: Map<string, PciFunction>) {
         deviceId: f?.deviceId ?? null,
         name: f ? deviceName(f) : null,
         driver: f?.driver ?? null,
+        // driver null is "no driver" unless this says it was not read
+        unknown: f ? [factUnknown(f, 'driver')].filter((u) => u !== null) : [],
       };
     }),
   };

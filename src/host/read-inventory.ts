@@ -273,7 +273,7 @@ function unknownFacts(address: string, unreadable: Map<string, string>, configSi
     const why = unreadable.get(attr);
     if (why) out.push(unknownFact(address, fact, why));
   }
-  const configWhy = unreadable.get('config') ?? (configSize !== null && configSize < 0x100 ? `config is ${configSize} bytes (read without root?)` : null);
+  const configWhy = unreadable.get('config') ?? (configSize !== null && configSize < 0x100 ? `config is only ${configSize} bytes: read without root?` : null);
   if (configWhy) {
     if (caps.headerType === null) out.push(unknownFact(address, 'multifunction', configWhy));
     out.push(unknownFact(address, 'flr', configWhy), unknownFact(address, 'capabilities', configWhy));

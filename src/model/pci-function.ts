@@ -107,7 +107,7 @@ export function factSource(address: string, fact: FunctionFact): string {
   switch (fact) {
     case 'driver': return `${dev}/driver`;
     case 'driverOverride': return `${dev}/driver_override`;
-    case 'iommuGroup': return `${dev}/iommu_group (sys/kernel/iommu_groups)`;
+    case 'iommuGroup': return `sys/kernel/iommu_groups (${dev}/iommu_group)`;
     case 'numaNode': return `${dev}/numa_node`;
     case 'parentChain': return `${dev} (the device link's path through its bridges)`;
     case 'multifunction': return `${dev}/config (header)`;

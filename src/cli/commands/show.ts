@@ -83,6 +83,8 @@ function renderShow(
   const w = Math.max(...rows.map(([k]) => k.length));
   let out = rows.map(([k, v]) => `${c.bold(k.padEnd(w))}  ${v}`).join('\n') + '\n';
   out += `\n${c.bold('topology')} ${f.rootBus ?? ''}\n`;
+  const chain = factUnknown(f, 'parentChain');
+  if (chain) out += `  parent bridges ${unknownText(chain)}\n`;
   topology.forEach((t, i) => {
     out += `${'  '.repeat(i + 1)}${shortAddr(t.address)} ${t.name ?? ''}${t.portType ? c.dim(` [${t.portType}${t.acs === null ? '' : t.acs ? ', ACS' : ', no ACS'}]`) : ''}\n`;
   });

@@ -114,8 +114,10 @@ export interface TopologyHop {
   class: string | null;
   name: string | null;
   portType: PciePortType | null;
-  /** ACS isolating on this hop; null when the function has no ACS capability (or is unknown) */
+  /** ACS isolating on this hop; null when the function has no ACS capability, or when `unknown` says it was not read */
   acs: boolean | null;
+  /** the function's `unknown` entries that leave `acs` (and `portType`) unknown: capabilities not read; additive */
+  unknown: UnknownFact[];
 }
 
 export interface ShowReport extends LegacyVersion {

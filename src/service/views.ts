@@ -55,6 +55,9 @@ export function findFunction(inv: PciInventory, input: string): PciFunction {
   return f;
 }
 
+/** The facts that leave a function's ACS unknown. */
+const ACS_FACTS = new Set(['capabilities', 'capabilities.extended', 'capabilities.details']);
+
 /** `ls --json` */
 export function inventoryReport(inv: PciInventory) {
   return { version: 1 as const, source: inv.source, iommu: inv.iommu, functions: inv.functions, problems: inv.problems };
@@ -73,7 +76,9 @@ export function showReport(inv: PciInventory, input: string) {
   const group = f.iommuGroup === null ? null : (inv.groups.find((g) => g.id === f.iommuGroup) ?? null);
   const path = [...f.parentChain, f.address].map((a) => {
     const x = byAddr.get(a);
-    return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null };
+    // acs null is "no ACS capability" unless `unknown` says the capabilities holding it were not read
+    const unknown = x ? x.unknown.filter((u) => ACS_FACTS.has(u.fact)) : [];
+    return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null, unknown };
   });
   return { version: 1 as const, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path } };
 }

@@ -75,8 +75,12 @@ test('show on a short config tree: FLR unknown (config is only 64 bytes); on the
   cleanups.push(short.cleanup);
   const r = await runCli(['show', '02:00.0', '--root', short.root], { env: noIds });
   assert.match(row(r.stdout, 'flr'), /unknown \(config is only 64 bytes: read without root\?; read from sys\/bus\/pci\/devices\/0000:02:00\.0\/config \(capabilities\)\)/);
-  const j = (await runCli(['show', '02:00.0', '--json', '--root', short.root], { env: noIds })).json<{ function: Fn }>();
+  const j = (await runCli(['show', '02:00.0', '--json', '--root', short.root], { env: noIds })).json<{ function: Fn; topology: { path: { address: string; acs: boolean | null; unknown?: { fact: string }[] }[] } }>();
   assert.deepEqual(j.function.unknown.map((x) => x.fact).sort(), ['capabilities', 'flr']);
+  const hop = j.topology.path.find((h) => h.address === '0000:02:00.0')!;
+  assert.equal(hop.acs, null);
+  assert.deepEqual(hop.unknown?.map((x) => x.fact), ['capabilities'], 'its ACS is unknown, not absent');
+  assert.deepEqual(j.topology.path.find((h) => h.address === '0000:00:1b.0')!.unknown, [], 'the port above was read in full');
   const ls = (await runCli(['ls', '--root', short.root], { env: noIds })).stdout;
   assert.match(ls.split('\n').find((l) => l.startsWith('02:00.0'))!, /flr\?/);
 });

@@ -37,7 +37,7 @@ function renderShow(
   f: PciFunction,
   inv: PciInventory,
   group: GroupView | null,
-  topology: { address: string; name: string | null; portType: string | null; acs: boolean | null }[],
+  topology: { address: string; name: string | null; portType: string | null; acs: boolean | null; unknown: { fact: string }[] }[],
   ctx: CliContext,
 ): string {
   const c = ctx.c;
@@ -86,7 +86,7 @@ function renderShow(
   const chain = factUnknown(f, 'parentChain');
   if (chain) out += `  parent bridges ${unknownText(chain)}\n`;
   topology.forEach((t, i) => {
-    out += `${'  '.repeat(i + 1)}${shortAddr(t.address)} ${t.name ?? ''}${t.portType ? c.dim(` [${t.portType}${t.acs === null ? '' : t.acs ? ', ACS' : ', no ACS'}]`) : ''}\n`;
+    out += `${'  '.repeat(i + 1)}${shortAddr(t.address)} ${t.name ?? ''}${t.portType ? c.dim(` [${t.portType}${t.acs !== null ? (t.acs ? ', ACS' : ', no ACS') : t.unknown.length ? ', ACS ?' : ''}]`) : t.unknown.length ? c.dim(' [capabilities ?]') : ''}\n`;
   });
   if (group) {
     out += `\n${c.bold(`group ${group.id}`)} (${group.isolation})\n`;

@@ -481,7 +481,8 @@ function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add:
       subjects: [a],
       category: 'device',
     });
-  } else if (fn.resetMethods === null && caps.standardReadable && !fn.flr && !(caps.pm?.noSoftReset ?? false)) {
+  } else if (fn.resetMethods === null && caps.standardReadable && !fn.flr && !(caps.pm && !caps.pm.noSoftReset)) {
+    // PM reset works when the PM capability has No_Soft_Reset clear (as doctor's resetMethods reads it)
     add({
       id: 'no-function-reset',
       severity: 'warn',

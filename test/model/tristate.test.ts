@@ -15,6 +15,7 @@ import { makeTempHostTree } from '../support/host-tree.js';
 import { desktopGpu } from '../support/topologies.js';
 import { HostRoot } from '../../src/host/host-root.js';
 import { readInventory } from '../../src/host/read-inventory.js';
+import { buildInventory } from '../support/inventory-builder.js';
 
 const dir = path.resolve(import.meta.dirname, '../fixtures/listings');
 const load = (name: string) => importListing(fs.readFileSync(path.join(dir, name), 'utf8'), name, null);
@@ -106,4 +107,14 @@ test('plan on a tree with a short config and no reset_method: reset unknown warn
   const f = p.findings.find((x) => x.id === 'reset-unknown');
   assert.ok(f, p.findings.map((x) => x.id).join(' '));
   assert.match(f.summary, /64 bytes/);
+});
+
+test('plan on known facts: no FLR and a PM capability with No_Soft_Reset set warns no-function-reset; with it clear (PM reset works) it does not', () => {
+  const inv = buildInventory([{ addr: '03:00.0', id: '8086:10d3', cls: '020000', group: 7, bus: 'pcie-noflr', resetMethods: null }]);
+  const f = inv.functions[0]!;
+  f.capabilities.pm = { version: 3, d1: false, d2: false, noSoftReset: true, powerState: 'D0' };
+  assert.ok(planPassthrough(inv, { addresses: [A('0000:03:00.0')] }).findings.some((x) => x.id === 'no-function-reset'), 'no FLR, no PM reset: warned');
+  f.capabilities.pm = { ...f.capabilities.pm, noSoftReset: false };
+  const p = planPassthrough(inv, { addresses: [A('0000:03:00.0')] });
+  assert.ok(!p.findings.some((x) => x.id === 'no-function-reset' || x.id === 'reset-unknown'), p.findings.map((x) => x.id).join(' '));
 });

@@ -1,6 +1,6 @@
 /** Short human descriptions of functions and groups, shared by ls, groups, show and the other commands. */
 import { formatShortAddress, pciAddressOf } from '../model/pci-address.js';
-import type { PciFunction, PciInventory } from '../model/pci-function.js';
+import { type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 import { importFactUnknown } from '../model/import-facts.js';
 
 export function shortAddr(addr: string): string {
@@ -15,7 +15,7 @@ export { deviceName, acsEnabled } from '../service/views.js';
 import { acsEnabled } from '../service/views.js';
 
 export function driverText(f: PciFunction, inv: PciInventory): string {
-  if (importFactUnknown(inv, 'drivers in use', f.address)) return '?';
+  if (factUnknown(f, 'driver') || importFactUnknown(inv, 'drivers in use', f.address)) return '?';
   const d = f.driver ?? '-';
   return f.driverOverride && f.driverOverride !== f.driver ? `${d} (override ${f.driverOverride})` : d;
 }
@@ -25,8 +25,11 @@ export function flags(f: PciFunction): string[] {
   if (f.isBridge) out.push('bridge');
   if (f.multifunction) out.push('multifunction');
   if (f.bootVga) out.push('boot-vga');
-  if (f.hasRom) out.push('rom');
-  if (f.flr) out.push('flr');
+  // a fact not read shows as "NAME?", never as its absence
+  if (factUnknown(f, 'hasRom')) out.push('rom?');
+  else if (f.hasRom) out.push('rom');
+  if (factUnknown(f, 'flr')) out.push('flr?');
+  else if (f.flr) out.push('flr');
   if (f.capabilities.acs) out.push(acsEnabled(f) ? 'acs' : 'acs-off');
   if (f.sriov) out.push(`sriov ${f.sriov.numVfs}/${f.sriov.totalVfs}`);
   if (f.physfn) out.push(`vf-of ${shortAddr(f.physfn)}`);

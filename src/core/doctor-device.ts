@@ -6,7 +6,7 @@
  */
 import type { Evidence, Finding, Severity } from '../model/finding.js';
 import type { HostFacts, IomemEntry } from '../model/host-facts.js';
-import type { PciFunction, PciInventory } from '../model/pci-function.js';
+import { type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 import { type PciAddressString, pciAddressOf } from '../model/pci-address.js';
 import { groupEndpoints } from '../model/groups.js';
 import { hostCriticalClass, isDisplayClass, isVgaClass } from '../model/pci-class.js';
@@ -143,7 +143,11 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
   const rEv = [ev(r.from === 'reset_method' ? attr(address, 'reset_method') : attr(address, 'config'), r.from === 'unknown' ? '(capabilities not readable)' : r.methods.join(' ') || '(none)')];
   const functionLevel = r.methods.filter((m) => m !== 'bus');
   if (r.from === 'unknown') {
-    out.push(devFinding(address, 'device-reset', 'info', 'reset capability unknown: config space could not be read (run as root)', rEv));
+    // unknown is not "ok": it warns, and names what would tell
+    const u = factUnknown(fn, 'flr');
+    out.push(devFinding(address, 'device-reset', 'warn', `reset capability unknown: ${u ? u.reason : 'config space could not be read (run as root)'}`, rEv, {
+      remedy: `read ${u?.source ?? attr(address, 'config')} as root (or ${attr(address, 'reset_method')}, kernel 5.15 or later)`,
+    }));
   } else if (!r.methods.length) {
     out.push(devFinding(address, 'device-reset', 'warn', 'no reset mechanism: the device keeps its state between guests and may fail on a second guest start', rEv, {
       detail: 'vfio-pci resets a device when it is opened and released; without FLR, PM or bus reset the guest sees whatever the previous user left.',
@@ -159,7 +163,12 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
   }
 
   // ----- expansion ROM -----
-  if (fn.hasRom) {
+  const romUnknown = factUnknown(fn, 'hasRom');
+  if (romUnknown) {
+    out.push(devFinding(address, 'device-rom', 'info', `whether it has an expansion ROM is unknown (${romUnknown.reason})`, [ev(romUnknown.source, 'unknown')], {
+      remedy: `check ${romUnknown.source} on the host`,
+    }));
+  } else if (fn.hasRom) {
     out.push(devFinding(address, 'device-rom', 'info', 'has an expansion ROM: the guest firmware runs it at boot', [ev(attr(address, 'rom'), 'present')], {
       detail: 'GPUs need their ROM for the guest firmware to show a screen. For other devices a ROM may slow or break guest boot: mask it with <rom bar=\'off\'/> inside the <hostdev>.',
     }));

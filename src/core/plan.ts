@@ -10,7 +10,7 @@
 import type { Finding, Severity } from '../model/finding.js';
 import { worstSeverity } from '../model/finding.js';
 import { type PciAddressString, comparePciAddressStrings, deviceKey, pciAddressOf } from '../model/pci-address.js';
-import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { type IommuGroup, type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 import { isDisplayClass } from '../model/pci-class.js';
 import type { CpuVendor } from '../model/host-impact.js';
 import {
@@ -363,7 +363,9 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     const fn = fns.get(a);
     let romBar: ClaimedFunction['romBar'] = null;
     if (fn) {
-      if (romChoice === 'off' && fn.hasRom) romBar = 'off';
+      // a ROM not read: an explicit --rom-bar is the user's decision; auto leaves libvirt's default (see deviceFindings)
+      if (factUnknown(fn, 'hasRom')) romBar = romChoice === 'auto' ? null : romChoice;
+      else if (romChoice === 'off' && fn.hasRom) romBar = 'off';
       else if (romChoice === 'on' && fn.hasRom) romBar = 'on';
       else if (romChoice === 'auto' && fn.hasRom && !isDisplayClass(fn.class)) romBar = 'off';
       deviceFindings(fn, romBar, add);
@@ -455,6 +457,19 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   }
   // softdeps: the host driver each function has, or had before vfioctl bound it (bridges' pcieport never)
   const hostDrivers = [...new Set(claim.map((a) => (fns.get(a)?.driver === VFIO_DRIVER ? context.originalDrivers?.[a] : fns.get(a)?.driver)).filter((d): d is string => !!d && d !== VFIO_DRIVER && d !== 'pcieport'))].sort();
+  const driverUnknown = claim.filter((a) => { const f = fns.get(a); return !!f && !!factUnknown(f, 'driver'); });
+  if (driverUnknown.length) {
+    const u = factUnknown(fns.get(driverUnknown[0]!)!, 'driver')!;
+    add({
+      id: 'driver-unknown',
+      severity: 'warn',
+      summary: `the host drivers of ${driverUnknown.join(', ')} are unknown (${u.reason}): the plan cannot say which drivers they leave, nor order vfio-pci before them at boot (softdep)`,
+      evidence: driverUnknown.map((a) => ({ source: factUnknown(fns.get(a)!, 'driver')!.source, value: 'unknown' })),
+      remedy: 'import an `lspci -nnk` listing (it shows "Kernel driver in use"), or plan on the host itself',
+      subjects: driverUnknown,
+      category: 'binding',
+    });
+  }
   if (request.allowUnsafeInterrupts) {
     add({
       id: 'unsafe-interrupts',
@@ -537,7 +552,23 @@ function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add:
       category: 'device',
     });
   }
-  if (fn.resetMethods !== null && fn.resetMethods.length === 0) {
+  const resetUnknown = factUnknown(fn, 'resetMethods');
+  const flrUnknown = factUnknown(fn, 'flr') ?? (caps.standardReadable ? null : { reason: 'the capabilities were not read', source: `sys/bus/pci/devices/${a}/config (capabilities)` });
+  if (fn.resetMethods === null && flrUnknown) {
+    // neither the kernel's reset_method nor the capabilities were read: unknown, never "ok"
+    add({
+      id: 'reset-unknown',
+      severity: 'warn',
+      summary: `${label}: whether it can be reset between guests is unknown (${flrUnknown.reason}): it may keep its state or fail after the first guest shutdown`,
+      evidence: [
+        { source: resetUnknown?.source ?? `sys/bus/pci/devices/${a}/reset_method`, value: resetUnknown ? `unknown (${resetUnknown.reason})` : 'not available' },
+        { source: flrUnknown.source, value: `unknown (${flrUnknown.reason})` },
+      ],
+      remedy: `read ${flrUnknown.source} as root on the host (vfioctl plan there, or vfioctl show ${a}), or cat ${`sys/bus/pci/devices/${a}/reset_method`} (kernel 5.15 or later)`,
+      subjects: [a],
+      category: 'device',
+    });
+  } else if (fn.resetMethods !== null && fn.resetMethods.length === 0) {
     add({
       id: 'no-reset-method',
       severity: 'warn',
@@ -547,7 +578,8 @@ function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add:
       subjects: [a],
       category: 'device',
     });
-  } else if (fn.resetMethods === null && caps.standardReadable && !fn.flr && !(caps.pm?.noSoftReset ?? false)) {
+  } else if (fn.resetMethods === null && caps.standardReadable && !fn.flr && !(caps.pm && !caps.pm.noSoftReset)) {
+    // PM reset works when the PM capability has No_Soft_Reset clear (as doctor's resetMethods reads it)
     add({
       id: 'no-function-reset',
       severity: 'warn',
@@ -557,7 +589,20 @@ function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add:
       category: 'device',
     });
   }
-  if (fn.hasRom) {
+  const romUnknown = factUnknown(fn, 'hasRom');
+  if (romUnknown) {
+    add({
+      id: 'rom-unknown',
+      severity: 'info',
+      summary: romBar === null
+        ? `whether ${label} has an expansion ROM is unknown (${romUnknown.reason}): its ROM BAR is left to libvirt's default`
+        : `whether ${label} has an expansion ROM is unknown (${romUnknown.reason}): <rom bar='${romBar}'/> as --rom-bar asks`,
+      evidence: [{ source: romUnknown.source, value: `unknown (${romUnknown.reason})` }],
+      remedy: `check ${romUnknown.source} on the host; pass --rom-bar off to hide a ROM from the guest, --rom-bar on to keep it`,
+      subjects: [a],
+      category: 'device',
+    });
+  } else if (fn.hasRom) {
     add({
       id: 'expansion-rom',
       severity: 'info',

@@ -11,7 +11,7 @@ import { decodeConfigSpace, decodeHeaderIds, emptyCapabilities } from '../model/
 import { isBridgeClass } from '../model/pci-class.js';
 import { assembleGroup } from '../model/groups.js';
 import type { PciIds } from '../model/pci-ids.js';
-import type { AttributeProblem, IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { type AttributeProblem, type FunctionFact, type IommuGroup, type PciFunction, type PciInventory, type UnknownFact, unknownFact } from '../model/pci-function.js';
 
 const ROOT_BUS = /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/;
 const OPTIONAL_ATTRS = ['boot_vga', 'reset_method', 'd3cold_allowed', 'power_state', 'numa_node', 'driver_override'] as const;
@@ -94,6 +94,8 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
   }
   const { dir, linkParts } = resolved.value;
   const fnProblems: AttributeProblem[] = [];
+  /** attributes present but unreadable: attribute -> why */
+  const unreadable = new Map<string, string>();
   const listing = host.listAttrsIn(dir);
   if (listing.state !== 'ok') {
     problems.push({ path: host.pciDeviceRel(addr), code: listing.state === 'absent' ? 'ENOENT' : listing.code, message: listing.state === 'absent' ? `${address}: device directory is missing` : listing.message });
@@ -113,6 +115,7 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     const r = host.readAttrIn(dir, attr);
     if (r.state === 'unreadable') {
       fnProblems.push({ attribute: attr, code: r.code, message: `${attr} is unreadable: ${r.message}` });
+      unreadable.set(attr, `${attr} is unreadable (${r.code})`);
       return null;
     }
     return trimmed(r);
@@ -122,6 +125,7 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     const r = host.linkAttrIn(dir, attr);
     if (r.state === 'unreadable') {
       fnProblems.push({ attribute: attr, code: r.code, message: `${attr} link is unreadable: ${r.message}` });
+      unreadable.set(attr, `the ${attr} link is unreadable (${r.code})`);
       return null;
     }
     return r.state === 'ok' ? r.value : null;
@@ -133,9 +137,13 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
   if (present.has('config')) {
     const r = host.readAttrIn(dir, 'config', null);
     if (r.state === 'ok') configBytes = r.value as Buffer;
-    else if (r.state === 'unreadable') fnProblems.push({ attribute: 'config', code: r.code, message: `config is unreadable: ${r.message}` });
+    else if (r.state === 'unreadable') {
+      fnProblems.push({ attribute: 'config', code: r.code, message: `config is unreadable: ${r.message}` });
+      unreadable.set('config', `config is unreadable (${r.code})`);
+    }
   } else {
     fnProblems.push({ attribute: 'config', code: 'ENOENT', message: 'config is missing' });
+    unreadable.set('config', 'config is missing');
   }
   const capabilities = configBytes ? decodeConfigSpace(configBytes) : emptyCapabilities(0);
   const header = configBytes ? decodeHeaderIds(configBytes) : null;
@@ -202,6 +210,7 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
   }
 
   const missing = OPTIONAL_ATTRS.filter((a) => !present.has(a));
+  const unknown = unknownFacts(address, unreadable, configBytes?.length ?? null, capabilities);
   const v = parseInt(vendorId, 16);
   const d = parseInt(deviceId, 16);
   const c = parseInt(cls, 16);
@@ -243,7 +252,35 @@ function readFunction(host: HostRoot, addr: PciAddress, ids: PciIds | null, prob
     capabilities,
     missing: [...missing],
     problems: fnProblems,
+    unknown,
   };
+}
+
+/** The attribute each fact is read from (the config space is handled on its own). */
+const FACT_ATTRS: [string, FunctionFact][] = [
+  ['driver', 'driver'], ['driver_override', 'driverOverride'], ['iommu_group', 'iommuGroup'], ['numa_node', 'numaNode'],
+  ['boot_vga', 'bootVga'], ['reset_method', 'resetMethods'], ['d3cold_allowed', 'd3coldAllowed'], ['power_state', 'powerState'],
+];
+
+/**
+ * What this function's files did not tell: an unreadable attribute leaves its fact unknown; a config
+ * space that is unreadable or short leaves the header (multifunction), FLR and the capabilities unknown.
+ * An attribute that is absent is not unknown: the kernel has nothing to say there (`missing`).
+ */
+function unknownFacts(address: string, unreadable: Map<string, string>, configSize: number | null, caps: PciFunction['capabilities']): UnknownFact[] {
+  const out: UnknownFact[] = [];
+  for (const [attr, fact] of FACT_ATTRS) {
+    const why = unreadable.get(attr);
+    if (why) out.push(unknownFact(address, fact, why));
+  }
+  const configWhy = unreadable.get('config') ?? (configSize !== null && configSize < 0x100 ? `config is only ${configSize} bytes: read without root?` : null);
+  if (configWhy) {
+    if (caps.headerType === null) out.push(unknownFact(address, 'multifunction', configWhy));
+    out.push(unknownFact(address, 'flr', configWhy), unknownFact(address, 'capabilities', configWhy));
+  } else if (caps.pcie && !caps.extendedReadable) {
+    out.push(unknownFact(address, 'capabilities.extended', `config is ${configSize} bytes: the extended capabilities were not read`));
+  }
+  return out;
 }
 
 function readGroups(host: HostRoot, functions: PciFunction[], byAddress: Map<string, PciFunction>, problems: PciInventory['problems']): IommuGroup[] {

@@ -19,7 +19,7 @@ import { isBridgeClass } from './pci-class.js';
 import { type PciCapabilities, emptyCapabilities } from './pci-config.js';
 import { assembleGroup } from './groups.js';
 import type { PciIds } from './pci-ids.js';
-import type { ImportSkippedLine, ImportUnknownFor, PciFunction, PciInventory } from './pci-function.js';
+import { type FunctionFact, type ImportSkippedLine, type ImportUnknownFor, type PciFunction, type PciInventory, unknownFact } from './pci-function.js';
 import { UsageError } from './errors.js';
 import { cleanLine, escapeLineText, splitPasteLines } from './import-clean.js';
 import { LspciTreeReader, isTreeLine } from './import-lspci-tree.js';
@@ -487,25 +487,36 @@ export function importListing(text: string, file: string, ids: PciIds | null): P
 
   const unknown: string[] = [];
   const unknownFor: ImportUnknownFor[] = [];
-  const fact = (name: string, known: (r: Rec) => boolean): void => {
+  // Each entry of `unknown` also marks the fields it leaves unknown on the functions it covers.
+  const reason = `the pasted ${listingLabel(reader.forms)} does not tell`;
+  const markUnknown = (addresses: PciAddressString[], fields: FunctionFact[]): void => {
+    for (const a of addresses) {
+      const f = byAddress.get(a)!;
+      for (const field of fields) if (!f.unknown.some((u) => u.fact === field)) f.unknown.push(unknownFact(a, field, reason));
+    }
+  };
+  const fact = (name: string, known: (r: Rec) => boolean, fields: FunctionFact[]): void => {
     const missing = withIds.filter((r) => !known(r)).map((r) => r.address);
     if (!missing.length) return;
+    markUnknown(missing, fields);
     if (missing.length === withIds.length) unknown.push(name);
     else {
       unknown.push(`${name} (for ${missing.length} of ${withIds.length} functions)`);
       unknownFor.push({ fact: name, addresses: missing });
     }
   };
-  fact('IOMMU groups', (r) => r.group !== null);
-  fact('drivers in use', (r) => r.driver !== null);
-  fact('topology (parent bridges)', (r) => r.topology !== null);
-  fact('capabilities (FLR, ACS, SR-IOV, ATS, Resizable BAR)', (r) => r.caps !== null);
-  fact('function-level reset (FLR)', (r) => r.caps === null || !r.flrUnknown);
-  fact('capability details (ACS, SR-IOV, ATS, Resizable BAR)', (r) => r.caps === null || !r.detailsUnread.length);
-  fact('expansion ROM', (r) => r.hasRom !== null);
+  fact('IOMMU groups', (r) => r.group !== null, ['iommuGroup']);
+  fact('drivers in use', (r) => r.driver !== null, ['driver']);
+  fact('topology (parent bridges)', (r) => r.topology !== null, ['parentChain']);
+  fact('capabilities (FLR, ACS, SR-IOV, ATS, Resizable BAR)', (r) => r.caps !== null, ['flr', 'capabilities']);
+  fact('function-level reset (FLR)', (r) => r.caps === null || !r.flrUnknown, ['flr']);
+  fact('capability details (ACS, SR-IOV, ATS, Resizable BAR)', (r) => r.caps === null || !r.detailsUnread.length, ['capabilities.details']);
+  fact('expansion ROM', (r) => r.hasRom !== null, ['hasRom']);
   unknown.push('boot VGA', 'reset methods', 'driver_override');
-  fact('NUMA node', (r) => r.numa !== null);
-  fact('programming interface (prog-if) of each class', (r) => r.ids!.value.progIf !== null);
+  // no listing form vfioctl reads tells these (lspci -vv's Status line is not read): unknown for every function
+  markUnknown(withIds.map((r) => r.address), ['bootVga', 'resetMethods', 'driverOverride', 'multifunction', 'd3coldAllowed', 'powerState']);
+  fact('NUMA node', (r) => r.numa !== null, ['numaNode']);
+  fact('programming interface (prog-if) of each class', (r) => r.ids!.value.progIf !== null, []);
 
   return {
     source: { kind: 'import', format: reader.forms.join('+'), file, unknown, skipped: reader.skipped, ...(unknownFor.length ? { unknownFor } : {}) },
@@ -564,5 +575,18 @@ function toFunction(r: Rec, ids: PciIds | null): PciFunction {
     capabilities: caps,
     missing: [],
     problems: [],
+    // filled in by importListing from the same reckoning as source.unknown
+    unknown: [],
   };
+}
+
+const FORM_LABELS: Record<ListingFormat, string> = {
+  'iommu-groups-inline': 'IOMMU group', 'iommu-groups-heading': 'IOMMU group', 'iommu-groups-sysfs': 'iommu_groups find',
+  'lspci-nn': 'lspci -nn', 'lspci-nnk': 'lspci -nnk', 'lspci-vvv': 'lspci -vvv', 'lspci-tree': 'lspci -t', 'nodedev-xml': 'nodedev XML',
+};
+
+/** "lspci -nn listing", "IOMMU group + lspci -nnk listing" */
+function listingLabel(forms: ListingFormat[]): string {
+  const labels = [...new Set(forms.map((f) => FORM_LABELS[f]))];
+  return `${labels.length ? labels.join(' + ') : 'text'} listing`;
 }

@@ -32,6 +32,11 @@ export interface CapabilityEntry {
   extended: boolean;
 }
 
+/**
+ * A capability that is null (or `aer` false) is absent only where its list was read: the standard list
+ * when `standardReadable`, the extended one (acs, sriov, ats, rebar, aer) when `extendedReadable`. Otherwise
+ * it is unknown, and the function's `unknown` says so ("capabilities", "capabilities.extended").
+ */
 export interface PciCapabilities {
   /** Bytes available in the config file (64 for unprivileged reads, 256 conventional, 4096 PCIe). */
   configSize: number;

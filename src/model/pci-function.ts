@@ -41,6 +41,7 @@ export interface PciFunction {
   class: string;
   revision: string | null;
   names: PciNames;
+  /** The bound driver; null when none is bound, or when `unknown` names "driver" (not read). */
   driver: string | null;
   /** null when unset (sysfs shows "(null)"); undefined-equivalent "absent" is reported in `missing`. */
   driverOverride: string | null;
@@ -61,13 +62,79 @@ export interface PciFunction {
   sriov: SriovInfo | null;
   /** For a virtual function: its physical function. */
   physfn: PciAddressString | null;
+  /** An expansion ROM is present. Known only when `unknown` does not name "hasRom" (then false means "not read"). */
   hasRom: boolean;
-  /** Any reset usable by vfio-pci's FLR path: PCIe FLR or AF FLR. */
+  /**
+   * Any reset usable by vfio-pci's FLR path: PCIe FLR or AF FLR. Known only when `unknown` does not name
+   * "flr" (then false means "not read", never "no FLR").
+   */
   flr: boolean;
   capabilities: PciCapabilities;
   /** Optional attributes that were absent (informational; e.g. "reset_method" on older kernels). */
   missing: string[];
   problems: AttributeProblem[];
+  /**
+   * The facts of this function that were not read (a pasted listing that does not tell, an unreadable file,
+   * a short config space): the field they leave at a placeholder value, why, and where they would be read.
+   * A field named here is unknown whatever its value says (docs/json.md: tri-state facts).
+   */
+  unknown: UnknownFact[];
+}
+
+/**
+ * The facts a function can leave unknown, named by the PciFunction field they fill ("capabilities.extended":
+ * ACS, SR-IOV, ATS, Resizable BAR and AER, behind the first 256 bytes of config space; "capabilities.details":
+ * capabilities seen but whose registers were not read, e.g. ACS control in `lspci -v`).
+ */
+export type FunctionFact =
+  | 'driver' | 'driverOverride' | 'iommuGroup' | 'numaNode' | 'parentChain' | 'multifunction' | 'bootVga'
+  | 'resetMethods' | 'd3coldAllowed' | 'powerState' | 'hasRom' | 'flr' | 'capabilities' | 'capabilities.extended'
+  | 'capabilities.details';
+
+/** A fact that was not read. */
+export interface UnknownFact {
+  /** the field it leaves unknown (FunctionFact; an open list: consumers ignore names they do not know) */
+  fact: string;
+  /** why it is unknown, e.g. "the pasted lspci -nn listing does not tell", "config is 64 bytes (read without root?)" */
+  reason: string;
+  /** where it would be read, root-relative, e.g. "sys/bus/pci/devices/0000:01:00.0/config (capabilities)" */
+  source: string;
+}
+
+/** Where each fact is read on a host (root-relative). */
+export function factSource(address: string, fact: FunctionFact): string {
+  const dev = `sys/bus/pci/devices/${address}`;
+  switch (fact) {
+    case 'driver': return `${dev}/driver`;
+    case 'driverOverride': return `${dev}/driver_override`;
+    case 'iommuGroup': return `sys/kernel/iommu_groups (${dev}/iommu_group)`;
+    case 'numaNode': return `${dev}/numa_node`;
+    case 'parentChain': return `${dev} (the device link's path through its bridges)`;
+    case 'multifunction': return `${dev}/config (header)`;
+    case 'bootVga': return `${dev}/boot_vga`;
+    case 'resetMethods': return `${dev}/reset_method`;
+    case 'd3coldAllowed': return `${dev}/d3cold_allowed`;
+    case 'powerState': return `${dev}/power_state`;
+    case 'hasRom': return `${dev}/rom`;
+    case 'flr': return `${dev}/config (capabilities)`;
+    case 'capabilities': return `${dev}/config (capabilities)`;
+    case 'capabilities.extended': return `${dev}/config (extended capabilities: all 4096 bytes, read as root)`;
+    case 'capabilities.details': return `${dev}/config (capability registers)`;
+  }
+}
+
+export function unknownFact(address: string, fact: FunctionFact, reason: string): UnknownFact {
+  return { fact, reason, source: factSource(address, fact) };
+}
+
+/** The entry saying `fact` of this function was not read, or null when the fact is known. */
+export function factUnknown(f: Pick<PciFunction, 'unknown'>, fact: FunctionFact): UnknownFact | null {
+  return f.unknown?.find((u) => u.fact === fact) ?? null;
+}
+
+/** "unknown (the pasted lspci -nn listing does not tell; read from sys/.../config (capabilities))" */
+export function unknownText(u: UnknownFact): string {
+  return `unknown (${u.reason}; read from ${u.source})`;
 }
 
 export interface IommuGroupMember {

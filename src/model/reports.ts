@@ -10,7 +10,7 @@
  */
 import type { Finding, Severity } from './finding.js';
 import type { PciAddressString } from './pci-address.js';
-import type { GroupIsolation, InventorySource, IommuState, PciFunction, PciInventory } from './pci-function.js';
+import type { GroupIsolation, InventorySource, IommuState, PciFunction, PciInventory, UnknownFact } from './pci-function.js';
 import type { PciePortType } from './pci-config.js';
 import type { PassthroughPlan, PlanVerdict } from './plan.js';
 import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
@@ -87,7 +87,10 @@ export interface GroupMemberView {
   vendorId: string | null;
   deviceId: string | null;
   name: string | null;
+  /** null: no driver bound, unless `unknown` names "driver" (not read) */
   driver: string | null;
+  /** the facts of this view that were not read (the function's `unknown` entries for `driver`); additive */
+  unknown: UnknownFact[];
 }
 
 export interface GroupView {
@@ -111,8 +114,10 @@ export interface TopologyHop {
   class: string | null;
   name: string | null;
   portType: PciePortType | null;
-  /** ACS isolating on this hop; null when the function has no ACS capability (or is unknown) */
+  /** ACS isolating on this hop; null when the function has no ACS capability, or when `unknown` says it was not read */
   acs: boolean | null;
+  /** the function's `unknown` entries that leave `acs` (and `portType`) unknown: capabilities not read; additive */
+  unknown: UnknownFact[];
 }
 
 export interface ShowReport extends LegacyVersion {

@@ -4,7 +4,7 @@
  */
 import { formatPciAddress, requirePciAddress } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
-import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { type IommuGroup, type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 
 /** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
 export function deviceName(f: PciFunction): string {
@@ -37,6 +37,8 @@ export function groupView(g: IommuGroup, byAddr: Map<string, PciFunction>) {
         deviceId: f?.deviceId ?? null,
         name: f ? deviceName(f) : null,
         driver: f?.driver ?? null,
+        // driver null is "no driver" unless this says it was not read
+        unknown: f ? [factUnknown(f, 'driver')].filter((u) => u !== null) : [],
       };
     }),
   };
@@ -52,6 +54,9 @@ export function findFunction(inv: PciInventory, input: string): PciFunction {
   }
   return f;
 }
+
+/** The facts that leave a function's ACS unknown. */
+const ACS_FACTS = new Set(['capabilities', 'capabilities.extended', 'capabilities.details']);
 
 /** `ls --json` */
 export function inventoryReport(inv: PciInventory) {
@@ -71,7 +76,9 @@ export function showReport(inv: PciInventory, input: string) {
   const group = f.iommuGroup === null ? null : (inv.groups.find((g) => g.id === f.iommuGroup) ?? null);
   const path = [...f.parentChain, f.address].map((a) => {
     const x = byAddr.get(a);
-    return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null };
+    // acs null is "no ACS capability" unless `unknown` says the capabilities holding it were not read
+    const unknown = x ? x.unknown.filter((u) => ACS_FACTS.has(u.fact)) : [];
+    return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null, unknown };
   });
   return { version: 1 as const, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path } };
 }

@@ -6,7 +6,7 @@ import { type PciAddressString, formatPciAddress, pciAddressOf } from '../../src
 import { emptyCapabilities, type PciCapabilities } from '../../src/model/pci-config.js';
 import { assembleGroup } from '../../src/model/groups.js';
 import { isBridgeClass } from '../../src/model/pci-class.js';
-import type { PciFunction, PciInventory } from '../../src/model/pci-function.js';
+import { type FunctionFact, type PciFunction, type PciInventory, unknownFact } from '../../src/model/pci-function.js';
 import { emptyHostImpactFacts, type HostImpactFacts } from '../../src/model/host-impact.js';
 import { parseKernelCmdline } from '../../src/model/kernel-cmdline.js';
 
@@ -28,6 +28,8 @@ export interface FnSpec {
   physfn?: string;
   numVfs?: number;
   multifunction?: boolean;
+  /** facts not read (added to those bus 'unknown' implies: flr, capabilities) */
+  unknown?: FunctionFact[];
 }
 
 const canon = (a: string): PciAddressString => formatPciAddress(pciAddressOf(a));
@@ -78,6 +80,7 @@ export function pciFn(s: FnSpec): PciFunction {
     capabilities: caps,
     missing: [],
     problems: [],
+    unknown: [...new Set<FunctionFact>([...(bus === 'unknown' ? (['flr', 'capabilities'] as const) : []), ...(s.unknown ?? [])])].map((f) => unknownFact(canon(s.addr), f, 'not read (test)')),
   };
 }
 

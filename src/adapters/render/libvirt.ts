@@ -73,6 +73,8 @@ export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}
   out.push(`<!-- vfioctl: add inside <devices>${guest} (${edit}) -->`);
   for (const c of r.controllers) out.push(c.trimEnd());
   for (const h of r.hostdevs) out.push(h.xml.trimEnd());
+  // a decision the plan could not take (the fact was not read) is said, not rendered as if known
+  for (const f of plan.findings) if (f.id === 'rom-unknown') out.push(`<!-- vfioctl: ${xmlCommentText(f.summary)} -->`);
   if (r.iommu) out.push(r.iommu.trimEnd());
   if (r.features.length) {
     out.push(`<!-- vfioctl: add inside <features>${guest} -->`);

@@ -5,6 +5,7 @@
  * fixes, ranked by how often they are the answer. `title` is the message as usually printed and matches
  * its own pattern (tests check this). Pure data plus fact lookups (src/core/explain-facts.ts).
  */
+import { factUnknown } from '../model/pci-function.js';
 import { UNSAFE_INTERRUPTS_FILE } from './host-files.js';
 import type { Evidence } from '../model/finding.js';
 import {
@@ -365,7 +366,7 @@ export const FAMILIES: MessageFamily[] = [
       "give the guest a ROM file: dump it while the card is not the boot GPU (echo 1 > rom; cat rom > gpu.rom; echo 0 > rom) or use the card maker's image (NVIDIA images need their header stripped), then <rom file='/usr/share/vgabios/gpu.rom'/>",
       'make another GPU the boot display so the firmware does not shadow this one',
     ],
-    cite: (c) => deviceFacts(c, (f) => [ev(hostPath(`sys/bus/pci/devices/${f.address}/rom`), f.hasRom ? 'present' : 'absent'), ev(hostPath(`sys/bus/pci/devices/${f.address}/boot_vga`), f.bootVga === null ? '?' : f.bootVga ? '1' : '0')]),
+    cite: (c) => deviceFacts(c, (f) => [ev(hostPath(`sys/bus/pci/devices/${f.address}/rom`), factUnknown(f, 'hasRom') ? 'not read' : f.hasRom ? 'present' : 'absent'), ev(hostPath(`sys/bus/pci/devices/${f.address}/boot_vga`), f.bootVga === null ? '?' : f.bootVga ? '1' : '0')]),
     related: ['device-rom', 'device-boot-vga'],
   },
   {

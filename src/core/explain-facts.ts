@@ -2,6 +2,7 @@
 import type { Evidence } from '../model/finding.js';
 import type { HostFacts } from '../model/host-facts.js';
 import type { PciFunction, PciInventory } from '../model/pci-function.js';
+import { factUnknown, unknownText } from '../model/pci-function.js';
 import { hostVendor, interruptRemappingState } from './doctor.js';
 import { framebuffersInBars, resetMethods } from './doctor-device.js';
 import { formatKernelParam, normKey } from './doctor-cmdline.js';
@@ -50,7 +51,7 @@ export function groupFacts(c: ExplainContext, group: number): Evidence[] {
   return g.members.map((m) => {
     const f = byAddr.get(m.address);
     const drv = f?.driver ?? 'no driver';
-    const verdict = m.role === 'bridge' ? 'bridge: stays on the host, fine' : drv === 'vfio-pci' ? 'claimed by vfio-pci' : f?.driver ? `BLOCKS: on host driver ${drv}` : 'unbound (fine)';
+    const verdict = m.role === 'bridge' ? 'bridge: stays on the host, fine' : f && factUnknown(f, 'driver') ? 'driver not known from this listing' : drv === 'vfio-pci' ? 'claimed by vfio-pci' : f?.driver ? `BLOCKS: on host driver ${drv}` : 'unbound (fine)';
     return ev(hostPath(`sys/kernel/iommu_groups/${group}/devices/${m.address}`), `${m.address} ${m.role}, ${verdict}`);
   });
 }
@@ -72,7 +73,8 @@ export function vendorFact(f: PciFunction): Evidence {
 }
 
 export function driverFact(f: PciFunction): Evidence {
-  return ev(hostPath(`sys/bus/pci/devices/${f.address}/driver`), f.driver ?? '(no driver)');
+  const u = factUnknown(f, 'driver');
+  return ev(hostPath(`sys/bus/pci/devices/${f.address}/driver`), u ? unknownText(u) : f.driver ?? '(no driver)');
 }
 
 export function resetFact(c: ExplainContext, f: PciFunction): Evidence[] {

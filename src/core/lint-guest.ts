@@ -11,6 +11,7 @@
  */
 import type { Finding } from '../model/finding.js';
 import type { IommuGroup, PciFunction, PciInventory } from '../model/pci-function.js';
+import { factUnknown, unknownText } from '../model/pci-function.js';
 import { MAX_ASSIGNED_FUNCTIONS, type OtherGuest } from '../model/plan.js';
 import { deviceKey, formatShortAddress, parsePciAddress } from '../model/pci-address.js';
 import { isNvidiaConsumerGpu } from './plan-devices.js';
@@ -277,9 +278,15 @@ export function lintGuest(input: LintGuestInput): Finding[] {
   // --- option ROMs ---
   for (const h of pci) {
     const f = h.source ? fnByAddr.get(h.source) : undefined;
-    if (!f || !f.hasRom) continue;
+    if (!f) continue;
     const romOff = h.rom?.bar === 'off' || h.rom?.enabled === false;
     if (romOff || h.rom?.file) continue;
+    const romUnknown = factUnknown(f, 'hasRom');
+    if (romUnknown) {
+      out.push({ id: 'rom-unknown', severity: 'info', summary: `whether ${short(f.address)} has an expansion ROM is ${unknownText(romUnknown)}`, evidence: [{ source: romUnknown.source, value: 'not read' }], category: cat });
+      continue;
+    }
+    if (!f.hasRom) continue;
     if (isGpu(f)) continue; // a GPU's ROM carries its boot display (GOP/VGA BIOS): keep it
     out.push({
       id: 'rom-exposed',

@@ -13,7 +13,7 @@ import { unifiedDiff } from '../../host/host-writer.js';
 import { type ApplyResult, type Effects, type HostdevChangeSet, describeCommands } from '../../adapters/libvirt/guests.js';
 import type { Change } from '../../service/session.js';
 import { shortAddr } from '../describe.js';
-import { type ConnectOptions, renderFindings, withConnect } from './guests.js';
+import { type ConnectOptions, renderFindings, withConnect } from './shared.js';
 import { confirmChange } from '../mutating.js';
 
 export interface ChangeOptions extends ConnectOptions {

@@ -10,7 +10,7 @@ import { action } from '../command.js';
 import { ExitCode } from '../../model/errors.js';
 import { shortAddr } from '../describe.js';
 import { type ChangeOptions, effectsOf, executeChangeSet, parseAddresses, renderChangeSet } from './attach.js';
-import { withConnect } from './guests.js';
+import { withConnect } from './shared.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('detach'))

@@ -5,39 +5,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { renderTable, type Colors } from '../output.js';
+import { renderTable } from '../output.js';
 import { shortAddr } from '../describe.js';
-import type { Finding } from '../../model/finding.js';
-import { Virsh } from '../../adapters/libvirt/virsh.js';
 import type { GuestInfo } from '../../adapters/libvirt/guests.js';
 import { pciHostdevs } from '../../adapters/libvirt/domain-xml.js';
 
-export interface ConnectOptions {
-  connect?: string;
-}
+import { type ConnectOptions, virshFor, withConnect } from './shared.js';
 
-export function withConnect(cmd: Command): Command {
-  return cmd.option('--connect <uri>', 'libvirt connection URI (default: $LIBVIRT_DEFAULT_URI, else libvirt\'s own default)');
-}
-
-/** A virsh runner for this invocation: --connect, else the environment's LIBVIRT_DEFAULT_URI. */
-export function virshFor(ctx: CliContext, opts: ConnectOptions): Virsh {
-  return ctx.session().virsh(opts.connect);
-}
-
-const MARK: Record<Finding['severity'], string> = { ok: 'ok  ', info: 'info', warn: 'warn', fail: 'FAIL' };
-
-export function renderFindings(findings: Finding[], c: Colors, opts: { hideOk?: boolean } = {}): string {
-  const color = (s: Finding['severity'], t: string) => (s === 'fail' ? c.red(t) : s === 'warn' ? c.yellow(t) : s === 'ok' ? c.green(t) : c.cyan(t));
-  const lines: string[] = [];
-  for (const f of findings) {
-    if (opts.hideOk && f.severity === 'ok') continue;
-    lines.push(`  ${color(f.severity, MARK[f.severity])}  ${f.summary}`);
-    if (f.detail && f.severity !== 'ok') lines.push(`        ${c.dim(f.detail)}`);
-    if (f.remedy && f.severity !== 'ok') lines.push(`        remedy: ${f.remedy}`);
-  }
-  return lines.length ? lines.join('\n') + '\n' : '';
-}
+export { type ConnectOptions, renderFindings, virshFor, withConnect } from './shared.js';
 
 export function guestJson(g: GuestInfo) {
   return {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { ExitCode } from '../../model/errors.js';
-import { type ConnectOptions, renderFindings, withConnect } from './guests.js';
+import { type ConnectOptions, renderFindings, withConnect } from './shared.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('lint'))

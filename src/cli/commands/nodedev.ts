@@ -6,7 +6,7 @@ import { VfioctlError, ExitCode } from '../../model/errors.js';
 import { formatNodedevName, formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
 import { worstSeverity } from '../../model/finding.js';
 import { crossCheckNodedev, parseNodedevXml, type SysfsView } from '../../adapters/libvirt/nodedev-xml.js';
-import { type ConnectOptions, renderFindings, virshFor, withConnect } from './guests.js';
+import { type ConnectOptions, renderFindings, virshFor, withConnect } from './shared.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('nodedev'))

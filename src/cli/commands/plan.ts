@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { action, withFrom } from '../command.js';
 import { renderTable } from '../output.js';
 import { deviceName, shortAddr } from '../describe.js';
-import { renderFindings, withConnect } from './guests.js';
+import { renderFindings, withConnect } from './shared.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
 import { ExitCode } from '../../model/errors.js';
 import { sysfsWriteCommand } from '../../model/shell-quote.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { addMutatingOptions, assertMutableHost, confirmChange, timeoutOf, type MutatingOptions } from '../mutating.js';
-import { type ConnectOptions, withConnect } from './guests.js';
+import { type ConnectOptions, withConnect } from './shared.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(addMutatingOptions(program.command('recover')))

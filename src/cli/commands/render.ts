@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
-import { renderFindings } from './guests.js';
+import { renderFindings } from './shared.js';
 import { buildPlan, withPlanOptions, type PlanCliOptions } from './plan.js';
 import { RENDER_FORMATS, isRenderFormat, renderPlan } from '../../adapters/render/index.js';
 import { ExitCode, UsageError } from '../../model/errors.js';

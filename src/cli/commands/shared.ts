@@ -1,4 +1,8 @@
-/** Output fragments several commands share. */
+/** Output fragments and options several commands share (kept light: no libvirt XML or host readers here). */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import type { Finding } from '../../model/finding.js';
+import type { Virsh } from '../../adapters/libvirt/virsh.js';
 import type { PciInventory } from '../../model/pci-function.js';
 import type { Colors } from '../output.js';
 import { shortAddr } from '../describe.js';
@@ -25,4 +29,31 @@ export function problemLines(inv: PciInventory, c: Colors): string {
   const shown = lines.slice(0, 20);
   const more = lines.length > shown.length ? [`... and ${lines.length - shown.length} more (see --json)`] : [];
   return c.yellow(['warnings:', ...shown.map((l) => `  ${l}`), ...more].join('\n') + '\n');
+}
+
+export interface ConnectOptions {
+  connect?: string;
+}
+
+export function withConnect(cmd: Command): Command {
+  return cmd.option('--connect <uri>', 'libvirt connection URI (default: $LIBVIRT_DEFAULT_URI, else libvirt\'s own default)');
+}
+
+/** A virsh runner for this invocation: --connect, else the environment's LIBVIRT_DEFAULT_URI. */
+export function virshFor(ctx: CliContext, opts: ConnectOptions): Virsh {
+  return ctx.session().virsh(opts.connect);
+}
+
+const MARK: Record<Finding['severity'], string> = { ok: 'ok  ', info: 'info', warn: 'warn', fail: 'FAIL' };
+
+export function renderFindings(findings: Finding[], c: Colors, opts: { hideOk?: boolean } = {}): string {
+  const color = (s: Finding['severity'], t: string) => (s === 'fail' ? c.red(t) : s === 'warn' ? c.yellow(t) : s === 'ok' ? c.green(t) : c.cyan(t));
+  const lines: string[] = [];
+  for (const f of findings) {
+    if (opts.hideOk && f.severity === 'ok') continue;
+    lines.push(`  ${color(f.severity, MARK[f.severity])}  ${f.summary}`);
+    if (f.detail && f.severity !== 'ok') lines.push(`        ${c.dim(f.detail)}`);
+    if (f.remedy && f.severity !== 'ok') lines.push(`        remedy: ${f.remedy}`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
 }

@@ -239,14 +239,19 @@ describe('journaled libvirt hostdev changes', () => {
     }
   });
 
+  /** `attach g 02:00.0 --connect test:///old`, SIGKILLed before its second virsh call (half the group attached). */
+  const killMidAttach = (w: ReturnType<typeof world>): void => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
+    });
+    assert.equal(r.signal, 'SIGKILL');
+  };
+
   it('a journal under a root that is not the running system does not choose the libvirt connection: recover needs --connect', async () => {
     const w = world('attach', { live: false });
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
-        encoding: 'utf8',
-        env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
-      });
-      assert.equal(r.signal, 'SIGKILL');
+      killMidAttach(w);
       const mark = w.calls().length;
       const refused = await w.cli(['recover', '--yes', '--json']);
       assert.equal(refused.code, 1, refused.stdout + refused.stderr);
@@ -263,11 +268,7 @@ describe('journaled libvirt hostdev changes', () => {
   it('recover --connect overrides the recorded URI', async () => {
     const w = world();
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, '--root', w.root, 'attach', 'g', '02:00.0', '--force', '--yes', '--connect', 'test:///old'], {
-        encoding: 'utf8',
-        env: { ...process.env, ...w.env({ FAKE_VIRSH_KILL: '2:before' }) },
-      });
-      assert.equal(r.signal, 'SIGKILL');
+      killMidAttach(w);
       const mark = w.calls().length;
       const rec = await w.cli(['recover', '--yes', '--connect', 'test:///new']);
       assert.equal(rec.code, 0, rec.stderr);

@@ -26,5 +26,5 @@ export function action<A extends unknown[]>(
 
 /** Add --from to a command that can work on an imported listing. */
 export function withFrom(cmd: Command): Command {
-  return cmd.option('--from <file>', 'read the host from pasted text: `lspci -nn`, `lspci -nnk` or an IOMMU group listing (- for stdin)');
+  return cmd.option('--from <file>', 'read the host from pasted text: `lspci -nn`/`-nnk`/`-vvv`/`-tv`, an IOMMU group listing or `virsh nodedev-dumpxml` output (- for stdin)');
 }

@@ -10,8 +10,7 @@ import { formatPciAddress, pciAddressOf, requirePciAddress, comparePciAddress, t
 import { checkGroupViable, moveFunction, readFnGroup, readFnState, VFIO_PCI, type GroupViability } from './pci-state.js';
 import type { ApplyContext } from './run.js';
 
-/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
-const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
+import { loadRun as runner } from './run-loader.js';
 import type { BoundRecord, FnDriverState } from './state.js';
 
 export interface FunctionChange {

@@ -29,8 +29,7 @@ import { ExitCode, VfioctlError } from '../model/errors.js';
 import { applyDelta, type HostState, type PersistRecord, type StateDelta } from './state.js';
 import type { ApplyContext } from './run.js';
 
-/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
-const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
+import { loadRun as runner } from './run-loader.js';
 
 import { MODPROBE_FILE, SRIOV_RULES_FILE, UNSAFE_IRQ_FILE, renderSriovRules, renderUnsafeInterruptsConf } from './owned-files.js';
 

@@ -8,8 +8,7 @@ import { ExitCode, VfioctlError } from '../model/errors.js';
 import { formatPciAddress, requirePciAddress, type PciAddress } from '../model/pci-address.js';
 import type { ApplyContext } from './run.js';
 
-/** The journal runner, loaded when a change is made (planning and previews do not pay for it). */
-const runner = async (): Promise<typeof import('./run.js').Run> => (await import('./run.js')).Run;
+import { loadRun as runner } from './run-loader.js';
 
 export interface SriovInfo {
   address: string;

@@ -14,7 +14,11 @@
  */
 import { formatPciAddress, pciAddressOf } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
+import type { DeviceIdentity } from '../model/device-identity.js';
+import { MDEVCTL_DIR_REL } from '../core/host-files.js';
+import { MDEV_TYPE, UUID } from '../model/mdev.js';
 
+export { RESET_RULES_REL as RESET_RULES_FILE, MDEVCTL_DIR_REL } from '../core/host-files.js';
 export { BIND_UNIT_NAME, UDEV_RULES_REL as UDEV_RULES_FILE, BIND_UNIT_REL as BIND_UNIT_FILE, DRACUT_REL as DRACUT_FILE, MKINITCPIO_REL as MKINITCPIO_FILE } from '../core/host-files.js';
 export const VFIO_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci'] as const;
 
@@ -34,34 +38,124 @@ export function assertRuleValue(value: string, what: string): string {
   return value;
 }
 
-function canonical(addrs: readonly string[]): string[] {
-  return [...new Set(addrs.map((a) => assertRuleValue(formatPciAddress(pciAddressOf(a)), 'the PCI address')))].sort();
+/**
+ * A persisted address and, when vfioctl recorded it, the identity the boot-time binding checks before it
+ * hands the function to vfio-pci (IDs, subsystem and topology path; src/model/device-identity.ts).
+ */
+export interface BootBinding {
+  address: string;
+  identity?: Pick<DeviceIdentity, 'vendorId' | 'deviceId' | 'subsystemVendorId' | 'subsystemDeviceId' | 'path'> | null;
 }
 
-/** udev rules for per-address overrides; null when there is nothing to persist. */
-export function renderUdevRules(addresses: readonly string[], driver = 'vfio-pci'): string | null {
-  const list = canonical(addresses);
+/** A sysfs topology path going into a rule or a script: names of sys/devices, no `..`, nothing to expand. */
+export function assertSysfsPath(value: string): string {
+  if (!/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/.test(value) || value.split('/').some((x) => x === '.' || x === '..')) {
+    throw new VfioctlError('unsafe-value', `refusing to write the sysfs path ${JSON.stringify(value.slice(0, 120))} into a udev rule or unit`, {
+      remedy: 'this is a bug or a tampered state file: check /var/lib/vfioctl/state.json and report it',
+    });
+  }
+  return value;
+}
+
+const hexId = (v: string, what: string): string => {
+  if (!/^[0-9a-f]{4}$/.test(v)) throw new VfioctlError('unsafe-value', `refusing to write ${what} ${JSON.stringify(v.slice(0, 20))} into a udev rule or unit`, { remedy: 'check /var/lib/vfioctl/state.json' });
+  return v;
+};
+
+function bindings(entries: readonly (string | BootBinding)[]): BootBinding[] {
+  const by = new Map<string, BootBinding>();
+  for (const e of entries) {
+    const b = typeof e === 'string' ? { address: e } : e;
+    const a = assertRuleValue(formatPciAddress(pciAddressOf(b.address)), 'the PCI address');
+    if (!by.has(a) || (b.identity && !by.get(a)!.identity)) by.set(a, { address: a, ...(b.identity ? { identity: b.identity } : {}) });
+  }
+  return [...by.values()].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0));
+}
+
+/** The udev match keys of an identity (ATTR values as the kernel prints them, DEVPATH below /sys). */
+function identityMatch(id: NonNullable<BootBinding['identity']>): string {
+  const keys = [`ATTR{vendor}=="0x${hexId(id.vendorId, 'a vendor ID')}"`, `ATTR{device}=="0x${hexId(id.deviceId, 'a device ID')}"`];
+  if (id.subsystemVendorId && id.subsystemDeviceId) keys.push(`ATTR{subsystem_vendor}=="0x${hexId(id.subsystemVendorId, 'a subsystem ID')}"`, `ATTR{subsystem_device}=="0x${hexId(id.subsystemDeviceId, 'a subsystem ID')}"`);
+  if (id.path) keys.unshift(`DEVPATH=="/devices/${assertSysfsPath(id.path)}"`);
+  return keys.join(', ');
+}
+
+/**
+ * udev rules for per-address overrides; null when there is nothing to persist. An address with a recorded
+ * identity matches only that device (a different device at the address keeps its host driver).
+ */
+export function renderUdevRules(entries: readonly (string | BootBinding)[], driver = 'vfio-pci'): string | null {
+  const list = bindings(entries);
   if (!list.length) return null;
   assertRuleValue(driver, 'the driver name');
   return [
     HEADER,
-    ...list.map((a) => `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${a}", ATTR{driver_override}="${driver}"`),
+    ...list.map((b) => `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${b.address}", ${b.identity ? `${identityMatch(b.identity)}, ` : ''}ATTR{driver_override}="${driver}"`),
     '',
   ].join('\n');
 }
 
-/** A oneshot unit that moves the functions to vfio-pci early at boot; null when nothing is persisted. */
-export function renderBindUnit(addresses: readonly string[]): string | null {
-  const list = canonical(addresses);
-  if (!list.length) return null;
-  const script = [
-    `for a in ${list.join(' ')}; do`,
-    'd=/sys/bus/pci/devices/$a; [ -e $d ] || continue;',
-    'echo vfio-pci > $d/driver_override;',
-    'if [ -e $d/driver ] && [ "$(basename "$(readlink $d/driver)")" != vfio-pci ]; then echo $a > $d/driver/unbind; fi;',
-    'echo $a > /sys/bus/pci/drivers_probe;',
-    'done',
+/** The bindings a rules file vfioctl wrote names (for the journal's content check). */
+export function parseUdevRules(text: string): BootBinding[] | null {
+  const out: BootBinding[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('ACTION==')) continue;
+    const k = /KERNEL=="([^"]*)"/.exec(line)?.[1];
+    if (!k) return null;
+    const get = (re: RegExp): string | null => re.exec(line)?.[1] ?? null;
+    const vendor = get(/ATTR\{vendor\}=="0x([0-9a-f]{4})"/);
+    if (!vendor) {
+      out.push({ address: k });
+      continue;
+    }
+    out.push({
+      address: k,
+      identity: {
+        vendorId: vendor, deviceId: get(/ATTR\{device\}=="0x([0-9a-f]{4})"/) ?? '', subsystemVendorId: get(/ATTR\{subsystem_vendor\}=="0x([0-9a-f]{4})"/),
+        subsystemDeviceId: get(/ATTR\{subsystem_device\}=="0x([0-9a-f]{4})"/), path: get(/DEVPATH=="\/devices\/([^"]*)"/),
+      },
+    });
+  }
+  return out;
+}
+
+const MOVE = [
+  'echo vfio-pci > $d/driver_override;',
+  'if [ -e $d/driver ] && [ "$(basename "$(readlink $d/driver)")" != vfio-pci ]; then echo $a > $d/driver/unbind; fi;',
+  'echo $a > /sys/bus/pci/drivers_probe;',
+];
+
+/** The script part of one address with an identity: bind only when the device there is the one persisted. */
+function checkedMove(b: BootBinding): string {
+  const id = b.identity!;
+  const files = ['vendor', 'device', ...(id.subsystemVendorId && id.subsystemDeviceId ? ['subsystem_vendor', 'subsystem_device'] : [])];
+  const want = [id.vendorId, id.deviceId, ...(id.subsystemVendorId && id.subsystemDeviceId ? [id.subsystemVendorId, id.subsystemDeviceId] : [])].map((x, i) => `0x${hexId(x, i < 2 ? 'an ID' : 'a subsystem ID')}`);
+  const tests = [`[ "${files.map((f) => `$(cat $d/${f})`).join(' ')}" = "${want.join(' ')}" ]`];
+  if (id.path) tests.push(`[ "$(readlink -f $d)" = /sys/devices/${assertSysfsPath(id.path)} ]`);
+  return [
+    `a=${b.address}; d=/sys/bus/pci/devices/$a;`,
+    `if [ -e $d ]; then if ${tests.join(' && ')}; then`,
+    ...MOVE,
+    'else echo "vfioctl: $a holds another device than the one persisted: left on its host driver (vfioctl status; vfioctl persist --acknowledge $a)" >&2; fi; fi;',
   ].join(' ');
+}
+
+/** A oneshot unit that moves the functions to vfio-pci early at boot; null when nothing is persisted. */
+export function renderBindUnit(entries: readonly (string | BootBinding)[]): string | null {
+  const list = bindings(entries);
+  if (!list.length) return null;
+  const plain = list.filter((b) => !b.identity).map((b) => b.address);
+  const parts: string[] = [];
+  if (plain.length) {
+    parts.push([
+      `for a in ${plain.join(' ')}; do`,
+      'd=/sys/bus/pci/devices/$a; [ -e $d ] || continue;',
+      ...MOVE,
+      'done',
+    ].join(' '));
+  }
+  for (const b of list.filter((x) => x.identity)) parts.push(checkedMove(b));
+  const script = parts.join(' ; ');
   return [
     HEADER,
     '[Unit]',
@@ -80,6 +174,57 @@ export function renderBindUnit(addresses: readonly string[]): string | null {
     'WantedBy=sysinit.target',
     '',
   ].join('\n');
+}
+
+/** The bindings a bind unit vfioctl wrote names (for the journal's content check). */
+export function parseBindUnit(text: string): BootBinding[] | null {
+  const out: BootBinding[] = [];
+  const loop = /for a in ([^;]*); do/.exec(text);
+  if (loop) out.push(...loop[1]!.split(' ').map((address) => ({ address })));
+  for (const m of text.matchAll(/a=([0-9a-f:.]+); d=\/sys\/bus\/pci\/devices\/\$a; if \[ -e \$d \]; then if \[ "([^"]*)" = "([^"]*)" \](?: && \[ "\$\(readlink -f \$d\)" = \/sys\/devices\/(\S+) \])?; then/g)) {
+    const want = m[3]!.split(' ').map((x) => x.replace(/^0x/, ''));
+    out.push({ address: m[1]!, identity: { vendorId: want[0] ?? '', deviceId: want[1] ?? '', subsystemVendorId: want[2] ?? null, subsystemDeviceId: want[3] ?? null, path: m[4] ?? null } });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// reset policy at boot
+
+const RESET_HEADER = '# Managed by vfioctl: regenerated by `vfioctl reset-policy set --persist`; do not edit.';
+const RESET_NAME = /^[a-z_]{2,20}$/;
+
+/** udev rules that set reset_method when the function appears; null when none is kept. */
+export function renderResetRules(entries: readonly { address: string; order: readonly string[] }[]): string | null {
+  if (!entries.length) return null;
+  const lines = entries.map((e) => {
+    const a = assertRuleValue(formatPciAddress(pciAddressOf(e.address)), 'the PCI address');
+    if (!e.order.length || !e.order.every((m) => RESET_NAME.test(m))) throw new VfioctlError('unsafe-value', `refusing to write the reset order ${JSON.stringify(e.order.join(' ').slice(0, 80))} into a udev rule`, { remedy: 'check /var/lib/vfioctl/state.json' });
+    return `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${a}", ATTR{reset_method}="${e.order.join(' ')}"`;
+  }).sort();
+  return `${RESET_HEADER}\n${lines.join('\n')}\n`;
+}
+
+export function parseResetRules(text: string): { address: string; order: string[] }[] {
+  return [...text.matchAll(/KERNEL=="([^"]*)", ATTR\{reset_method\}="([^"]*)"/g)].map((m) => ({ address: m[1]!, order: m[2]!.split(' ') }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// mediated devices at boot: mdevctl's own configuration (etc/mdevctl.d/PARENT/UUID)
+
+export { MDEV_TYPE, UUID };
+
+/** The config file mdevctl reads for a defined mdev: {"mdev_type", "start", "attrs"} (mdevctl README). */
+export function renderMdevctlConfig(mdevType: string, start: 'auto' | 'manual' = 'auto'): string {
+  if (!MDEV_TYPE.test(mdevType)) throw new VfioctlError('unsafe-value', `not an mdev type name: ${JSON.stringify(mdevType.slice(0, 80))}`, { remedy: '`vfioctl mdev types` lists the types of this host' });
+  return `${JSON.stringify({ mdev_type: mdevType, start, attrs: [] }, null, 2)}\n`;
+}
+
+/** The root-relative path of an mdev's mdevctl config. */
+export function mdevctlConfigRel(parent: string, uuid: string): string {
+  const p = assertRuleValue(formatPciAddress(pciAddressOf(parent)), 'the parent address');
+  if (!UUID.test(uuid)) throw new VfioctlError('unsafe-value', `not a UUID: ${JSON.stringify(uuid.slice(0, 60))}`, { remedy: 'use a lowercase UUID (uuidgen)' });
+  return `${MDEVCTL_DIR_REL}/${p}/${uuid}`;
 }
 
 /** Add the vfio modules to an initramfs-tools `modules` file; returns the lines added. */

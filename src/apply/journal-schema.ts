@@ -12,7 +12,9 @@ import { createRequire } from 'node:module';
 import type * as Zod from 'zod';
 import { checkHostCommand, REGENERATE_SHAPES } from '../model/host-command.js';
 import { canonicalPciAddress } from '../model/pci-address.js';
-import { checkFileChange, FILE_STEP_PATHS, MAX_FILE_CONTENT } from './owned-files.js';
+import { checkFileChange, isFileStepPath, MAX_FILE_CONTENT } from './owned-files.js';
+import { MDEV_TYPE, UUID } from '../adapters/persist-render.js';
+import { RESET_METHODS } from '../core/reset-policy.js';
 import type { HostState, Journal } from './state.js';
 
 /** Largest journal / state text read (a journal with two grub files and backups is a few KiB). */
@@ -43,6 +45,11 @@ function schemas(): { journal: Zod.ZodType; hostState: Zod.ZodType } {
   const boundedRecord = <K extends Zod.ZodType<string>, V extends Zod.ZodType>(k: K, v: V) =>
     z.record(k, v).refine((o) => Object.keys(o).length <= MAX_ENTRIES, { message: `more than ${MAX_ENTRIES} entries` });
 
+  // reset_method values: kernel method names separated by spaces, or "default"; nothing else reaches sysfs
+  const resetName = z.enum(RESET_METHODS);
+  const resetValue = z.string().max(200).refine((v) => v === 'default' || v === '' || v.split(' ').every((x) => resetName.safeParse(x).success), { message: 'not a reset_method value' });
+  const mdevType = z.string().regex(MDEV_TYPE, 'not an mdev type name');
+  const uuid = z.string().regex(UUID, 'not a lowercase UUID');
   const driverState = z.object({ driver: name.nullable(), override: name.nullable() });
   const argv = z.array(z.string().max(1024)).min(1).max(16).superRefine((a, ctx) => {
     const r = checkHostCommand(a);
@@ -61,6 +68,8 @@ function schemas(): { journal: Zod.ZodType; hostState: Zod.ZodType } {
     z.object({ ...base, type: z.literal('file'), rel: z.string().max(256), before: content, after: content, backup: z.string().max(512).nullable() }),
     z.object({ ...base, type: z.literal('exec'), argv, rerunOnUndo: z.boolean(), undoArgv: argv.optional() }),
     z.object({ ...base, type: z.literal('sriov'), address, before: count, after: count }),
+    z.object({ ...base, type: z.literal('reset-method'), address, before: resetValue, after: resetValue }),
+    z.object({ ...base, type: z.literal('mdev'), op: z.enum(['create', 'remove']), parent: address, mdevType, uuid }),
     z.object({
       ...base,
       type: z.literal('libvirt-hostdev'),
@@ -79,19 +88,28 @@ function schemas(): { journal: Zod.ZodType; hostState: Zod.ZodType } {
   ]);
 
   const boundRecord = z.object({ original: driverState, runId: z.string().max(64), at: short(64), iommuGroup: z.number().int().min(0).max(1_000_000).nullable() });
-  const persistKey = z.string().regex(/^(initramfs|kernel-cmdline|unsafe-interrupts|(address|sriov):[0-9a-f:.]{12}|id:[0-9a-fA-F:]{9,40})$/, 'not a persisted-record key');
+  const persistKey = z.string().regex(/^(initramfs|kernel-cmdline|unsafe-interrupts|(address|sriov|reset):[0-9a-f:.]{12}|id:[0-9a-fA-F:]{9,40}|mdev:[0-9a-f-]{36})$/, 'not a persisted-record key');
+  const hex4 = z.string().regex(/^[0-9a-f]{4}$/, 'not a 4-digit hex ID');
+  const identity = z.object({
+    vendorId: hex4, deviceId: hex4, subsystemVendorId: hex4.nullable(), subsystemDeviceId: hex4.nullable(),
+    serial: z.string().regex(/^[0-9a-f]{16}$/, 'not a serial number').nullable(), serialKnown: z.boolean(),
+    path: z.string().max(512).regex(/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/, 'not a sysfs path').refine((p) => !p.split('/').some((x) => x === '.' || x === '..'), 'not a sysfs path').nullable(),
+  });
   const persistRecord = z.object({
-    mode: z.enum(['per-address', 'ids', 'kernel-cmdline', 'sriov', 'unsafe-interrupts']),
+    mode: z.enum(['per-address', 'ids', 'kernel-cmdline', 'sriov', 'unsafe-interrupts', 'reset-method', 'mdev']),
     addresses: z.array(address).max(MAX_ENTRIES),
     ids: z.array(pciId).max(MAX_ENTRIES),
-    created: z.array(z.string().refine((r) => FILE_STEP_PATHS.includes(r), { message: 'not a file vfioctl writes' })).max(64),
+    created: z.array(z.string().refine((r) => isFileStepPath(r), { message: 'not a file vfioctl writes' })).max(64),
     edits: z.array(z.object({
-      rel: z.string().refine((r) => FILE_STEP_PATHS.includes(r) || r === 'tool:grubby' || r === 'tool:kernelstub', { message: 'not a file or tool vfioctl edits' }),
+      rel: z.string().refine((r) => isFileStepPath(r) || r === 'tool:grubby' || r === 'tool:kernelstub', { message: 'not a file or tool vfioctl edits' }),
       added: z.array(token).max(256),
       replaced: z.array(z.object({ from: token, to: token })).max(256),
     })).max(256),
     softdeps: z.array(name).max(256).optional(),
     numVfs: count.optional(),
+    resetOrder: z.array(resetName).min(1).max(8).optional(),
+    mdev: z.object({ parent: address, mdevType, uuid }).optional(),
+    identity: identity.optional(),
     runId: z.string().max(64),
     at: short(64),
   });

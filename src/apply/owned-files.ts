@@ -7,12 +7,15 @@
  *                         and after may differ only in what vfioctl edits there: the kernel parameters of
  *                         KERNEL_PARAM_KEYS on the command-line lines, or vfio module lines.
  */
-import { BIND_UNIT_FILE, UDEV_RULES_FILE, VFIO_MODULES, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules } from '../adapters/persist-render.js';
+import {
+  BIND_UNIT_FILE, MDEVCTL_DIR_REL, MDEV_TYPE, RESET_RULES_FILE, UDEV_RULES_FILE, UUID, VFIO_MODULES, parseBindUnit, parseResetRules, parseUdevRules, renderBindUnit, renderDracutConf,
+  renderMdevctlConfig, renderMkinitcpioConf, renderResetRules, renderUdevRules,
+} from '../adapters/persist-render.js';
 import { MANAGED_HEADER, editModprobeConf, isPciIdSpec, renderVfioModprobeConf } from '../adapters/modprobe.js';
 import { KERNEL_PARAM_KEYS } from '../model/host-command.js';
 import { canonicalPciAddress } from '../model/pci-address.js';
 
-export { UDEV_RULES_FILE, BIND_UNIT_FILE };
+export { UDEV_RULES_FILE, BIND_UNIT_FILE, RESET_RULES_FILE };
 import {
   DRACUT_REL as DRACUT_FILE, GRUB_DEFAULTS_REL as GRUB_DEFAULTS_FILE, INITRAMFS_TOOLS_MODULES_REL as INITRAMFS_TOOLS_MODULES, KERNEL_CMDLINE_REL as KERNEL_CMDLINE_FILE,
   MKINITCPIO_REL as MKINITCPIO_FILE, MODPROBE_REL as MODPROBE_FILE, SRIOV_RULES_REL as SRIOV_RULES_FILE, UNSAFE_INTERRUPTS_REL as UNSAFE_IRQ_FILE,
@@ -36,19 +39,51 @@ export function renderUnsafeInterruptsConf(): string {
   return r.value.text;
 }
 
+/** Whether re-rendering gives the text back (a value the renderer refuses is not vfioctl's). */
+function rendersAs(render: () => string | null, t: string): boolean {
+  try {
+    return render() === t;
+  } catch {
+    return false;
+  }
+}
+
+/** etc/mdevctl.d/PARENT/UUID: a path vfioctl may write, and its content (mdevctl's JSON as vfioctl renders it). */
+const MDEVCTL_PATH = new RegExp(`^${MDEVCTL_DIR_REL.replace(/[.]/g, '\\.')}/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])/([0-9a-f-]{36})$`);
+export function isMdevctlConfigPath(rel: string): boolean {
+  const m = MDEVCTL_PATH.exec(rel);
+  return !!m && canonicalPciAddress(m[1]!) === m[1] && UUID.test(m[2]!);
+}
+function checkMdevctlConfig(t: string): boolean {
+  try {
+    const v = JSON.parse(t) as { mdev_type?: unknown; start?: unknown };
+    return typeof v.mdev_type === 'string' && MDEV_TYPE.test(v.mdev_type) && (v.start === 'auto' || v.start === 'manual') && renderMdevctlConfig(v.mdev_type, v.start) === t;
+  } catch {
+    return false;
+  }
+}
+
+/** A path a journal's file step or a state record may name: one of FILE_STEP_PATHS, or an mdevctl config. */
+export function isFileStepPath(rel: string): boolean {
+  return FILE_STEP_PATHS.includes(rel) || isMdevctlConfigPath(rel);
+}
+
 const all = (re: RegExp, text: string): string[] => [...text.matchAll(re)].map((m) => m[1]!);
 const addrs = (list: string[]): string[] | null => (list.every((a) => canonicalPciAddress(a) === a) ? list : null);
 
 /** Content checks of vfioctl's own files: re-render from what the text names and compare. */
 const OWNED: Record<string, (text: string) => boolean> = {
   [UDEV_RULES_FILE]: (t) => {
-    const a = addrs(all(/KERNEL=="([^"]*)"/g, t));
-    return !!a && renderUdevRules(a) === t;
+    const b = parseUdevRules(t);
+    return !!b && !!addrs(b.map((x) => x.address)) && rendersAs(() => renderUdevRules(b), t);
   },
   [BIND_UNIT_FILE]: (t) => {
-    const m = /for a in ([^;]*); do/.exec(t);
-    const a = m ? addrs(m[1]!.split(' ')) : null;
-    return !!a && renderBindUnit(a) === t;
+    const b = parseBindUnit(t);
+    return !!b && !!addrs(b.map((x) => x.address)) && rendersAs(() => renderBindUnit(b), t);
+  },
+  [RESET_RULES_FILE]: (t) => {
+    const e = parseResetRules(t);
+    return !!addrs(e.map((x) => x.address)) && rendersAs(() => renderResetRules(e), t);
   },
   [MODPROBE_FILE]: (t) => {
     const ids = all(/^options vfio-pci ids=(\S*)$/gm, t).flatMap((x) => x.split(','));
@@ -96,8 +131,12 @@ export const FILE_STEP_PATHS: readonly string[] = [...Object.keys(OWNED), ...Obj
 
 /** Why a file step (path, content before and after) is not one vfioctl makes; null when it is. */
 export function checkFileChange(rel: string, before: string | null, after: string | null): string | null {
-  if (!FILE_STEP_PATHS.includes(rel)) return `${JSON.stringify(rel).slice(0, 200)} is not a file vfioctl writes`;
+  if (!isFileStepPath(rel)) return `${JSON.stringify(rel).slice(0, 200)} is not a file vfioctl writes`;
   for (const t of [before, after]) if (t !== null && t.length > MAX_FILE_CONTENT) return `${rel}: content larger than ${MAX_FILE_CONTENT} bytes`;
+  if (isMdevctlConfigPath(rel)) {
+    for (const t of [before, after]) if (t !== null && !checkMdevctlConfig(t)) return `${rel}: content is not what vfioctl writes there`;
+    return null;
+  }
   const owned = OWNED[rel];
   if (owned) {
     for (const t of [before, after]) if (t !== null && !owned(t)) return `${rel}: content is not what vfioctl writes there`;

@@ -23,8 +23,9 @@ import { readConfigFile } from '../adapters/boot/common.js';
 import { renderVfioModprobeConf } from '../adapters/modprobe.js';
 import {
   BIND_UNIT_FILE, BIND_UNIT_NAME, DRACUT_FILE, MKINITCPIO_FILE, UDEV_RULES_FILE, editInitramfsToolsModules, removeInitramfsToolsModules, renderBindUnit, renderDracutConf, renderMkinitcpioConf, renderUdevRules,
-  assertRuleValue,
+  assertRuleValue, type BootBinding,
 } from '../adapters/persist-render.js';
+import type { DeviceIdentity } from '../model/device-identity.js';
 import { ExitCode, VfioctlError } from '../model/errors.js';
 import { applyDelta, type HostState, type PersistRecord, type StateDelta } from './state.js';
 import type { ApplyContext } from './run.js';
@@ -68,7 +69,7 @@ function derivedChanges(host: HostRoot, tooling: BootTooling, next: HostState, u
   const delta: StateDelta = {};
   // IDs kept on the kernel command line (vfio-pci built in) need neither modprobe.d nor the initramfs
   const records = Object.values(next.persisted).filter((r) => !isCmdlineIdsRecord(r));
-  const perAddress = records.filter((r) => r.mode === 'per-address').flatMap((r) => r.addresses);
+  const perAddress: BootBinding[] = records.filter((r) => r.mode === 'per-address').flatMap((r) => r.addresses.map((address) => ({ address, identity: r.identity ?? null })));
   const ids = records.filter((r) => r.mode === 'ids').flatMap((r) => r.ids);
   const softdeps = [...new Set(records.flatMap((r) => r.softdeps ?? []))].sort();
   const any = perAddress.length > 0 || ids.length > 0;
@@ -131,6 +132,8 @@ export interface PersistRequest {
   softdeps?: string[];
   /** vfio-pci is built into the kernel: IDs go on the kernel command line (vfio-pci.ids=), not modprobe.d */
   vfioPciBuiltin?: boolean;
+  /** what each address holds now (per-address records keep it; the boot-time binding checks it) */
+  identities?: Record<string, DeviceIdentity>;
 }
 
 export function planPersist(host: HostRoot, tooling: BootTooling, state: HostState, req: PersistRequest, runId: string): ConfigPlan {
@@ -139,7 +142,10 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
   const now = new Date().toISOString();
   const add: Record<string, PersistRecord> = {};
   if (req.mode === 'per-address') {
-    for (const a of req.addresses.filter((x) => !state.persisted[`address:${x}`])) add[`address:${a}`] = { mode: 'per-address', addresses: [a], ids: [], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
+    for (const a of req.addresses.filter((x) => !state.persisted[`address:${x}`])) {
+      const identity = req.identities?.[a];
+      add[`address:${a}`] = { mode: 'per-address', addresses: [a], ids: [], created: [], edits: [], softdeps: req.softdeps ?? [], ...(identity ? { identity } : {}), runId, at: now };
+    }
   } else {
     for (const id of (req.ids ?? []).filter((x) => !state.persisted[`id:${x}`])) add[`id:${id}`] = { mode: 'ids', addresses: req.addresses, ids: [id], created: [], edits: [], softdeps: req.softdeps ?? [], runId, at: now };
   }
@@ -152,6 +158,7 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
     }
   }
   for (const r of Object.values(add)) r.created = d.files.filter((f) => f.before === null).map((f) => f.rel);
+  if (useDriverctl && Object.keys(add).length) d.notes.push('driverctl binds by address only: at boot it cannot check that the address still holds the same device (vfioctl status and doctor do)');
   return {
     command: 'persist',
     args: req.mode === 'ids' ? ['--by-id', ...(req.ids ?? [])] : req.addresses,
@@ -161,6 +168,26 @@ export function planPersist(host: HostRoot, tooling: BootTooling, state: HostSta
     notes: d.notes,
     needsReboot: false,
   };
+}
+
+/**
+ * `persist --acknowledge`: the persisted addresses now hold what they hold (a card replaced or moved on
+ * purpose): their records take the identity read now, and the boot-time files are rendered again.
+ */
+export function planAcknowledge(host: HostRoot, tooling: BootTooling, state: HostState, addresses: readonly string[], identities: Record<string, DeviceIdentity>, runId: string): ConfigPlan {
+  const now = new Date().toISOString();
+  const add: Record<string, PersistRecord> = {};
+  for (const a of addresses) {
+    const key = `address:${a}`;
+    const r = state.persisted[key];
+    const identity = identities[a];
+    if (!r || r.mode !== 'per-address') throw new VfioctlError('not-persisted', `${a} is not persisted per address by vfioctl`, { remedy: '`vfioctl status` lists what is persisted', exitCode: ExitCode.usage });
+    if (!identity) throw new VfioctlError('no-such-device', `no PCI function ${a} on this host now: nothing to acknowledge`, { remedy: '`vfioctl unpersist ADDR` forgets an address that is gone', exitCode: ExitCode.usage });
+    add[key] = { ...r, identity, runId, at: now };
+  }
+  const next = applyDelta(state, { persist: add });
+  const d = derivedChanges(host, tooling, next, hasTool(host, 'driverctl'));
+  return { command: 'persist acknowledge', args: [...addresses], files: d.files, commands: d.commands, delta: { persist: { ...add, ...(d.delta.persist ?? {}) }, ...(d.delta.unpersist ? { unpersist: d.delta.unpersist } : {}) }, notes: d.notes, needsReboot: false };
 }
 
 export function planUnpersist(host: HostRoot, tooling: BootTooling, state: HostState, keys: string[] | 'all'): ConfigPlan {

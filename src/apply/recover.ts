@@ -75,6 +75,12 @@ export function previewRecover(ctx: Pick<ApplyContext, 'store' | 'host' | 'journ
           p.writes.push(`echo 0 > ${attr}`, ...(s.before > 0 ? [`echo ${s.before} > ${attr}`] : []));
         }
         break;
+      case 'reset-method':
+        if (s.before !== s.after) p.writes.push(`echo ${s.before === '' ? 'default' : s.before} > ${ctx.host.display(`${ctx.host.pciDeviceRel(pciAddressOf(s.address))}/reset_method`)}`);
+        break;
+      case 'mdev':
+        p.writes.push(s.op === 'create' ? `remove mdev ${s.uuid} (echo 1 > /sys/bus/mdev/devices/${s.uuid}/remove, when present)` : `create mdev ${s.uuid} again (echo ${s.uuid} > ${ctx.host.display(`${ctx.host.pciDeviceRel(pciAddressOf(s.parent))}/mdev_supported_types/${s.mdevType}/create`)})`);
+        break;
       case 'libvirt-hostdev':
         p.commands.push(`virsh ${s.uri ? `--connect ${s.uri} ` : ''}${s.op === 'attach' ? 'detach-device' : 'attach-device'} ${s.guest} <hostdev ${s.address}>${s.flags.live ? ' --live' : ''}${s.flags.config ? ' --config' : ''} (when ${s.op === 'attach' ? 'present' : 'absent'})`);
         break;

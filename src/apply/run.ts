@@ -81,6 +81,10 @@ export function describeStep(s: NewStep | JournalStep): string {
       return `run ${formatArgv(s.argv)}`;
     case 'sriov':
       return `set ${s.address} sriov_numvfs ${s.before} -> ${s.after}`;
+    case 'reset-method':
+      return `set ${s.address} reset_method "${s.before}" -> "${s.after}"`;
+    case 'mdev':
+      return s.op === 'create' ? `create mdev ${s.uuid} (${s.mdevType}) on ${s.parent}` : `remove mdev ${s.uuid} (${s.mdevType}) from ${s.parent}`;
     case 'libvirt-hostdev':
       return `${s.op} ${s.address} ${s.op === 'attach' ? 'to' : 'from'} guest ${s.guest} (${[...(s.flags.live ? ['live'] : []), ...(s.flags.config ? ['persistent'] : [])].join(' and ')})`;
   }
@@ -317,6 +321,14 @@ async function undoStep(ctx: ApplyContext, j: Journal, s: JournalStep, rerun: st
       // the kernel refuses a change between two non-zero counts: go through 0
       ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', '0\n');
       if (s.before > 0) ctx.sysfs.writePciAttr(addr, 'sriov_numvfs', `${s.before}\n`);
+      return;
+    }
+    case 'reset-method':
+      if (s.before !== s.after) ctx.sysfs.writePciAttr(pciAddressOf(s.address), 'reset_method', `${s.before === '' ? 'default' : s.before}\n`);
+      return;
+    case 'mdev': {
+      const { undoMdevStep } = await import('./mdev.js');
+      undoMdevStep(ctx, s);
       return;
     }
     case 'libvirt-hostdev': {

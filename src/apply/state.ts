@@ -16,6 +16,7 @@ import { VfioctlError } from '../model/errors.js';
 import { acquireRunLock, readLockInfo, type HeldLock, type LockInfo } from './lock.js';
 import { MAX_JSON_BYTES, parseHostState, parseJournal, RUN_ID, type Checked } from './journal-schema.js';
 import { FILE_STEP_PATHS } from './owned-files.js';
+import type { DeviceIdentity } from '../model/device-identity.js';
 
 export const STATE_DIR = 'var/lib/vfioctl';
 
@@ -35,6 +36,10 @@ export type JournalStep =
   | { seq: number; type: 'file'; rel: string; before: string | null; after: string | null; backup: string | null; status: StepStatus; error?: string }
   | { seq: number; type: 'exec'; argv: string[]; rerunOnUndo: boolean; undoArgv?: string[]; status: StepStatus; error?: string }
   | { seq: number; type: 'sriov'; address: string; before: number; after: number; status: StepStatus; error?: string }
+  /** reset_method of a function: the list before and after (space-separated names; "default" restores the kernel's) */
+  | { seq: number; type: 'reset-method'; address: string; before: string; after: string; status: StepStatus; error?: string }
+  /** a mediated device created (written to mdev_supported_types/TYPE/create) or removed (its remove attribute) */
+  | { seq: number; type: 'mdev'; op: 'create' | 'remove'; parent: string; mdevType: string; uuid: string; status: StepStatus; error?: string }
   | ({ seq: number; status: StepStatus; error?: string } & LibvirtHostdevStep);
 
 /**
@@ -80,7 +85,7 @@ export interface BoundRecord {
 
 export interface PersistRecord {
   /** what this persisted: per-address override, or IDs */
-  mode: 'per-address' | 'ids' | 'kernel-cmdline' | 'sriov' | 'unsafe-interrupts';
+  mode: 'per-address' | 'ids' | 'kernel-cmdline' | 'sriov' | 'unsafe-interrupts' | 'reset-method' | 'mdev';
   addresses: string[];
   ids: string[];
   /** files vfioctl created (removed whole on undo) */
@@ -91,6 +96,15 @@ export interface PersistRecord {
   softdeps?: string[];
   /** SR-IOV: VF count kept across reboots */
   numVfs?: number;
+  /** reset-method: the order set at every boot (kernel names) */
+  resetOrder?: string[];
+  /** mdev: the mediated device kept across reboots (mdevctl's config: parent, type, UUID) */
+  mdev?: { parent: string; mdevType: string; uuid: string };
+  /**
+   * per-address: what the address held when it was persisted (src/model/device-identity.ts); absent in
+   * records written before identities were kept (then the identity is unknown, never "different")
+   */
+  identity?: DeviceIdentity;
   runId: string;
   at: string;
 }

@@ -35,6 +35,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   persist: () => import('./commands/persist.js'),
   host: () => import('./commands/host.js'),
   sriov: () => import('./commands/sriov.js'),
+  'reset-policy': () => import('./commands/reset-policy.js'),
+  mdev: () => import('./commands/mdev.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */

@@ -6,6 +6,7 @@
  */
 import type { Evidence, Finding, Severity } from '../model/finding.js';
 import type { HostFacts, IomemEntry } from '../model/host-facts.js';
+import { resetBug } from './reset-policy.js';
 import { type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 import { type PciAddressString, pciAddressOf } from '../model/pci-address.js';
 import { groupEndpoints } from '../model/groups.js';
@@ -160,6 +161,14 @@ export function checkDevice(facts: HostFacts, inventory: PciInventory, address: 
   }
   if (fn.vendorId === '1002' && isDisplayClass(fn.class)) {
     out.push(devFinding(address, 'device-reset-quirk', 'info', 'AMD GPUs of several generations do not reset cleanly (the "reset bug")', rEv, { remedy: 'if the guest fails on its second start, use the vendor-reset module or reboot the host between runs' }));
+  }
+  const bug = resetBug(fn);
+  if (bug) {
+    // reset_method naming the fix's method first means the fix is in place (for this boot)
+    const fixed = fn.resetMethods !== null && bug.order !== null && fn.resetMethods[0] === bug.order[0];
+    out.push(fixed
+      ? devFinding(address, 'device-reset-bug', 'ok', `${bug.family}: reset_method uses ${bug.order![0]} first (vendor-reset's reset)`, rEv)
+      : devFinding(address, 'device-reset-bug', 'warn', bug.problem, rEv, { remedy: bug.fix.join('; then ') }));
   }
 
   // ----- expansion ROM -----

@@ -12,6 +12,10 @@ export const UNSAFE_INTERRUPTS_REL = 'etc/modprobe.d/vfioctl-unsafe-interrupts.c
 export const UDEV_RULES_REL = 'etc/udev/rules.d/61-vfioctl.rules';
 /** udev rule that restores sriov_numvfs when the PF appears (`vfioctl sriov set --persist`). */
 export const SRIOV_RULES_REL = 'etc/udev/rules.d/62-vfioctl-sriov.rules';
+/** udev rule that sets reset_method when a function appears (`vfioctl reset-policy set --persist`). */
+export const RESET_RULES_REL = 'etc/udev/rules.d/63-vfioctl-reset.rules';
+/** mdevctl's directory of defined mediated devices: PARENT/UUID, JSON (`vfioctl mdev create --persist`). */
+export const MDEVCTL_DIR_REL = 'etc/mdevctl.d';
 export const BIND_UNIT_NAME = 'vfioctl-bind.service';
 /** Early systemd unit that rebinds persisted addresses before the host drivers claim them. */
 export const BIND_UNIT_REL = `etc/systemd/system/${BIND_UNIT_NAME}`;

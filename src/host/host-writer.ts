@@ -42,11 +42,29 @@ import type { Exec } from '../model/command.js';
 
 export type BusAttr = 'drivers_probe' | 'rescan';
 
+export type MdevWrite = { op: 'create'; parent: PciAddress; mdevType: string; uuid: string } | { op: 'remove'; uuid: string };
+
+const MDEV_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MDEV_TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
+
+/** The root-relative attribute an mdev write goes to (validated names only). */
+export function mdevWriteRel(host: HostRoot, w: MdevWrite): { rel: string; value: string } {
+  if (!MDEV_UUID.test(w.uuid)) throw new Error(`internal: bad mdev UUID ${w.uuid}`);
+  if (w.op === 'remove') return { rel: `sys/bus/mdev/devices/${w.uuid}/remove`, value: '1\n' };
+  if (!MDEV_TYPE_NAME.test(w.mdevType)) throw new Error(`internal: bad mdev type ${w.mdevType}`);
+  return { rel: `${host.pciDeviceRel(w.parent)}/mdev_supported_types/${w.mdevType}/create`, value: `${w.uuid}\n` };
+}
+
 /** The kernel-facing write primitive. */
 export interface SysfsWriter {
   writePciAttr(addr: PciAddress, attr: WritablePciAttr, value: string): void;
   writeDriverAttr(driver: string, attr: WritableDriverAttr, value: string): void;
   writeBusAttr(attr: BusAttr, value: string): void;
+  /**
+   * Mediated devices (Documentation/ABI/testing/sysfs-bus-vfio-mdev): create writes the UUID to
+   * PARENT/mdev_supported_types/TYPE/create; remove writes 1 to sys/bus/mdev/devices/UUID/remove.
+   */
+  writeMdev(op: MdevWrite): void;
   /** Load a kernel module (modprobe NAME). */
   loadModule(name: string): Promise<void>;
 }
@@ -104,6 +122,11 @@ export class RealSysfsWriter implements SysfsWriter {
 
   writeBusAttr(attr: BusAttr, value: string): void {
     this.write(`sys/bus/pci/${attr}`, value);
+  }
+
+  writeMdev(w: MdevWrite): void {
+    const { rel, value } = mdevWriteRel(this.host, w);
+    this.write(rel, value);
   }
 
   async loadModule(name: string): Promise<void> {

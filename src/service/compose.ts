@@ -10,6 +10,7 @@ import { formatArgv } from '../host/detect-boot.js';
 import { commandEffect, effectCommand, fileEffect as fileEffectOf } from './config-plan.js';
 import type { HostState } from '../apply/state.js';
 import { newRunId } from '../apply/state.js';
+import type { DeviceIdentity } from '../model/device-identity.js';
 import { planKernelCmdline, planPersist, planUnsafeInterrupts, MODPROBE_FILE as MODPROBE_REL } from '../apply/persist.js';
 import { bindWrites, previewBind } from '../apply/bind.js';
 import { VfioctlError } from '../model/errors.js';
@@ -60,6 +61,8 @@ export interface ComposeInput {
   tooling: BootTooling;
   state: HostState;
   allowUnsafeInterrupts: boolean;
+  /** what each claimed address holds now (recorded with per-address persistence) */
+  identities?: Record<string, DeviceIdentity>;
 }
 
 /**
@@ -106,7 +109,7 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
     const mode = pure.binding.mode;
     // IDs in claim (address) order, as persist records and writes them
     const ids = [...new Set(pure.functions.filter((f) => pure.binding.ids.includes(`${f.vendorId}:${f.deviceId}`)).map((f) => `${f.vendorId}:${f.deviceId}`))];
-    const cp = planPersist(host, tooling, x.state, { addresses: pure.claim, mode, ids, softdeps: pure.hostDrivers, vfioPciBuiltin: pure.binding.builtin }, runId);
+    const cp = planPersist(host, tooling, x.state, { addresses: pure.claim, mode, ids, softdeps: pure.hostDrivers, vfioPciBuiltin: pure.binding.builtin, ...(x.identities ? { identities: x.identities } : {}) }, runId);
     const k = byId.get('kernel-cmdline-vfio-ids');
     if (k && k.action.type === 'kernel-cmdline') k.action.set = [`vfio-pci.ids=${ids.join(',')}`];
     for (const id of PERSIST_STEPS) if (byId.has(id)) ensure(id);

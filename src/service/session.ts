@@ -20,6 +20,7 @@ import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
 import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
+import { readIdentities, readIdentity } from '../host/read-identity.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import type { SysfsWriter } from '../host/host-writer.js';
 import type { Exec } from '../adapters/exec.js';
@@ -33,6 +34,10 @@ import type { RecoverResult } from '../apply/recover.js';
 import type { ApplyContext } from '../apply/run.js';
 import type { HostState, Journal, StateStore } from '../apply/state.js';
 import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
+import { checkPersistedIdentities, identityStatus, type IdentityStatus } from '../core/identity-drift.js';
+import { checkResetOrder, parseResetOrder, resetMethodValue, resetPolicyView, type ResetPolicyView } from '../core/reset-policy.js';
+import type { MdevReport } from '../host/read-mdev.js';
+import type { MdevRequest } from '../apply/mdev.js';
 import type { ExplainResult } from '../core/explain.js';
 import { importListing } from '../model/import-listing.js';
 import { parseDriverTarget } from '../model/driver-name.js';
@@ -134,6 +139,8 @@ export interface StatusReport {
   persisted: HostState['persisted'];
   sriov: HostState['sriov'];
   attached: { guest: string; address: string; uri: string | null; live: boolean; config: boolean; runId: string; at: string }[];
+  /** per-address persisted functions: what was recorded and what the address holds now (docs/json.md) */
+  identity: IdentityStatus[];
   interrupted: { runId: string; command: string; status: string; pid: number; startedAt: string; steps: number; libvirt: { guest: string; uri: string | null; steps: { op: string; address: string; status: string }[] } | null } | null;
   lock: ReturnType<StateStore['readLock']>;
   history?: { runId: string; command: string; args: string[]; status: string; startedAt: string; finishedAt: string | null; error: { code: string; message: string } | null }[];
@@ -161,6 +168,10 @@ export interface Change {
   readonly hostdev?: { set: HostdevChangeSet; virsh: Virsh; target: GuestInfo };
   /** @internal SR-IOV request */
   readonly sriov?: { pf: string; count: number; info: SriovInfo };
+  /** @internal reset_method value to write now */
+  readonly resetPolicy?: { address: string; value: string; view: ResetPolicyView };
+  /** @internal mediated device to create or remove now */
+  readonly mdev?: MdevRequest;
 }
 
 export interface ApplyOptions {
@@ -175,6 +186,8 @@ export interface ChangeResult {
   config: ConfigApplyResult | null;
   hostdev: HostdevApplyResult | null;
   sriov: { runId: string | null; before: number; after: number; vfs: string[] } | null;
+  resetPolicy?: { runId: string | null; before: string; after: string } | null;
+  mdev?: { runId: string; op: 'create' | 'remove'; uuid: string; present: boolean } | null;
 }
 
 const RUNTIME_IDS = (s: PlanStep): boolean => s.id === 'load-vfio-pci' || s.action.type === 'bind-vfio';
@@ -198,6 +211,7 @@ function guardLoadModule(w: SysfsWriter, host: HostRoot): SysfsWriter {
     writePciAttr: (...a) => w.writePciAttr(...a),
     writeDriverAttr: (...a) => w.writeDriverAttr(...a),
     writeBusAttr: (...a) => w.writeBusAttr(...a),
+    writeMdev: (...a) => w.writeMdev(...a),
     loadModule: async (module: string) => {
       throw new VfioctlError('not-live', `${module} is not loaded in ${host.root}, and loading it would run modprobe on the running system, which ${host.root} is not`, {
         remedy: `load ${module} on the system that ${host.root} belongs to (modprobe ${module}), or run the same command on that system itself`,
@@ -407,7 +421,8 @@ export class Session {
     if (!sysfs || !state) return { plan: pure, sources: [], notes };
     try {
       const { composePlan } = await import('./compose.js');
-      return composePlan(pure, { host: this.host(), tooling: this.bootTooling(), state, allowUnsafeInterrupts: !!input.allowUnsafeInterrupts });
+      const identities = readIdentities(this.host(), inventory.functions, pure.claim);
+      return composePlan(pure, { host: this.host(), tooling: this.bootTooling(), state, allowUnsafeInterrupts: !!input.allowUnsafeInterrupts, identities });
     } catch (e) {
       // a file the composition must read is unreadable: the effects are unknown, the plan stays as planned
       if (!(e instanceof VfioctlError) || strict) throw e;
@@ -455,8 +470,23 @@ export class Session {
       devices.push({ address: a, verdict: s.verdict, summary: summarize(fs).summary });
     }
     const findings = input.deviceFocus ? [...hostBlocking, ...deviceFindings] : [...hostFindings, ...deviceFindings];
+    findings.push(...(await this.identityFindings(addresses)));
     const s = summarize(findings);
     return { version: 1, verdict: s.verdict, summary: s.summary, findings, devices };
+  }
+
+  /** Findings about persisted addresses that hold another device now (none when the state cannot be read). */
+  private async identityFindings(addresses: readonly string[]): Promise<Finding[]> {
+    if (this.options.from !== undefined) return [];
+    let state: HostState;
+    try {
+      state = await this.state();
+    } catch (e) {
+      if (!(e instanceof VfioctlError)) throw e;
+      return [];
+    }
+    const list = this.identityOf(state).filter((x) => !addresses.length || addresses.includes(x.address));
+    return checkPersistedIdentities(list);
   }
 
   /** The cause and fix of an error message, citing this host's facts unless `withHost` is false. */
@@ -509,7 +539,19 @@ export class Session {
         : null;
     const attached = Object.entries(state.attached ?? {}).flatMap(([guest, fns]) => Object.entries(fns).map(([address, r]) => ({ guest, address, ...r })));
     const history = opts.history ? store.listRuns().map((j) => ({ runId: j.runId, command: j.command, args: j.args, status: j.status, startedAt: j.startedAt, finishedAt: j.finishedAt ?? null, error: j.error ?? null })) : undefined;
-    return { version: 1, stateDir: host.display(store.dir), bound, persisted: state.persisted, sriov: state.sriov, attached, interrupted, lock, ...(history ? { history } : {}) };
+    const identity = this.identityOf(state);
+    return { version: 1, stateDir: host.display(store.dir), bound, persisted: state.persisted, sriov: state.sriov, identity, attached, interrupted, lock, ...(history ? { history } : {}) };
+  }
+
+  /** What each per-address persisted function was and is now (sysfs hosts only; an import tells nothing). */
+  private identityOf(state: HostState): IdentityStatus[] {
+    if (this.options.from !== undefined) return [];
+    const inv = this.inventory({ groups: 'none' });
+    return Object.values(state.persisted).filter((r) => r.mode === 'per-address').flatMap((r) => r.addresses).sort().map((address) => {
+      const f = inv.functions.find((x) => x.address === address);
+      const rec = state.persisted[`address:${address}`];
+      return identityStatus({ address, recorded: rec?.identity ?? null, now: f ? readIdentity(this.host(), f) : null });
+    });
   }
 
   // ---- changes: plan -> select steps -> (preview | apply)
@@ -646,6 +688,95 @@ export class Session {
     return { command: 'sriov set', args: [pf, String(input.count)], plan: null, verdict: 'ok', findings: [], claim: [pf], steps, notes: [], needsReboot: false, sources, sriov: { pf, count: input.count, info } };
   }
 
+  /** `reset-policy show`: each function's reset_method, what the kernel would try, and its reset-bug family. */
+  resetPolicyReport(addresses: string[] = []): { version: 1; functions: ResetPolicyView[] } {
+    const inv = this.inventory({ groups: 'none' });
+    const want = addresses.map((a) => formatPciAddress(requirePciAddress(a)));
+    for (const a of want) if (!inv.functions.some((f) => f.address === a)) throw new VfioctlError('no-such-device', `no PCI function ${a} on this host`, { remedy: '`vfioctl ls` lists the functions present', exitCode: ExitCode.usage });
+    const fns = inv.functions.filter((f) => (want.length ? want.includes(f.address) : !f.isBridge));
+    return { version: 1, functions: fns.map(resetPolicyView) };
+  }
+
+  /** Set a function's reset order now (reset_method) and, with `persist`, at every boot (udev rule). */
+  async changeResetPolicy(input: { address: string; order: string; persist?: boolean }): Promise<Change> {
+    const host = this.host();
+    const address = formatPciAddress(requirePciAddress(input.address));
+    const parsed = parseResetOrder(input.order);
+    if (!parsed.ok) throw new UsageError('bad-reset-order', `--order ${JSON.stringify(input.order.slice(0, 80))}: ${parsed.problem}`, 'e.g. --order device_specific,bus (kernel names: device_specific acpi flr af_flr pm bus cxl_bus), or --order default');
+    const f = this.inventory({ groups: 'none' }).functions.find((x) => x.address === address);
+    if (!f) throw new VfioctlError('no-such-device', `no PCI function ${address} on this host`, { remedy: '`vfioctl ls` lists the functions present', exitCode: ExitCode.usage });
+    const view = resetPolicyView(f);
+    const why = checkResetOrder(view, parsed.order);
+    if (why) throw new VfioctlError('reset-order-refused', why, { remedy: `\`vfioctl reset-policy show ${address}\` lists what the kernel offers`, exitCode: ExitCode.notReady });
+    const value = resetMethodValue(parsed.order);
+    const findings: Finding[] = [];
+    if (view.bug && view.bug.order && parsed.order !== 'default' && parsed.order[0] !== view.bug.order[0]) {
+      findings.push({ id: 'reset-bug', severity: 'warn', category: 'device', subjects: [address], summary: `${address}: ${view.bug.problem}`, evidence: [{ source: `/sys/bus/pci/devices/${address}/reset_method`, value: view.current?.join(' ') ?? 'absent' }], remedy: view.bug.fix.join('; then ') });
+    }
+    const attr = `/${host.pciDeviceRel(requirePciAddress(address))}/reset_method`;
+    const now = view.current?.join(' ') ?? '';
+    const steps: PlanStep[] = [{
+      id: `reset-method-${address}`, title: `${address}: reset_method "${now}" -> "${value}"`, kind: 'runtime', needsReboot: false,
+      action: { type: 'config', command: 'reset-policy set' }, effects: value === now ? [] : [{ type: 'sysfs-write', path: attr, value }],
+      command: `echo ${value} > ${attr}`,
+    }];
+    const sources: ConfigSource[] = [];
+    if (input.persist) {
+      const { planResetPersist } = await import('../apply/reset-policy.js');
+      const cp = planResetPersist(host, await this.state(), address, parsed.order === 'default' ? null : [...parsed.order], (await stateMod()).newRunId());
+      steps.push(stepsOfConfigPlan(host, 'reset-persist', parsed.order === 'default' ? `forget the reset order of ${address} at boot` : `set the reset order of ${address} at every boot (udev rule)`, cp));
+      sources.push({ steps: ['reset-persist'], plan: cp });
+    }
+    const verdict = findings.length ? 'warn' : 'ok';
+    return { command: 'reset-policy set', args: [address, value], plan: null, verdict, findings, claim: [address as PciAddressString], steps, notes: [], needsReboot: false, sources, ...(value === now ? {} : { resetPolicy: { address, value, view } }) };
+  }
+
+  /** `mdev types` / `mdev ls`: mediated device types, the mdevs, NVIDIA vGPU VFs and Intel SR-IOV GPUs. */
+  async mdevReport(): Promise<{ version: 1 } & MdevReport> {
+    const { readMdev } = await import('../host/read-mdev.js');
+    return { version: 1, ...readMdev(this.host(), this.inventory({ groups: 'none' }).functions) };
+  }
+
+  /** Create or remove a mediated device now and, with `persist`, keep it at every boot (mdevctl config). */
+  async changeMdev(input: { op: 'create' | 'remove'; parent?: string; mdevType?: string; uuid: string; persist?: boolean }): Promise<Change> {
+    const host = this.host();
+    const { checkMdevRequest, planMdevPersist } = await import('../apply/mdev.js');
+    let parent = input.parent;
+    let mdevType = input.mdevType;
+    if (input.op === 'remove') {
+      const m = (await this.mdevReport()).devices.find((d) => d.uuid === input.uuid);
+      parent ??= m?.parent ?? undefined;
+      mdevType ??= m?.mdevType ?? undefined;
+    }
+    if (!parent || !mdevType) throw new UsageError('bad-mdev', input.op === 'create' ? 'name the parent and the type' : `no mdev ${input.uuid} with a PCI parent on this host`, input.op === 'create' ? 'e.g. vfioctl mdev create 0000:00:02.0 i915-GVTg_V5_4 --uuid $(uuidgen)' : '`vfioctl mdev ls` lists them');
+    const req: MdevRequest = { op: input.op, parent: formatPciAddress(requirePciAddress(parent)), mdevType, uuid: input.uuid };
+    checkMdevRequest(host, req);
+    const rel = req.op === 'create' ? `${host.pciDeviceRel(requirePciAddress(req.parent))}/mdev_supported_types/${req.mdevType}/create` : `sys/bus/mdev/devices/${req.uuid}/remove`;
+    const value = req.op === 'create' ? req.uuid : '1';
+    const steps: PlanStep[] = [{
+      id: `mdev-${req.op}-${req.uuid}`, title: `${req.op} mdev ${req.uuid} (${req.mdevType}) ${req.op === 'create' ? 'on' : 'from'} ${req.parent}`, kind: 'runtime', needsReboot: false,
+      action: { type: 'config', command: `mdev ${req.op}` }, effects: [{ type: 'sysfs-write', path: `/${rel}`, value }], command: `echo ${value} > /${rel}`,
+    }];
+    const sources: ConfigSource[] = [];
+    if (input.persist) {
+      const cp = planMdevPersist(host, await this.state(), req, (await stateMod()).newRunId());
+      steps.push(stepsOfConfigPlan(host, 'mdev-persist', req.op === 'create' ? `define mdev ${req.uuid} for mdevctl (started at every boot)` : `forget the definition of mdev ${req.uuid}`, cp));
+      sources.push({ steps: ['mdev-persist'], plan: cp });
+    }
+    return { command: `mdev ${req.op}`, args: [req.parent, req.mdevType, req.uuid], plan: null, verdict: 'ok', findings: [], claim: [req.parent as PciAddressString], steps, notes: [], needsReboot: false, sources, mdev: req };
+  }
+
+  /** `persist --acknowledge`: re-pin persisted addresses to the devices they hold now. */
+  async changeAcknowledge(input: { addresses: string[] }): Promise<Change> {
+    const host = this.host();
+    const addresses = canonical(input.addresses, 'vfioctl persist --acknowledge 01:00.0');
+    const inv = this.inventory({ groups: 'none' });
+    const identities = readIdentities(host, inv.functions, addresses);
+    const { planAcknowledge } = await persistMod();
+    const cp = planAcknowledge(host, this.bootTooling(), await this.state(), addresses, identities, (await stateMod()).newRunId());
+    return this.configChange(cp, 'persist-acknowledge', `record what ${addresses.join(', ')} ${addresses.length > 1 ? 'hold' : 'holds'} now as the persisted device`);
+  }
+
   private async loadTarget(name: string, effects: Effects): Promise<{ target: GuestInfo; live: DomainConfig | null; guests: GuestInfo[] }> {
     const guests = await this.guests();
     const target = this.findGuest(guests, name);
@@ -760,6 +891,8 @@ export class Session {
     const binds = change.steps.filter((s) => s.action.type === 'bind-vfio').map((s) => (s.action as { address: string }).address);
     if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim);
     if (change.sriov) out.sriov = await (await import('../apply/sriov.js')).applySriov(actx, change.sriov.pf, change.sriov.count);
+    if (change.resetPolicy) out.resetPolicy = await (await import('../apply/reset-policy.js')).applyResetMethod(actx, change.resetPolicy.address, change.resetPolicy.value);
+    if (change.mdev) out.mdev = await (await import('../apply/mdev.js')).applyMdev(actx, change.mdev);
     const cp = this.configPlanOf(change);
     if (cp && change.command !== 'attach' && change.command !== 'detach') out.config = await (await persistMod()).applyConfigPlan(actx, cp, { regenerate: opts.regenerate !== false, runCommands: this.live });
     if (change.hostdev && change.hostdev.set.changes.length) {

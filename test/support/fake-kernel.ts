@@ -17,6 +17,12 @@
  *                     sriov_totalvfs (ERANGE); creates VF entries at PF + offset + stride*i, each in a
  *                     new IOMMU group, with physfn/virtfnN links; 0 removes them
  *   modprobe          loadModule('vfio-pci') registers the vfio-pci driver; unknown modules fail
+ *   reset_method      takes names the device offered when the fake first saw it (EINVAL otherwise),
+ *                     in the order given; "default" restores the offered list
+ *   mdev create       PARENT/mdev_supported_types/TYPE/create: needs available_instances > 0 (ENOSPC)
+ *                     and a new UUID (EEXIST); makes PARENT/UUID with its mdev_type link, the type's
+ *                     devices/UUID link and sys/bus/mdev/devices/UUID; one instance fewer available
+ *   mdev remove       sys/bus/mdev/devices/UUID/remove: takes all of that away again
  * Native drivers (what each device binds to without an override) are taken from the tree when the fake
  * first sees it and kept in ROOT/.fake-kernel.json, so a second fake over the same tree (another
  * process, after a simulated crash) knows them too.
@@ -31,12 +37,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SysfsWriteError, type BusAttr, type SysfsWriter } from '../../src/host/host-writer.js';
+import { SysfsWriteError, mdevWriteRel, type BusAttr, type MdevWrite, type SysfsWriter } from '../../src/host/host-writer.js';
+import { HostRoot } from '../../src/host/host-root.js';
 import type { WritableDriverAttr, WritablePciAttr } from '../../src/host/host-root.js';
 import { formatPciAddress, parsePciAddress, type PciAddress } from '../../src/model/pci-address.js';
 import { VfioctlError } from '../../src/model/errors.js';
 
-export type FaultStep = 'driver_override' | 'unbind' | 'bind' | 'drivers_probe' | 'sriov_numvfs' | 'modprobe' | 'other';
+export type FaultStep = 'driver_override' | 'unbind' | 'bind' | 'drivers_probe' | 'sriov_numvfs' | 'modprobe' | 'reset_method' | 'mdev' | 'other';
 export type FaultKind = 'EBUSY' | 'EINVAL' | 'ENODEV' | 'EIO' | 'never-binds' | 'late-bind';
 
 export interface Fault {
@@ -72,6 +79,8 @@ export interface FakeKernelOptions {
 
 interface Persisted {
   native: Record<string, string | null>;
+  /** reset_method as first seen (what the device offers) */
+  resets?: Record<string, string[]>;
 }
 
 export class FakeKernel implements SysfsWriter {
@@ -89,9 +98,15 @@ export class FakeKernel implements SysfsWriter {
       this.persisted = JSON.parse(fs.readFileSync(file, 'utf8')) as Persisted;
     } else {
       const native: Record<string, string | null> = {};
-      for (const a of this.addresses()) native[a] = this.driverOf(a);
+      const resets: Record<string, string[]> = {};
+      for (const a of this.addresses()) {
+        native[a] = this.driverOf(a);
+        const dir = this.devDir(a);
+        const rm = dir ? path.join(dir, 'reset_method') : null;
+        if (rm && fs.existsSync(rm) && fs.statSync(rm).isFile()) resets[a] = fs.readFileSync(rm, 'utf8').split(/\s+/).filter(Boolean);
+      }
       Object.assign(native, opts.native ?? {});
-      this.persisted = { native };
+      this.persisted = { native, resets };
       fs.writeFileSync(file, JSON.stringify(this.persisted));
     }
   }
@@ -106,7 +121,7 @@ export class FakeKernel implements SysfsWriter {
 
   writePciAttr(addr: PciAddress, attr: WritablePciAttr, value: string): void {
     const a = formatPciAddress(addr);
-    const step: FaultStep = attr === 'driver_override' || attr === 'sriov_numvfs' ? attr : 'other';
+    const step: FaultStep = attr === 'driver_override' || attr === 'sriov_numvfs' || attr === 'reset_method' ? attr : 'other';
     const rel = `sys/bus/pci/devices/${a}/${attr}`;
     const fault = this.enter(step, a, undefined, rel, value);
     this.failWith(fault, rel, value);
@@ -117,6 +132,13 @@ export class FakeKernel implements SysfsWriter {
       fs.writeFileSync(path.join(dir, 'driver_override'), `${v === '' ? '(null)' : v}\n`);
     } else if (attr === 'sriov_numvfs') {
       this.setNumVfs(a, dir, value, rel);
+    } else if (attr === 'reset_method') {
+      const offered = this.persisted.resets?.[a];
+      if (!offered) throw new SysfsWriteError(rel, value, 'ENOENT', 'no such file or directory');
+      const v = value.trim();
+      const names = v === 'default' ? offered : v.split(/[\s,]+/).filter(Boolean);
+      if (!names.length || names.some((n) => !offered.includes(n))) throw new SysfsWriteError(rel, value, 'EINVAL', 'invalid argument');
+      fs.writeFileSync(path.join(dir, 'reset_method'), `${names.join(' ')}\n`);
     } else {
       fs.writeFileSync(path.join(dir, attr), value);
     }
@@ -159,6 +181,45 @@ export class FakeKernel implements SysfsWriter {
           this.probe(a, drv); // a failed probe leaves the device unbound, silently
         }
       }
+    }
+    this.leave();
+  }
+
+  writeMdev(w: MdevWrite): void {
+    const { rel, value } = mdevWriteRel(new HostRoot(this.root), w);
+    const fault = this.enter('mdev', w.op === 'create' ? formatPciAddress(w.parent) : undefined, undefined, rel, value);
+    this.failWith(fault, rel, value);
+    const busDir = path.join(this.sys, 'bus/mdev/devices');
+    if (w.op === 'create') {
+      const parentDir = this.devDir(formatPciAddress(w.parent));
+      const typeDir = parentDir ? path.join(parentDir, 'mdev_supported_types', w.mdevType) : null;
+      if (!typeDir || !fs.existsSync(path.join(typeDir, 'create'))) throw new SysfsWriteError(rel, value, 'ENOENT', 'no such file or directory');
+      const avail = Number(fs.readFileSync(path.join(typeDir, 'available_instances'), 'utf8').trim());
+      if (fs.existsSync(path.join(busDir, w.uuid))) throw new SysfsWriteError(rel, value, 'EEXIST', 'file exists');
+      if (!(avail > 0)) throw new SysfsWriteError(rel, value, 'ENOSPC', 'no space left on device');
+      const dev = path.join(parentDir!, w.uuid);
+      fs.mkdirSync(dev);
+      fs.symlinkSync(path.relative(dev, typeDir), path.join(dev, 'mdev_type'));
+      fs.writeFileSync(path.join(dev, 'remove'), '');
+      fs.mkdirSync(path.join(typeDir, 'devices'), { recursive: true });
+      fs.symlinkSync(path.relative(path.join(typeDir, 'devices'), dev), path.join(typeDir, 'devices', w.uuid));
+      fs.mkdirSync(busDir, { recursive: true });
+      fs.symlinkSync(path.relative(busDir, dev), path.join(busDir, w.uuid));
+      fs.writeFileSync(path.join(typeDir, 'available_instances'), `${avail - 1}\n`);
+    } else {
+      const link = path.join(busDir, w.uuid);
+      let dev: string;
+      try {
+        dev = fs.realpathSync(link);
+      } catch {
+        throw new SysfsWriteError(rel, value, 'ENOENT', 'no such file or directory');
+      }
+      const typeDir = fs.realpathSync(path.join(dev, 'mdev_type'));
+      fs.rmSync(path.join(typeDir, 'devices', w.uuid), { force: true });
+      fs.rmSync(link, { force: true });
+      fs.rmSync(dev, { recursive: true, force: true });
+      const avail = Number(fs.readFileSync(path.join(typeDir, 'available_instances'), 'utf8').trim());
+      fs.writeFileSync(path.join(typeDir, 'available_instances'), `${avail + 1}\n`);
     }
     this.leave();
   }

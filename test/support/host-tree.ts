@@ -117,6 +117,8 @@ export interface CapSpec {
   ats?: { queueDepth?: number; enabled?: boolean };
   rebar?: { bars: { bar: number; sizesMb: number[]; currentMb: number }[] };
   aer?: boolean;
+  /** Device Serial Number extended capability: the 64-bit serial as 16 hex digits (most significant first). */
+  dsn?: string;
 }
 
 export interface HostSpec {
@@ -481,6 +483,16 @@ function encodeWith(fn: FnSpec, a: PciAddress, ctx: EncodeContext): Buffer {
           const ctl = (b.bar & 0x7) | (i === 0 ? rb.bars.length << 5 : 0) | (cur << 8);
           full.writeUInt32LE(ctl >>> 0, o + 8 + 8 * i);
         });
+      },
+    });
+  }
+  if (caps.dsn) {
+    const dsn = caps.dsn;
+    if (!/^[0-9a-fA-F]{16}$/.test(dsn)) throw new Error(`host-tree: ${fn.address}: DSN must be 16 hex digits`);
+    ext.push({
+      id: 0x0003, ver: 1, len: 12, fill(o) {
+        full.writeUInt32LE(parseInt(dsn.slice(8), 16) >>> 0, o + 4);
+        full.writeUInt32LE(parseInt(dsn.slice(0, 8), 16) >>> 0, o + 8);
       },
     });
   }

@@ -21,11 +21,16 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--by-id', 'persist by vendor:device ID (binds every identical card); refused when another function has the same ID; with vfio-pci built in, edits the kernel command line (reboot needed)')
     .option('--force', 'persist even when the plan is blocked by host-impact findings (the plan says which)')
     .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
+    .option('--acknowledge', 'the persisted addresses now hold other devices on purpose (a card replaced or moved): record what they hold now, so the boot-time binding takes them again')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
-        const o = opts as ConfigOptions & { byId?: boolean; singleFunction?: boolean };
+        const o = opts as ConfigOptions & { byId?: boolean; singleFunction?: boolean; acknowledge?: boolean };
         const addresses = parseAddresses(inputs);
         assertMutableHost(ctx, o);
+        if (o.acknowledge) {
+          const ack = await ctx.session().changeAcknowledge({ addresses });
+          return runConfigChange(ctx, ack, o, `record what ${addresses.join(' ')} holds now as the persisted device?`);
+        }
         const change = await ctx.session().changePersist({ addresses, byId: !!o.byId, force: !!o.force, singleFunction: !!o.singleFunction });
         if (change.verdict === 'blocked') {
           if (ctx.json) ctx.printJson({ version: 1, dryRun: !!o.dryRun, command: 'persist', verdict: change.verdict, claim: change.claim, findings: change.findings, result: null });

@@ -155,7 +155,8 @@ export function renderBindUnit(entries: readonly (string | BootBinding)[]): stri
     ].join(' '));
   }
   for (const b of list.filter((x) => x.identity)) parts.push(checkedMove(b));
-  const script = parts.join(' ; ');
+  // one segment: exactly the loop as before identities were kept; several: each ends its own command
+  const script = parts.length === 1 ? parts[0]! : parts.map((p) => (p.endsWith(';') ? p : `${p};`)).join(' ');
   return [
     HEADER,
     '[Unit]',

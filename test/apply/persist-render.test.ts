@@ -39,3 +39,22 @@ describe('persistence renderers', () => {
     assert.match(renderDracutConf(), /^force_drivers\+=" vfio vfio_iommu_type1 vfio_pci "$/m);
   });
 });
+
+describe('boot-time files with device identities', () => {
+  it('render, parse back and pass the journal content check; a planted key is refused', async () => {
+    const { renderUdevRules, renderBindUnit, parseUdevRules, parseBindUnit } = await import('../../src/adapters/persist-render.js');
+    const { checkFileChange } = await import('../../src/apply/owned-files.js');
+    const b = [{ address: '0000:02:00.0', identity: { vendorId: '10de', deviceId: '1b80', subsystemVendorId: '1462', subsystemDeviceId: '3364', path: 'pci0000:00/0000:00:02.0/0000:02:00.0' } }, { address: '0000:03:00.0' }];
+    const rules = renderUdevRules(b)!;
+    const unit = renderBindUnit(b)!;
+    assert.deepEqual(parseUdevRules(rules), b);
+    assert.deepEqual(parseBindUnit(unit)?.map((x) => x.address).sort(), ['0000:02:00.0', '0000:03:00.0']);
+    assert.equal(checkFileChange('etc/udev/rules.d/61-vfioctl.rules', null, rules), null);
+    assert.equal(checkFileChange('etc/systemd/system/vfioctl-bind.service', null, unit), null);
+    assert.match(checkFileChange('etc/udev/rules.d/61-vfioctl.rules', null, rules.replace('ATTR{driver_override}', 'RUN+="/bin/sh -c x", ATTR{driver_override}'))!, /not what vfioctl writes/);
+    assert.throws(() => renderUdevRules([{ address: '0000:02:00.0', identity: { ...b[0]!.identity!, path: 'pci0000:00/../x' } }]), /refusing to write the sysfs path/);
+    // without identities: byte for byte what vfioctl wrote before it kept them
+    assert.equal(renderBindUnit(['0000:03:00.0']), renderBindUnit([{ address: '0000:03:00.0' }]));
+    assert.match(renderBindUnit(['0000:03:00.0'])!, /ExecStart=\/bin\/sh -c 'for a in 0000:03:00\.0; do d=\/sys\/bus\/pci\/devices\/\$a; \[ -e \$d \] \|\| continue; echo vfio-pci > \$d\/driver_override; .*done'\n/);
+  });
+});

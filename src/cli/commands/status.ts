@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
+import { describeDifferences } from '../../model/device-identity.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -33,6 +34,11 @@ export function register(program: Command, ctx: CliContext): void {
           ctx.out(`${c.bold(b.address)} group ${b.iommuGroup ?? '-'}: on ${b.current?.driver ?? 'no driver'} (was ${b.original.driver ?? 'no driver'}${b.original.override ? `, override ${b.original.override}` : ''})${b.drifted ? c.yellow(' — changed outside vfioctl') : ''}\n`);
         }
         for (const [k, p] of Object.entries(state.persisted)) ctx.out(`persisted ${k} (${p.mode}): ${[...p.created, ...p.edits.map((e) => e.rel)].map((r) => host.display(r)).join(', ')}\n`);
+        for (const i of report.identity) {
+          if (i.verdict === 'different') ctx.out(`${c.red('changed device')} ${c.bold(i.address)}: holds another device than the one persisted (${describeDifferences(i.differences)}); left on its host driver at boot — \`vfioctl persist --acknowledge ${i.address}\` if intended\n`);
+          else if (i.verdict === 'absent') ctx.out(`${c.yellow('missing device')} ${c.bold(i.address)}: persisted, but no device is there now\n`);
+          else if (i.verdict === 'unknown') ctx.out(`identity of ${i.address} not recorded (persisted by an older vfioctl): \`vfioctl persist --acknowledge ${i.address}\` records it\n`);
+        }
         for (const [a, s] of Object.entries(state.sriov)) ctx.out(`sr-iov ${a}: ${s.numVfs} VFs (was ${s.original})\n`);
         for (const a of attached) ctx.out(`attached ${c.bold(a.address)} to guest ${a.guest}${a.uri ? ` (${a.uri})` : ''}: ${[...(a.config ? ['persistent'] : []), ...(a.live ? ['live'] : [])].join(' and ')} definition\n`);
         for (const h of history ?? []) ctx.out(`  ${h.startedAt} ${h.status.padEnd(12)} vfioctl ${h.command} ${h.args.join(' ')}${h.error ? ` — ${h.error.message}` : ''}\n`);

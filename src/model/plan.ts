@@ -202,6 +202,35 @@ export interface PassthroughPlan {
   /** The user opted in to allow_unsafe_interrupts (hosts without interrupt remapping). */
   unsafeInterrupts: boolean;
   needsReboot: boolean;
+  /**
+   * NUMA and PCIe affinity of the claimed functions (docs/json.md): present when the plan was made on a
+   * host tree (an imported listing does not tell NUMA nodes).
+   */
+  affinity?: PlanAffinity;
+}
+
+/** Where one claimed function sits: its NUMA node and PCIe root. */
+export interface FunctionAffinity {
+  address: PciAddressString;
+  /** numa_node; null when the platform has none for it (-1) or it was not read (`numaKnown` false) */
+  numaNode: number | null;
+  numaKnown: boolean;
+  /** the root port (first bridge below the root complex) it hangs off; null on the root bus itself */
+  rootPort: PciAddressString | null;
+  /** the root complex (host bridge / root bus), e.g. "pci0000:00" */
+  rootBus: string | null;
+  /** local_cpulist: the host CPUs near it; null when not read */
+  localCpus: string | null;
+}
+
+export interface PlanAffinity {
+  functions: FunctionAffinity[];
+  /** distinct NUMA nodes of the claimed functions (known ones only), ascending */
+  nodes: number[];
+  /** the functions of this guest sit on more than one NUMA node */
+  spansNodes: boolean;
+  /** a guest pinning hint for the one node they share (null: no node, or several) */
+  hint: { node: number; cpus: string | null; libvirt: string } | null;
 }
 
 /** The most functions a guest may be given (RHEL 7 limit, kept by libvirt/QEMU guidance). */

@@ -418,6 +418,18 @@ export class Session {
       },
       context,
     );
+    if (sysfs) {
+      // NUMA and PCIe affinity of the claim (src/core/numa.ts): reported, warned on when it spans nodes
+      const { planAffinity } = await import('../core/numa.js');
+      const { readNumaFacts } = await import('../host/read-numa.js');
+      const claimed = pure.claim.flatMap((a) => inventory.functions.filter((f) => f.address === a));
+      const a = planAffinity(claimed, readNumaFacts(this.host(), inventory.functions, pure.claim));
+      pure.affinity = a.affinity;
+      if (a.findings.length) {
+        pure.findings.push(...a.findings);
+        if (pure.verdict === 'ok') pure.verdict = 'warn';
+      }
+    }
     if (!sysfs || !state) return { plan: pure, sources: [], notes };
     try {
       const { composePlan } = await import('./compose.js');

@@ -69,6 +69,8 @@ export interface FnSpec {
   parent?: string;
   /** Default -1. */
   numaNode?: number;
+  /** local_cpulist content; default "0-7". */
+  localCpulist?: string;
   /** boot_vga file (only written for VGA class devices 0x0300xx, like the kernel). */
   bootVga?: boolean;
   /** reset_method content, e.g. ['flr','bus']; undefined -> no file; [] -> a file holding "\n". */
@@ -982,7 +984,7 @@ function writeFunction(sys: string, n: Node, w: WriteCtx): void {
   const H8 = (v: number): string => hex(v, 8).toUpperCase();
   const modalias = `pci:v${H8(fn.vendor)}d${H8(fn.device)}sv${H8(subV)}sd${H8(subD)}bc${hex((fn.classCode >> 16) & 0xff, 2).toUpperCase()}sc${hex((fn.classCode >> 8) & 0xff, 2).toUpperCase()}i${hex(fn.classCode & 0xff, 2).toUpperCase()}`;
   put('modalias', `${modalias}\n`);
-  put('local_cpulist', '0-7\n');
+  put('local_cpulist', `${fn.localCpulist ?? '0-7'}\n`);
   put('local_cpus', 'ff\n');
   put('dma_mask_bits', '64\n');
   put('consistent_dma_mask_bits', '64\n');

@@ -119,6 +119,14 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
     }
     out.push('');
   }
+  // NUMA / PCIe affinity: shown only on a host that has NUMA nodes for the claim
+  const aff = plan.affinity;
+  if (aff && aff.nodes.length) {
+    out.push(c.bold('NUMA and PCIe affinity:'));
+    for (const f of aff.functions) out.push(`  ${f.address}  node ${f.numaNode ?? '-'}  root port ${f.rootPort ?? '-'} (${f.rootBus ?? '?'})${f.localCpus ? `  CPUs ${f.localCpus}` : ''}`);
+    if (aff.hint) out.push(`  pinning hint: memory on node ${aff.hint.node}${aff.hint.cpus ? `, vCPUs and emulator on CPUs ${aff.hint.cpus}` : ''} (\`vfioctl render libvirt ... --numa-hint\` prints the <numatune>/<cputune> fragment)`);
+    out.push('');
+  }
   if (plan.findings.length) {
     out.push(c.bold('findings:'));
     out.push(renderFindings(plan.findings, c).trimEnd());

@@ -11,12 +11,26 @@ import { renderFindings } from './shared.js';
 import { buildPlan, withPlanOptions, type PlanCliOptions } from './plan.js';
 import { RENDER_FORMATS, isRenderFormat, renderPlan } from '../../adapters/render/index.js';
 import { ExitCode, UsageError } from '../../model/errors.js';
+import type { PassthroughPlan } from '../../model/plan.js';
+
+/** The pinning hint as its own section after the configuration (libvirt XML for the libvirt formats, a comment otherwise). */
+function numaHintSection(plan: PassthroughPlan, format: string): string {
+  const xml = format === 'libvirt' || format === 'libvirt-domain';
+  const note = (t: string): string => (xml ? `<!-- ${t} -->\n` : `# ${t}\n`);
+  const a = plan.affinity;
+  if (!a) return note('vfioctl NUMA hint: not known (the listing does not tell NUMA nodes)');
+  if (a.spansNodes) return note(`vfioctl NUMA hint: none: the functions sit on NUMA nodes ${a.nodes.join(', ')}`);
+  if (!a.hint) return note('vfioctl NUMA hint: none: the host shows no NUMA node for these functions');
+  if (xml) return `\n${a.hint.libvirt}`;
+  return `\n# vfioctl NUMA hint: the functions are local to host NUMA node ${a.hint.node}${a.hint.cpus ? ` (CPUs ${a.hint.cpus})` : ''}\n# run the guest there, e.g. numactl --cpunodebind=${a.hint.node} --membind=${a.hint.node} qemu-system-x86_64 ...\n`;
+}
 
 export function register(program: Command, ctx: CliContext): void {
   withPlanOptions(program.command('render'))
     .argument('<format>', `one of: ${RENDER_FORMATS.join(', ')}`)
     .argument('<address...>', 'PCI functions to pass through')
     .option('--machine <type>', 'guest machine type for placement: q35 or pc', 'q35')
+    .option('--numa-hint', 'also print the guest NUMA/CPU pinning hint (<numatune>/<cputune> for the host node the functions share) after the configuration')
     .description('print the configuration a passthrough plan needs (libvirt, virsh, virt-install, QEMU, host, KubeVirt)')
     .action(
       action<[string, string[]]>(ctx, async (format, inputs, opts) => {
@@ -25,7 +39,8 @@ export function register(program: Command, ctx: CliContext): void {
         if (machine !== 'q35' && machine !== 'pc') throw new UsageError('bad-machine', `--machine ${machine} is not q35 or pc`, 'use --machine q35 or --machine pc');
         const nestedFormat = format === 'qemu-nested';
         const { plan, boot } = await buildPlan(ctx, inputs, { ...(opts as PlanCliOptions), ...(nestedFormat ? { nested: true } : {}) });
-        const text = renderPlan(format, plan, { machine, ...(boot ? { boot } : {}) });
+        let text = renderPlan(format, plan, { machine, ...(boot ? { boot } : {}) });
+        if ((opts as { numaHint?: boolean }).numaHint) text += numaHintSection(plan, format);
         const blocked = plan.verdict === 'blocked';
         if (ctx.json) {
           ctx.printJson({ version: 1, format, verdict: plan.verdict, claim: plan.claim, findings: plan.findings, text });

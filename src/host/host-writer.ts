@@ -266,6 +266,8 @@ const ALLOWED: readonly RegExp[] = [
   /^etc\/mkinitcpio\.conf$/,
   /^etc\/mkinitcpio\.conf\.d\/vfioctl[A-Za-z0-9_.:-]*\.conf$/,
   /^var\/lib\/vfioctl\/[A-Za-z0-9_.:@+,=~/-]+$/,
+  // mdevctl's definitions: PARENT/UUID (vfioctl mdev create --persist)
+  /^etc\/mdevctl\.d\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
 ];
 
 export interface FileWriteResult {

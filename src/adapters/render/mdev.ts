@@ -12,7 +12,7 @@ function check(uuid: string): string {
 }
 
 export function renderMdevHostdevXml(o: { uuid: string; display?: boolean }): string {
-  const attrs = `mode='subsystem' type='mdev' managed='no' model='vfio-pci'${o.display ? " display='on' ramfb='on'" : ''}`;
+  const attrs = `mode='subsystem' type='mdev' model='vfio-pci'${o.display ? " display='on' ramfb='on'" : ''}`;
   return [`<hostdev ${attrs}>`, '  <source>', `    <address uuid='${check(o.uuid)}'/>`, '  </source>', '</hostdev>', ''].join('\n');
 }
 

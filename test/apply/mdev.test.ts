@@ -81,7 +81,7 @@ describe('vfioctl mdev', () => {
       const d = await runCli(['mdev', 'create', '00:02.0', TYPE, '--uuid', U, '--persist', '--dry-run', '--root', t.root], { env: env(t.root) });
       assert.equal(d.code, 0, d.stderr);
       assert.match(d.stdout, new RegExp(`echo ${U} > .*0000:00:02\\.0/mdev_supported_types/${TYPE}/create`));
-      assert.match(d.stdout, /\+  "mdev_type": "i915-GVTg_V5_4",\n\+  "start": "auto",/);
+      assert.match(d.stdout, /\+ {2}"mdev_type": "i915-GVTg_V5_4",\n\+ {2}"start": "auto",/);
       assert.equal(fs.existsSync(path.join(t.root, 'sys/bus/mdev/devices', U)), false, 'a dry run changes nothing');
 
       const c = await runCli(['mdev', 'create', '00:02.0', TYPE, '--uuid', U, '--persist', '--yes', '--root', t.root], { env: env(t.root) });

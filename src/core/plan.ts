@@ -620,7 +620,7 @@ function deviceFindings(fn: PciFunction, romBar: ClaimedFunction['romBar'], add:
       id: 'amd-gpu-reset',
       severity: 'warn',
       summary: `${label} is an AMD ${family} GPU, known not to reset cleanly: a second guest start can hang or show a black screen`,
-      remedy: 'install the vendor-reset module and select it (echo device_specific > /sys/bus/pci/devices/' + a + '/reset_method), or reboot the host between guest runs',
+      remedy: 'install the vendor-reset module and select it (echo device_specific > /sys/bus/pci/devices/' + a + '/reset_method; at every boot: vfioctl reset-policy set ' + a + ' --order device_specific --persist), or reboot the host between guest runs',
       subjects: [a],
       category: 'device',
     });

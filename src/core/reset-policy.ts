@@ -11,6 +11,7 @@
  */
 import type { PciFunction } from '../model/pci-function.js';
 import { factUnknown } from '../model/pci-function.js';
+import { amdResetTroubleFamily } from './plan-devices.js';
 
 /** The kernel's reset method names, in its default order. */
 export const RESET_METHODS = ['device_specific', 'acpi', 'flr', 'af_flr', 'pm', 'bus', 'cxl_bus'] as const;
@@ -79,25 +80,12 @@ export function resetCandidates(f: PciFunction): ResetCandidate[] {
   return out;
 }
 
-const AMD = '1002';
-/** AMD GPU device ID ranges of the families vendor-reset handles (its device table: Polaris 10/11/12, Vega 10/20, Navi 10/12/14). */
-const AMD_FAMILIES: { family: string; from: number; to: number }[] = [
-  { family: 'AMD Polaris 10', from: 0x67c0, to: 0x67df },
-  { family: 'AMD Polaris 11', from: 0x67e0, to: 0x67ff },
-  { family: 'AMD Polaris 12', from: 0x6980, to: 0x699f },
-  { family: 'AMD Vega 10', from: 0x6860, to: 0x687f },
-  { family: 'AMD Vega 20', from: 0x66a0, to: 0x66af },
-  { family: 'AMD Navi 10', from: 0x7310, to: 0x731f },
-  { family: 'AMD Navi 12', from: 0x7360, to: 0x736f },
-  { family: 'AMD Navi 14', from: 0x7340, to: 0x734f },
-];
-
 /** The reset-bug family of a function, with the concrete fix; null when none is known. */
 export function resetBug(f: Pick<PciFunction, 'vendorId' | 'deviceId' | 'class' | 'address'>): ResetBug | null {
-  if (f.vendorId.toLowerCase() !== AMD || !f.class.startsWith('03')) return null;
-  const id = parseInt(f.deviceId, 16);
-  const fam = AMD_FAMILIES.find((x) => id >= x.from && id <= x.to);
-  if (!fam) return null;
+  // one table of the families (src/core/plan-devices.ts): the plan's amd-gpu-reset finding reads it too
+  const name = amdResetTroubleFamily(f);
+  if (!name) return null;
+  const fam = { family: `AMD ${name}` };
   return {
     family: fam.family,
     problem: `${fam.family} GPUs do not come back from the resets the kernel offers (the "AMD reset bug"): after the guest shuts down, the GPU cannot be used again until the host reboots`,

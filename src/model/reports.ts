@@ -24,6 +24,10 @@ import type { RenderFormat } from '../adapters/render/index.js';
 import type { BindPreview, BindResult, ReleasePreview, ReleaseResult } from '../apply/bind.js';
 import type { ConfigApplyResult } from '../apply/persist.js';
 import type { AttachedRecord, FnDriverState, HostState, JournalStatus, LockInfo, PersistRecord } from '../apply/state.js';
+import type { IdentityStatus } from '../core/identity-drift.js';
+import type { ResetPolicyView } from '../core/reset-policy.js';
+import type { IntelSriovGpu, MdevDevice, MdevParent, NvidiaVgpuVf } from '../host/read-mdev.js';
+import type { StepEffect } from './plan.js';
 
 /**
  * The version of the JSON contract (docs/json.md): additive changes keep it; removing or renaming a
@@ -376,11 +380,50 @@ export interface StatusReport extends LegacyVersion {
   persisted: Record<string, PersistRecord>;
   sriov: HostState['sriov'];
   attached: StatusAttached[];
+  /** per-address persisted functions: the identity recorded and what the address holds now */
+  identity: IdentityStatus[];
   interrupted: StatusInterrupted | null;
   lock: LockInfo | null;
   /** with --history */
   history?: StatusHistoryEntry[];
 }
+
+// ---------- reset policy, mediated devices ----------
+
+/** reset-policy show: one view per function. */
+export interface ResetPolicyShowReport extends LegacyVersion {
+  functions: ResetPolicyView[];
+}
+
+/** reset-policy set: a dry run (the write and the boot-time rule) or the run's result. */
+export type ResetPolicySetReport =
+  | (LegacyVersion & {
+      dryRun: true;
+      address: string;
+      /** the reset_method value written ("bus flr", "default") */
+      order: string;
+      writes: StepEffect[];
+      findings: Finding[];
+      persist: { diff: string; commands: string[] } | null;
+      result: null;
+    })
+  | (LegacyVersion & {
+      dryRun: false;
+      address: string;
+      order: string;
+      findings: Finding[];
+      /** null when reset_method held the order already */
+      result: { runId: string | null; before: string; after: string } | null;
+      persisted: ConfigApplyResult | null;
+    });
+
+/** mdev types / mdev ls / mdev create|remove / mdev render. */
+export type MdevReportJson =
+  | (LegacyVersion & { parents: MdevParent[]; nvidiaVgpu: NvidiaVgpuVf[]; intelSriov: IntelSriovGpu[]; problems: { path: string; message: string }[] })
+  | (LegacyVersion & { devices: MdevDevice[] })
+  | (LegacyVersion & { dryRun: true; op: 'create' | 'remove'; parent: string; mdevType: string; uuid: string; writes: StepEffect[]; persist: { diff: string } | null; result: null })
+  | (LegacyVersion & { dryRun: false; op: 'create' | 'remove'; parent: string; mdevType: string; uuid: string; result: { runId: string; op: 'create' | 'remove'; uuid: string; present: boolean } | null; persisted: ConfigApplyResult | null })
+  | (LegacyVersion & { uuid: string; format: 'libvirt' | 'qemu'; text: string });
 
 // ---------- the printed documents (one schema each: schemas/<name>.schema.json) ----------
 
@@ -404,6 +447,8 @@ export type ConfigDocument = JsonDocument<ConfigReport>;
 export type SriovDocument = JsonDocument<SriovReport>;
 export type RecoverDocument = JsonDocument<RecoverReport>;
 export type StatusDocument = JsonDocument<StatusReport>;
+export type ResetPolicyDocument = JsonDocument<ResetPolicyShowReport> | JsonDocument<ResetPolicySetReport>;
+export type MdevDocument = JsonDocument<MdevReportJson>;
 
 /**
  * Which schema each command's document follows (`vfioctl COMMAND --json`); a document with an `error`
@@ -433,6 +478,13 @@ export const COMMAND_SCHEMAS = {
   'sriov set': 'sriov',
   recover: 'recover',
   status: 'status',
+  'reset-policy show': 'reset-policy',
+  'reset-policy set': 'reset-policy',
+  'mdev types': 'mdev',
+  'mdev ls': 'mdev',
+  'mdev create': 'mdev',
+  'mdev remove': 'mdev',
+  'mdev render': 'mdev',
 } as const;
 
 /** Schema name -> the document type it is generated from (scripts/gen-schemas.ts). */
@@ -457,6 +509,8 @@ export const SCHEMA_TYPES = {
   sriov: 'SriovDocument',
   recover: 'RecoverDocument',
   status: 'StatusDocument',
+  'reset-policy': 'ResetPolicyDocument',
+  mdev: 'MdevDocument',
 } as const;
 
 export type SchemaName = keyof typeof SCHEMA_TYPES;

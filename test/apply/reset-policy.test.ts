@@ -39,7 +39,7 @@ describe('vfioctl reset-policy', () => {
       const j = r.json<{ functions: { address: string; current: string[] | null; settable: boolean; candidates: { method: string; available: string }[]; bug: { family: string; fix: string[]; order: string[] } | null }[] }>();
       const amd = j.functions.find((f) => f.address === '0000:04:00.0')!;
       assert.deepEqual(amd.current, ['bus']);
-      assert.equal(amd.bug?.family, 'AMD Polaris 10');
+      assert.equal(amd.bug?.family, 'AMD Polaris 10/11');
       assert.deepEqual(amd.bug?.order, ['device_specific']);
       assert.match(amd.bug!.fix.join('\n'), /vendor-reset/);
       assert.match(amd.bug!.fix.join('\n'), /reset-policy set 0000:04:00\.0 --order device_specific --persist/);
@@ -105,7 +105,7 @@ describe('vfioctl reset-policy', () => {
     try {
       const w = await runCli(['reset-policy', 'set', '04:00.0', '--order', 'bus', '--dry-run', '--root', t.root], { env: env(t.root) });
       assert.equal(w.code, 0, w.stderr);
-      assert.match(w.stderr, /warning: 0000:04:00\.0: AMD Polaris 10 GPUs do not come back/);
+      assert.match(w.stderr, /warning: 0000:04:00\.0: AMD Polaris 10\/11 GPUs do not come back/);
       assert.match(w.stderr, /fix: install vendor-reset/);
       const bad = await runCli(['reset-policy', 'set', '04:00.0', '--order', 'flr', '--yes', '--root', t.root], { env: env(t.root) });
       assert.equal(bad.code, 3, bad.stderr);

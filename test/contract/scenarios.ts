@@ -36,7 +36,7 @@ export function schemaFor(argv: readonly string[]): SchemaName {
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (['--root', '--sample-host', '--from', '--connect', '--guest', '--rom-bar', '--machine', '--vendor', '--to', '--timeout'].includes(a)) {
+    if (['--root', '--sample-host', '--from', '--connect', '--guest', '--rom-bar', '--machine', '--vendor', '--to', '--timeout', '--order', '--uuid', '--format'].includes(a)) {
       i++;
       continue;
     }
@@ -144,6 +144,32 @@ export async function runScenarios(json: boolean, visit: (inv: Invocation) => vo
       await run(['persist', ep, '--by-id', '--dry-run', ...r]);
     }
 
+    // ---- reset policy and mediated devices (kernel-like fake)
+    {
+      const MDEV = 'sys/devices/pci0000:00/0000:00:06.0/mdev_supported_types/fake-1';
+      const spec: HostSpec = { ...SPEC, functions: SPEC.functions.map((f) => (f.address === '0000:02:00.0' ? { ...f, resetMethod: ['flr', 'bus'] } : f)) };
+      const t = makeTempHostTree({ ...spec, files: { ...DEBIAN_FILES, [`${MDEV}/name`]: 'fake\n', [`${MDEV}/available_instances`]: '2\n', [`${MDEV}/device_api`]: 'vfio-pci\n', [`${MDEV}/create`]: '' } });
+      cleanups.push(t.cleanup);
+      const r = ['--root', t.root];
+      const u = '83b8f4f2-509f-382f-3c1e-e6bfe0fa1001';
+      await run(['reset-policy', 'show', ...r]);
+      await run(['reset-policy', 'show', '02:00.0', ...r]);
+      await run(['reset-policy', 'set', '02:00.0', '--order', 'bus,flr', '--persist', '--dry-run', ...r]);
+      await run(['reset-policy', 'set', '02:00.0', '--order', 'bus,flr', '--persist', '--yes', ...r]);
+      await run(['reset-policy', 'set', '02:00.0', '--order', 'bus,flr', '--yes', ...r]); // already so
+      await run(['reset-policy', 'set', '02:00.0', '--order', 'default', '--persist', '--yes', ...r]);
+      await run(['reset-policy', 'set', '02:00.0', '--order', 'bogus', '--yes', ...r]); // error
+      await run(['mdev', 'types', ...r]);
+      await run(['mdev', 'ls', ...r]);
+      await run(['mdev', 'create', '00:06.0', 'fake-1', '--uuid', u, '--persist', '--dry-run', ...r]);
+      await run(['mdev', 'create', '00:06.0', 'fake-1', '--uuid', u, '--persist', '--yes', ...r]);
+      await run(['mdev', 'ls', ...r]);
+      await run(['mdev', 'remove', '--uuid', u, '--persist', '--yes', ...r]);
+      await run(['mdev', 'render', u, ...r]);
+      await run(['mdev', 'render', u, '--format', 'qemu', ...r]);
+      await run(['status', ...r]);
+    }
+
     // ---- a synthetic host changed for real (kernel-like fake): bind, persist, host, sriov, release, recover
     {
       const t = makeTempHostTree({ ...SPEC, files: { ...(SPEC.files ?? {}), ...DEBIAN_FILES } });
@@ -184,6 +210,8 @@ export async function runScenarios(json: boolean, visit: (inv: Invocation) => vo
       await run(['sriov', 'set', '04:00.0', '2', '--yes', ...r]); // already 2
       await run(['sriov', 'set', '04:00.0', '0', '--yes', '--persist', ...r]);
       await run(['sriov', 'set', '04:00.0', 'many', '--yes', ...r]); // error
+      await run(['status', ...r]);
+      await run(['persist', '02:00.0', '--acknowledge', '--dry-run', ...r]); // not persisted now: error
       await run(['status', ...r]);
       await run(['release', '--all', '--dry-run', ...r]);
       await run(['release', '02:00.0', '--yes', ...r]);

@@ -152,7 +152,7 @@ test('bound to vfio-pci: driver ok; D3cold is warned with the disable_idle_d3 re
 test('doctor: a Polaris GPU (reset-bug family) warns with the concrete fix; ok once reset_method uses device_specific first', () => {
   const f = get(check(amdGpu(), '0000:08:00.0'), 'device-reset-bug');
   assert.equal(f.severity, 'warn');
-  assert.match(f.summary, /AMD Polaris 10/);
+  assert.match(f.summary, /AMD Polaris 10\/11/);
   assert.match(f.remedy!, /vendor-reset.*reset-policy set 0000:08:00\.0 --order device_specific --persist/);
   const fixed = amdGpu();
   fixed.functions = fixed.functions.map((x) => (x.address === '0000:08:00.0' ? { ...x, resetMethod: ['device_specific', 'bus'] } : x));

@@ -45,7 +45,7 @@ export function checkPersistedIdentities(list: readonly IdentityStatus[]): Findi
     } else if (s.verdict === 'unknown') {
       out.push({
         id: 'persisted-device-unpinned', severity: 'info', category: 'device', subjects: [s.address], evidence: ev,
-        summary: `${s.address}: persisted before vfioctl recorded device identities, so a different device at this address would not be noticed`,
+        summary: `${s.address}: persisted before identities were recorded, so a different device at this address would not be noticed`,
         remedy: `vfioctl persist --acknowledge ${s.address} records what it holds now`,
       });
     }

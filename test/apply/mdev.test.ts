@@ -141,6 +141,22 @@ describe('vfioctl mdev', () => {
     }
   });
 
+  it('a snapshot carries the mdev types and vGPU files: mdev types on the replay reads the same', async () => {
+    const t = tree();
+    const out = fs.mkdtempSync(path.join(path.dirname(t.root), 'vfioctl-snap-'));
+    fs.rmSync(out, { recursive: true });
+    try {
+      assert.equal((await runCli(['snapshot', out, '--root', t.root])).code, 0);
+      const a = (await runCli(['mdev', 'types', '--json', '--root', t.root])).stdout;
+      const b = (await runCli(['mdev', 'types', '--json', '--root', out])).stdout;
+      assert.equal(b, a);
+      assert.match(a, /i915-GVTg_V5_4/);
+    } finally {
+      t.cleanup();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('render: the libvirt mdev hostdev and the QEMU sysfsdev device', async () => {
     const l = await runCli(['mdev', 'render', U, '--sample']);
     assert.equal(l.code, 0, l.stderr);

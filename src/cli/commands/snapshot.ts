@@ -8,6 +8,8 @@ import type { SnapshotReport } from '../../model/reports.js';
 import { readInventory } from '../../host/read-inventory.js';
 import { readHostFacts } from '../../host/read-host-facts.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
+import { readMdev } from '../../host/read-mdev.js';
+import { readNumaFacts } from '../../host/read-numa.js';
 
 /** Every reader whose inputs a snapshot must carry. Readers added by other commands are listed here. */
 export const SNAPSHOT_READERS: SnapshotReader[] = [
@@ -15,6 +17,12 @@ export const SNAPSHOT_READERS: SnapshotReader[] = [
   (h) => readHostFacts(h), // includes the boot loader and initramfs detection
   (h) => readHostImpact(h),
   (h) => ['proc/sys/kernel/osrelease', 'proc/sys/kernel/hostname', 'etc/hostname'].map((p) => h.readText(p)),
+  // mediated devices, vGPU types and NUMA placement (mdev types, plan affinity)
+  (h) => {
+    const fns = readInventory(h, { names: false }).functions;
+    readMdev(h, fns);
+    readNumaFacts(h, fns, fns.map((f) => f.address));
+  },
 ];
 
 export function register(program: Command, ctx: CliContext): void {

@@ -35,6 +35,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   persist: () => import('./commands/persist.js'),
   host: () => import('./commands/host.js'),
   sriov: () => import('./commands/sriov.js'),
+  agent: () => import('./commands/agent.js'),
+  mapping: () => import('./commands/mapping.js'),
+  'ansible-module': () => import('./commands/ansible-module.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */

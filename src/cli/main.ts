@@ -82,6 +82,8 @@ export async function buildProgram(ctx: CliContext, argv: readonly string[] = []
 const VERSION = '0.1.0';
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  // Ansible runs a binary module as `MODULE ARGS_FILE`: the executable itself is then the vfioctl_device module
+  if (argv.length === 1 && argv[0]!.includes('/') && !argv[0]!.startsWith('-') && (await import('./commands/ansible-module.js')).isAnsibleArgsFile(argv[0]!)) argv = ['ansible-module', argv[0]!];
   const ctx = new CliContext(io);
   const program = await buildProgram(ctx, argv);
   const route = (p: Command): void => {

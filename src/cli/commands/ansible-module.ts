@@ -7,7 +7,20 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { readInputFile } from '../../host/read-input.js';
+import * as fs from 'node:fs';
 import { VfioctlError } from '../../model/errors.js';
+
+/** A JSON arguments file as Ansible writes it for a module (a small regular file with `_ansible_` keys). */
+export function isAnsibleArgsFile(file: string): boolean {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile() || st.size > 1024 * 1024) return false;
+    const text = fs.readFileSync(file, 'utf8');
+    return /^\s*\{/.test(text) && /"_ansible_[a-z_]+"\s*:/.test(text);
+  } catch {
+    return false;
+  }
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program

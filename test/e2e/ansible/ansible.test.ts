@@ -103,3 +103,24 @@ describe('Ansible: role vfioctl, module vfioctl_device', { skip }, () => {
     assert.equal(driverOf(tree.root, '0000:00:06.0'), 'bochs-drm');
   });
 });
+
+describe('the executable as a binary module', () => {
+  it('`vfioctl ARGS_FILE` with an Ansible arguments file runs the module (as Ansible runs a binary module)', async () => {
+    const { runCli } = await import('../../support/cli.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-binmod-'));
+    try {
+      const args = path.join(dir, 'args');
+      fs.writeFileSync(args, JSON.stringify({ state: 'bound', devices: ['02:00.0'], root: '/nonexistent-root', _ansible_check_mode: true, _ansible_diff: false }));
+      const r = await runCli([args]);
+      const j = JSON.parse(r.stdout) as { failed: boolean; msg: string };
+      assert.equal(j.failed, true);
+      assert.ok(j.msg.length > 0, r.stdout);
+      fs.writeFileSync(args, '{"state": "bound"}');
+      const plain = await runCli([args]);
+      assert.notEqual(plain.code, 0, 'a file without Ansible keys is not taken as module arguments');
+      assert.equal(plain.stdout.trim().startsWith('{'), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -101,7 +101,7 @@ export function nodeLabels(input: NodeLabelInput): NodeLabel[] {
   const sysfs = inv.source.kind === 'sysfs';
   const findings = input.doctor?.findings ?? [];
 
-  if (input.version) add('agent.version', input.version.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63), 'the vfioctl that wrote this file');
+  if (input.version) add('agent.version', input.version.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63), 'the release of vfioctl that wrote this file');
   if (input.doctor) add('ready', input.doctor.verdict === 'ready' ? 'true' : 'false', `doctor verdict: ${input.doctor.verdict}`);
 
   // the IOMMU: groups exist (the kernel's view), else the doctor's reason
@@ -169,7 +169,7 @@ export interface FeatureFile {
 export function featureFileText(labels: readonly NodeLabel[], opts: { expiry: Date; generatedAt: Date; host: string }): FeatureFile {
   const dropped: FeatureFile['dropped'] = [];
   const head = [
-    '# vfioctl node features for Node Feature Discovery (local source); rewritten by `vfioctl agent`, do not edit',
+    '# Node Feature Discovery labels written by vfioctl (local source); rewritten by `vfioctl agent`, do not edit',
     `# host ${opts.host.replace(/[\r\n]/g, ' ')}, generated ${opts.generatedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
     `# +expiry-time=${opts.expiry.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
   ];

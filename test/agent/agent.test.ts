@@ -141,6 +141,28 @@ describe('vfioctl agent (NFD feature file)', () => {
     }
   });
 
+  it('runs on copies of real-kernel trees (the bundled captures) and labels what their kernels showed', async () => {
+    const { listSamples, sampleRoot } = await import('../../src/service/samples.js');
+    const os = await import('node:os');
+    for (const name of listSamples()) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-agent-sample-'));
+      try {
+        fs.cpSync(sampleRoot(name), dir, { recursive: true, verbatimSymlinks: true });
+        const events: AgentEvent[] = [];
+        const run = await runAgent({ open: () => openSession({ root: dir }), node: 'n', intervalMs: 1000, once: true, log: (e) => events.push(e) });
+        assert.equal(run.failures, 0, `${name}: ${JSON.stringify(events)}`);
+        const { labels } = parseFeatureFile(fs.readFileSync(path.join(dir, FILE), 'utf8'));
+        const inv = openSession({ sample: name }).inventory();
+        assert.equal(labels['vfioctl.io/iommu'], inv.iommu.enabled ? 'true' : 'false', name);
+        const vfio = inv.functions.filter((f) => f.driver === 'vfio-pci').length;
+        const counted = Object.entries(labels).filter(([k]) => k.startsWith('vfioctl.io/vfio-pci.')).reduce((n, [, v]) => n + Number(v), 0);
+        assert.equal(counted, vfio, `${name}: functions on vfio-pci`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('never shows a reader a partial file while it rewrites it', async () => {
     const w = world();
     try {

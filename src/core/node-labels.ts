@@ -101,7 +101,7 @@ export function nodeLabels(input: NodeLabelInput): NodeLabel[] {
   const sysfs = inv.source.kind === 'sysfs';
   const findings = input.doctor?.findings ?? [];
 
-  if (input.version) add('agent.version', input.version.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63), 'the release of vfioctl that wrote this file');
+  if (input.version) add('agent.version', input.version.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63), 'the version of the agent that wrote this file');
   if (input.doctor) add('ready', input.doctor.verdict === 'ready' ? 'true' : 'false', `doctor verdict: ${input.doctor.verdict}`);
 
   // the IOMMU: groups exist (the kernel's view), else the doctor's reason

@@ -19,6 +19,8 @@ const above = {
   adapters: ['apply', 'service', 'cli', 'web'],
   apply: ['service', 'cli', 'web'],
   service: ['cli', 'web'],
+  // the node agent is a front end like the CLI: it calls the session, never the CLI
+  agent: ['cli', 'web'],
 };
 const layerRule = (layer, pure) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -59,6 +61,7 @@ export default tseslint.config(
   layerRule('adapters', false),
   layerRule('apply', false),
   layerRule('service', false),
+  layerRule('agent', false),
   // the second-front-end test proves the library alone serves a front end
   {
     files: ['test/service/**/*.ts'],

@@ -4,7 +4,8 @@
  */
 import type { HostRoot } from '../host/host-root.js';
 import { VfioctlError } from '../model/errors.js';
-import { openSession, type Session, type SessionRuntime } from '../service/session.js';
+import * as path from 'node:path';
+import { openSession, type Session, type SessionOptions, type SessionRuntime } from '../service/session.js';
 import { diskError } from '../apply/errors-io.js';
 import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
@@ -63,25 +64,28 @@ export class CliContext {
 
   /** The library session for this invocation: the host named by --sample, --root or VFIOCTL_ROOT. */
   session(): Session {
-    if (!this.sessionCache) {
-      const g = this.global;
-      const sample = g.sampleHost ?? (g.sample ? true : undefined);
-      const root = g.root;
-      const resolved = root ?? (this.io.env.VFIOCTL_ROOT || undefined);
-      this.sessionCache = openSession({
-        ...(sample !== undefined ? { sample } : {}),
-        ...(root !== undefined ? { root } : {}),
-        ...(g.from !== undefined ? { from: g.from } : {}),
-        ...(g.connect !== undefined ? { connect: g.connect } : {}),
-        ...(resolved !== undefined && applyRuntime.liveRoots.has(resolved) ? { live: true } : {}),
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.io.env },
-        runtime: { sysfsWriter: applyRuntime.sysfsWriter, moveTimeoutMs: applyRuntime.moveTimeoutMs },
-        log: (line) => {
-          if (!this.json) this.err(`${line}\n`);
-        },
-      });
-    }
-    return this.sessionCache;
+    return (this.sessionCache ??= this.newSession());
+  }
+
+  /** A fresh session on the same host (facts read anew), for long-running front ends such as the agent. */
+  newSession(overrides: Partial<SessionOptions> = {}): Session {
+    const g = this.global;
+    const sample = g.sampleHost ?? (g.sample ? true : undefined);
+    const root = overrides.root ?? g.root;
+    const resolved = root ?? (this.io.env.VFIOCTL_ROOT || undefined);
+    return openSession({
+      ...(sample !== undefined && overrides.root === undefined ? { sample } : {}),
+      ...(root !== undefined ? { root } : {}),
+      ...(g.from !== undefined ? { from: g.from } : {}),
+      ...(g.connect !== undefined ? { connect: g.connect } : {}),
+      ...(resolved !== undefined && applyRuntime.liveRoots.has(path.resolve(resolved)) ? { live: true } : {}),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.io.env },
+      runtime: { sysfsWriter: applyRuntime.sysfsWriter, moveTimeoutMs: applyRuntime.moveTimeoutMs },
+      log: (line) => {
+        if (!this.json) this.err(`${line}\n`);
+      },
+      ...overrides,
+    });
   }
 
   /** The host root chosen by --sample, --root or VFIOCTL_ROOT (default "/"). */

@@ -37,6 +37,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sriov: () => import('./commands/sriov.js'),
   'reset-policy': () => import('./commands/reset-policy.js'),
   mdev: () => import('./commands/mdev.js'),
+  agent: () => import('./commands/agent.js'),
+  mapping: () => import('./commands/mapping.js'),
+  'ansible-module': () => import('./commands/ansible-module.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */
@@ -81,6 +84,8 @@ export async function buildProgram(ctx: CliContext, argv: readonly string[] = []
 const VERSION = '0.1.0';
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  // Ansible runs a binary module as `MODULE ARGS_FILE`: the executable itself is then the vfioctl_device module
+  if (argv.length === 1 && argv[0]!.includes('/') && !argv[0]!.startsWith('-') && (await import('./commands/ansible-module.js')).isAnsibleArgsFile(argv[0]!)) argv = ['ansible-module', argv[0]!];
   const ctx = new CliContext(io);
   const program = await buildProgram(ctx, argv);
   const route = (p: Command): void => {

@@ -11,7 +11,7 @@ import { renderTable } from '../output.js';
 import { deviceName, shortAddr } from '../describe.js';
 import { renderFindings, withConnect } from './shared.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
-import { ExitCode } from '../../model/errors.js';
+import { ExitCode, UsageError } from '../../model/errors.js';
 import { sysfsWriteCommand } from '../../model/shell-quote.js';
 import type { PassthroughPlan, StepEffect } from '../../model/plan.js';
 
@@ -26,6 +26,9 @@ export interface PlanCliOptions {
   connect?: string;
   byId?: boolean;
   perAddress?: boolean;
+  mapping?: string;
+  mappings?: string;
+  node?: string;
 }
 
 export function withPlanOptions(cmd: Command): Command {
@@ -38,7 +41,10 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--nested', 'the guest assigns devices onward: give it a virtual IOMMU')
     .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)')
     .option('--by-id', 'plan the boot-time binding by vendor:device ID (as `vfioctl persist --by-id`)')
-    .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host');
+    .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host')
+    .option('--mapping <name>', 'plan the functions a device mapping names for this node (with --mappings FILE)')
+    .option('--mappings <file>', 'device mappings file (kind DeviceMappings, docs/fleet.md)')
+    .option('--node <name>', 'this node\'s name in the mappings file (default: NODE_NAME, else etc/hostname)');
 }
 
 export interface BuiltPlan {
@@ -49,8 +55,9 @@ export interface BuiltPlan {
 /** The session's plan for these addresses and options (inventory, host impact, boot tooling, other guests with --connect). */
 export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCliOptions): Promise<BuiltPlan> {
   const s = ctx.session();
+  const addresses = opts.mapping !== undefined ? [...inputs, ...(await mappingInputs(ctx, opts))] : inputs;
   const plan = await s.plan({
-    addresses: inputs,
+    addresses,
     ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
     force: !!opts.force,
     exact: !!opts.exact,
@@ -62,6 +69,14 @@ export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCli
     withGuests: opts.connect !== undefined,
   });
   return { plan, boot: s.inventory().source.kind === 'sysfs' ? s.bootTooling() : undefined };
+}
+
+/** The addresses --mapping names for this node (refused when the node's devices drifted from the mapping). */
+async function mappingInputs(ctx: CliContext, opts: PlanCliOptions): Promise<string[]> {
+  if (!opts.mappings) throw new UsageError('no-mappings', '--mapping needs the mappings file', 'add --mappings FILE (kind DeviceMappings, docs/fleet.md)');
+  const [fleet, { mappingAddresses }] = await Promise.all([import('../../service/fleet.js'), import('../../core/device-mapping.js')]);
+  const s = ctx.session();
+  return mappingAddresses(fleet.readMappings(opts.mappings), opts.mapping!, opts.node ?? fleet.nodeName(s, ctx.io.env), s.inventory(), fleet.serialOf);
 }
 
 /** The JSON document of `plan --json` (docs/json.md). */
@@ -155,7 +170,7 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
 
 export function register(program: Command, ctx: CliContext): void {
   withPlanOptions(program.command('plan'))
-    .argument('<address...>', 'PCI functions to pass through: 01:00.0, 0000:01:00.0 or pci_0000_01_00_0')
+    .argument('[address...]', 'PCI functions to pass through: 01:00.0, 0000:01:00.0 or pci_0000_01_00_0 (or --mapping NAME)')
     .description('plan a passthrough: whole IOMMU groups, host impact, guest limits, ordered steps (exit 3 when blocked)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {

@@ -89,7 +89,8 @@ function norm(s: string): string {
 
 /** The entry this host would record for a function (mapping entry / create). */
 export function entryOf(f: PciFunction, serialOf?: SerialOf): MappingEntry {
-  const serial = serialOf?.(f);
+  const s = serialOf?.(f);
+  const serial = s && /^[0-9a-fA-F-]+$/.test(s) ? s : null;
   return {
     address: f.address,
     id: `${f.vendorId}:${f.deviceId}`,

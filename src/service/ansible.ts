@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { PlanStep } from '../model/plan.js';
 import type { Change, Session, SessionOptions } from './session.js';
-import { nodeName, readMappings, serialOf } from './fleet.js';
+import { nodeName, readMappings, serialReader } from './fleet.js';
 import { mappingAddresses } from '../core/device-mapping.js';
 
 const argsSchema = z.object({
@@ -107,7 +107,7 @@ function resolveDevices(s: Session, a: AnsibleArgs): string[] {
   }
   if (a.mapping) {
     if (!a.mappings_file) throw new UsageError('bad-module-args', 'mapping needs mappings_file', 'add mappings_file: /path/to/mappings.yaml');
-    out.push(...mappingAddresses(readMappings(a.mappings_file), a.mapping, a.node ?? nodeName(s), inv, serialOf));
+    out.push(...mappingAddresses(readMappings(a.mappings_file), a.mapping, a.node ?? nodeName(s), inv, serialReader(s)));
   }
   if (!out.length && a.state !== 'released' && a.state !== 'unpersisted') throw new UsageError('bad-module-args', 'no devices given', 'set devices: [ADDRESS...] or mapping: NAME');
   return out;

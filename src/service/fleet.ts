@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { readInputFile } from '../host/read-input.js';
+import { readIdentity } from '../host/read-identity.js';
 import { writeFileInRoot } from '../host/host-writer.js';
 import { UsageError, VfioctlError } from '../model/errors.js';
 import type { Finding } from '../model/finding.js';
@@ -20,12 +21,21 @@ import type { Session } from './session.js';
 export const NFD_FEATURES_DIR = 'etc/kubernetes/node-feature-discovery/features.d';
 export const FEATURE_FILE_NAME = 'vfioctl';
 
-/** The serial number of a function, from its config space, when the inventory decoded one. */
-export const serialOf: SerialOf = (f: PciFunction) => {
-  const caps = f.capabilities as unknown as { dsn?: unknown; serial?: unknown };
-  const v = caps.dsn ?? caps.serial;
-  return typeof v === 'string' ? v : null;
-};
+/**
+ * The serial number of a function (PCIe Device Serial Number, 16 hex digits) as this host shows it:
+ * "none" when the extended capabilities were read and there is none, null when they could not be read.
+ */
+export function serialReader(session: Session): SerialOf {
+  const host = session.host();
+  const cache = new Map<string, string | null>();
+  return (f: PciFunction) => {
+    if (!cache.has(f.address)) {
+      const id = readIdentity(host, f);
+      cache.set(f.address, id.serialKnown ? (id.serial ?? 'none') : null);
+    }
+    return cache.get(f.address)!;
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------
 // node name
@@ -174,7 +184,7 @@ export function resolveSelectors(session: Session, decl: NodeDevices, node: stri
     } else {
       if (!mappings) throw new UsageError('no-mappings', `devices name mapping ${s.mapping} but no mappings file is given`, 'add `mappings: /path/to/mappings.yaml` to the devices file (or --mappings FILE)');
       try {
-        sets.push({ selector: `mapping ${s.mapping}`, addresses: mappingAddresses(mappings, s.mapping, node, inv, serialOf) });
+        sets.push({ selector: `mapping ${s.mapping}`, addresses: mappingAddresses(mappings, s.mapping, node, inv, serialReader(session)) });
       } catch (e) {
         if (!(e instanceof UsageError)) throw e;
         events.push({ type: 'Warning', reason: e.code === 'mapping-drift' ? 'MappingDrift' : 'NoMatch', message: e.message, addresses: [] });
@@ -241,7 +251,7 @@ export interface MappingCheckReport {
 /** Check every mapping (or the named ones) for this node. */
 export function mappingCheckReport(session: Session, m: DeviceMappings, node: string, names?: string[]): MappingCheckReport {
   const inv = session.inventory();
-  const checks = (names?.length ? names : Object.keys(m.mappings)).map((n) => checkMapping(m, n, node, inv, serialOf));
+  const checks = (names?.length ? names : Object.keys(m.mappings)).map((n) => checkMapping(m, n, node, inv, serialReader(session)));
   const present = checks.filter((c) => !c.absent);
   const state = !present.length ? 'absent' : present.some((c) => c.state === 'missing') ? 'missing' : present.some((c) => c.state === 'drift') ? 'drift' : 'ok';
   return { version: 1, node, state, mappings: checks };

@@ -39,4 +39,26 @@ describe('vfioctl mapping', () => {
       t.cleanup();
     }
   });
+
+  it('the serial number (PCIe DSN) is part of the entry: a card with another serial at the same address is drift', async () => {
+    const withDsn = (dsn: string) => ({ ...SPEC, files: { 'etc/hostname': 'node-a\n' }, functions: SPEC.functions.map((f) => (f.address === '0000:02:00.0' ? { ...f, caps: { ...f.caps, dsn } } : f)) });
+    const t = makeTempHostTree(withDsn('0011223344556677'));
+    const u = makeTempHostTree(withDsn('0011223344556678'));
+    try {
+      const e = await runCli(['mapping', 'entry', '02:00.0', '--name', 'gpu', '--root', t.root, '--json']);
+      assert.equal(e.code, 0, e.stderr);
+      const doc = e.json<{ mappings: { gpu: { nodes: { 'node-a': { serial?: string }[] } } } }>();
+      assert.equal(doc.mappings.gpu.nodes['node-a'][0]!.serial, '0011223344556677');
+      const file = path.join(t.root, 'm.json');
+      const { schemaVersion: _s, version: _v, ...body } = doc as unknown as Record<string, unknown>;
+      fs.writeFileSync(file, JSON.stringify(body));
+      assert.equal((await runCli(['mapping', 'check', file, '--root', t.root])).code, 0);
+      const other = await runCli(['mapping', 'check', file, '--root', u.root]);
+      assert.equal(other.code, 3, other.stdout);
+      assert.match(other.stdout, /serial: mapping says 0011223344556677, node has 0011223344556678/);
+    } finally {
+      t.cleanup();
+      u.cleanup();
+    }
+  });
 });

@@ -55,7 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
         const s = ctx.session();
         const node = o.node ?? fleet.nodeName(s, ctx.io.env);
         const inv = s.inventory();
-        const entries = inputs.map((a) => entryOf(findFunction(inv, a), fleet.serialOf));
+        const entries = inputs.map((a) => entryOf(findFunction(inv, a), fleet.serialReader(s)));
         const doc = { apiVersion: 'vfioctl.io/v1', kind: 'DeviceMappings', mappings: { [o.name ?? 'my-device']: { nodes: { [node]: entries } } } };
         const parsed = (await import('../../core/device-mapping.js')).parseDeviceMappings(doc, 'the printed entry');
         if (ctx.json) ctx.printJson({ version: 1, ...parsed });

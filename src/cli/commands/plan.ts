@@ -76,7 +76,7 @@ async function mappingInputs(ctx: CliContext, opts: PlanCliOptions): Promise<str
   if (!opts.mappings) throw new UsageError('no-mappings', '--mapping needs the mappings file', 'add --mappings FILE (kind DeviceMappings, docs/fleet.md)');
   const [fleet, { mappingAddresses }] = await Promise.all([import('../../service/fleet.js'), import('../../core/device-mapping.js')]);
   const s = ctx.session();
-  return mappingAddresses(fleet.readMappings(opts.mappings), opts.mapping!, opts.node ?? fleet.nodeName(s, ctx.io.env), s.inventory(), fleet.serialOf);
+  return mappingAddresses(fleet.readMappings(opts.mappings), opts.mapping!, opts.node ?? fleet.nodeName(s, ctx.io.env), s.inventory(), fleet.serialReader(s));
 }
 
 /** The JSON document of `plan --json` (docs/json.md). */

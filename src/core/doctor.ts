@@ -356,8 +356,9 @@ function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'in
       remedy = vm ? 'see viommu' : 'see iommu-firmware; then reboot and run vfioctl doctor again';
     } else if (virtioIommuOnly(facts) && !facts.iommuUnits.length && virtioIommuDriver(facts) !== 'present') {
       const drv = virtioIommuDriver(facts);
+      const cfgKnown = facts.kernel.config.state === 'ok';
       why = drv === 'missing'
-        ? 'the firmware describes only a virtio-iommu (ACPI VIOT) and this kernel is built without its driver (CONFIG_VIRTIO_IOMMU is not set)'
+        ? `the firmware describes only a virtio-iommu (ACPI VIOT) and this kernel has no driver for it (${cfgKnown ? 'CONFIG_VIRTIO_IOMMU is not set' : 'not built in, no virtio_iommu module'})`
         : drv === 'module'
           ? 'the firmware describes only a virtio-iommu (ACPI VIOT) and its driver (the virtio_iommu module) is not loaded'
           : 'the firmware describes only a virtio-iommu (ACPI VIOT) and the kernel registered no virtio-iommu unit (whether it has the driver is unknown: no boot/config)';

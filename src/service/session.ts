@@ -42,7 +42,7 @@ import type { HostFacts, LibvirtRuntime } from '../model/host-facts.js';
 import type { HostImpactFacts } from '../model/host-impact.js';
 import { type PciAddressString, formatPciAddress, formatShortAddress, pciAddressOf, requirePciAddress } from '../model/pci-address.js';
 import type { PciInventory } from '../model/pci-function.js';
-import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect } from '../model/plan.js';
+import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect, ViommuModel } from '../model/plan.js';
 import { configPlanOf, stepsOfConfigPlan, type ConfigSource } from './config-plan.js';
 import { parseDomainCapabilities } from '../adapters/libvirt/domcaps.js';
 import { sampleRoot } from './samples.js';
@@ -98,6 +98,8 @@ export interface PlanInput {
   singleFunction?: boolean;
   romBar?: RomBarChoice | string;
   nested?: boolean;
+  /** With nested: the guest's virtual IOMMU (default intel). */
+  viommuModel?: ViommuModel;
   allowUnsafeInterrupts?: boolean;
   /**
    * How the boot-time binding is kept: per address (as `persist`), by ID (as `persist --by-id`); absent:
@@ -399,6 +401,7 @@ export class Session {
         ...(input.singleFunction ? { singleFunction: true } : {}),
         romBar: romBar as RomBarChoice,
         nested: !!input.nested,
+        ...(input.nested && input.viommuModel ? { viommuModel: input.viommuModel } : {}),
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,
         ...(input.persistBy ? { persistBy: input.persistBy } : {}),
       },

@@ -77,7 +77,7 @@ async function snapshotOnHost(t: TestContext, r: GuestRun): Promise<void> {
   });
 }
 
-const GUEST_FILES = ['iommu-signals.test.mjs', 'topology.test.mjs', 'groups-any.test.mjs', 'iommu-doctor.test.mjs', 'snapshot.test.mjs', 'iommu-bind.test.mjs'];
+const GUEST_FILES = ['iommu-signals.test.mjs', 'topology.test.mjs', 'groups.test.mjs', 'iommu-doctor.test.mjs', 'iommu-snapshot.test.mjs', 'iommu-bind.test.mjs'];
 
 const boots: Boot[] = [
   {
@@ -86,7 +86,7 @@ const boots: Boot[] = [
       topology: amdTopology(true),
       cmdline: '',
       guestTests: GUEST_FILES,
-      timeoutMs: 480_000,
+      timeoutMs: 600_000,
       data: { expect: { model: 'amd', intremap: true, groups: true } },
     },
   },
@@ -97,7 +97,7 @@ const boots: Boot[] = [
       topology: amdTopology(false),
       cmdline: '',
       guestTests: ['iommu-signals.test.mjs', 'iommu-doctor.test.mjs', 'iommu-bind.test.mjs'],
-      timeoutMs: 420_000,
+      timeoutMs: 540_000,
       data: { expect: { model: 'amd', intremap: false, groups: true } },
     },
   },
@@ -107,8 +107,8 @@ const boots: Boot[] = [
     options: {
       topology: virtioIommuTopology(false),
       cmdline: '',
-      guestTests: ['iommu-signals.test.mjs', 'topology.test.mjs', 'iommu-doctor.test.mjs', 'snapshot.test.mjs', 'iommu-bind.test.mjs'],
-      timeoutMs: 360_000,
+      guestTests: ['iommu-signals.test.mjs', 'topology.test.mjs', 'iommu-doctor.test.mjs', 'iommu-snapshot.test.mjs', 'iommu-bind.test.mjs'],
+      timeoutMs: 420_000,
       data: { expect: { model: 'virtio', intremap: false, groups: false } },
     },
   },

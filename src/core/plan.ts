@@ -539,6 +539,13 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
 function iommuRemedy(cpuVendor: CpuVendor | null, context: PlanContext): string {
   const vendor = cpuVendor === 'intel' || cpuVendor === 'amd' || cpuVendor === 'other' ? cpuVendor : null;
   const shared = iommuOffRemedy(vendor, context.platform);
+  const tables = context.platform?.iommuTables ?? [];
+  if (context.platform?.vm && tables.length) {
+    // the VM has a virtual IOMMU (its firmware describes one); the kernel does not use it
+    return tables.includes('VIOT') && !tables.includes('DMAR') && !tables.includes('IVRS')
+      ? `${shared}; then plan again`
+      : `this virtual machine's firmware describes an IOMMU (${tables.join(', ')}) but the kernel made no groups: ${shared}; then plan again`;
+  }
   if (context.platform?.vm) return `this is a virtual machine without a virtual IOMMU: ${shared}; then plan again`;
   if (shared && vendor === 'intel') return `${shared}; then apply step enable-iommu (intel_iommu=on), reboot, and plan again`;
   if (shared) return `${shared}; then reboot and plan again`;

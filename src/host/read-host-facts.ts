@@ -362,9 +362,18 @@ function readVirt(host: HostRoot): VirtFacts {
  * Whether the host is a virtual machine and its DMI identity, by the readers `readHostFacts` uses
  * (cpuinfo's hypervisor flag, DMI): for callers that need only this, e.g. a plan on a host without IOMMU groups.
  */
-export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null } {
+export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null; iommuTables: string[] } {
   const virt = readVirt(host);
-  return { vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor };
+  const tables = host.listDir('sys/firmware/acpi/tables');
+  return {
+    vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor,
+    iommuTables: iommuTableNames(tables.state === 'ok' ? tables.value : []),
+  };
+}
+
+/** The ACPI tables among `names` that describe an IOMMU, sorted. */
+export function iommuTableNames(names: readonly string[]): string[] {
+  return names.filter((n) => ['DMAR', 'IVRS', 'VIOT', 'IORT'].includes(n)).sort();
 }
 
 /** The hypervisor a DMI identity names, or null (bare metal, or not recognisable). */

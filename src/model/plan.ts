@@ -78,7 +78,7 @@ export interface PlanContext {
    * The platform, read when the IOMMU is off (the remedy depends on it): a virtual machine, and the DMI
    * identity that names the firmware menus. Absent: unknown.
    */
-  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null };
+  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null; iommuTables?: string[] };
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';

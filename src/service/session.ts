@@ -18,7 +18,7 @@ import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
-import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
+import { iommuTableNames, readHostFacts, readPlatform } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import type { SysfsWriter } from '../host/host-writer.js';
@@ -386,7 +386,9 @@ export class Session {
       if (!inventory.groups.length) {
         const f = this.cache.facts;
         const { inVirtualMachine } = await import('../core/doctor.js');
-        context.platform = f ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor } : readPlatform(this.host());
+        context.platform = f
+          ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor, iommuTables: iommuTableNames(f.acpi.tables.state === 'ok' ? f.acpi.tables.value : []) }
+          : readPlatform(this.host());
       }
     }
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);

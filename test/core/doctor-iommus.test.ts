@@ -133,3 +133,20 @@ test('the virtio-iommu unit without /proc/interrupts is still known not to remap
   assert.equal(ir.severity, 'fail');
   assert.match(ir.summary, /the only IOMMU is a virtio-iommu/);
 });
+
+test('plan on the VM whose only IOMMU is a virtio-iommu the kernel cannot drive: the remedy says so, not "no virtual IOMMU"', async () => {
+  // before: "this is a virtual machine without a virtual IOMMU" (the real kernel boot showed it)
+  const { openSession } = await import('../../src/service/session.js');
+  const t = makeTempHostTree(virtioIommuVm({ driver: false }));
+  try {
+    const s = openSession({ root: t.root, env: { PATH: process.env.PATH } });
+    const plan = await s.plan({ addresses: ['00:04.0'] });
+    const f = plan.findings.find((x) => x.id === 'iommu-not-enabled');
+    assert.ok(f, plan.findings.map((x) => x.id).join(' '));
+    assert.match(f.remedy ?? '', /this VM has a virtio-iommu \(ACPI VIOT table\), but the kernel made no groups/);
+    assert.match(f.remedy ?? '', /CONFIG_VIRTIO_IOMMU/);
+    assert.doesNotMatch(f.remedy ?? '', /without a virtual IOMMU/);
+  } finally {
+    t.cleanup();
+  }
+});

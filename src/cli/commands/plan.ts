@@ -53,7 +53,7 @@ export interface BuiltPlan {
 export function viommuOption(opts: PlanCliOptions): ViommuModel | undefined {
   if (opts.viommu === undefined) return undefined;
   if (!(VIOMMU_MODELS as readonly string[]).includes(opts.viommu)) {
-    throw new UsageError('bad-viommu', `--viommu ${opts.viommu} is not a virtual IOMMU model libvirt knows`, `use one of: ${VIOMMU_MODELS.join(', ')}`);
+    throw new UsageError('bad-viommu', `--viommu ${opts.viommu} is not intel, virtio or smmuv3`, `use one of: ${VIOMMU_MODELS.join(', ')}`);
   }
   if (!opts.nested) throw new UsageError('viommu-without-nested', '--viommu chooses the virtual IOMMU of a nested guest', 'add --nested (or drop --viommu)');
   return opts.viommu as ViommuModel;

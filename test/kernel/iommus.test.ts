@@ -86,7 +86,7 @@ const boots: Boot[] = [
       topology: amdTopology(true),
       cmdline: '',
       guestTests: GUEST_FILES,
-      timeoutMs: 600_000,
+      timeoutMs: 900_000,
       data: { expect: { model: 'amd', intremap: true, groups: true } },
     },
   },

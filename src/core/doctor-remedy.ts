@@ -111,7 +111,17 @@ export const VIOMMU_REMEDY = [
 export interface Platform extends Dmi {
   /** a virtual machine: its IOMMU is the one the outer host gives it */
   vm: boolean;
+  /** the ACPI tables that describe an IOMMU (DMAR, IVRS, VIOT, IORT), when they were read */
+  iommuTables?: string[];
 }
+
+/** A VM whose only virtual IOMMU is a virtio-iommu (VIOT) and whose kernel made no groups of it. */
+export const VIRTIO_IOMMU_NO_DRIVER_REMEDY = [
+  'this VM has a virtio-iommu (ACPI VIOT table), but the kernel made no groups: it has no virtio-iommu driver (see vfioctl doctor, iommu-kernel)',
+  'boot a kernel built with CONFIG_VIRTIO_IOMMU and CONFIG_ACPI_VIOT, or give this VM an IOMMU the kernel drives, on the outer host:',
+  '  QEMU:    -machine q35,kernel_irqchip=split -device intel-iommu,intremap=on,caching-mode=on',
+  "  libvirt: <features><ioapic driver='qemu'/></features> and <devices><iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu></devices>",
+].join('\n');
 
 /**
  * The one remedy for "the kernel has no IOMMU": in a VM the virtual IOMMU from the outer host; on bare
@@ -119,6 +129,8 @@ export interface Platform extends Dmi {
  * Null when the vendor is unknown and no platform was read (the caller keeps its generic text).
  */
 export function iommuOffRemedy(vendor: 'intel' | 'amd' | 'other' | null, platform: Platform | undefined): string | null {
+  const t = platform?.iommuTables ?? [];
+  if (platform?.vm && t.includes('VIOT') && !t.includes('DMAR') && !t.includes('IVRS')) return VIRTIO_IOMMU_NO_DRIVER_REMEDY;
   if (platform?.vm) return VIOMMU_REMEDY;
   if (vendor === 'intel' || vendor === 'amd') return firmwareRemedyFor(vendor, platform ?? { sysVendor: null, boardVendor: null });
   return null;

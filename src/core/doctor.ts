@@ -96,6 +96,36 @@ export function hostVendor(facts: HostFacts): 'intel' | 'amd' | 'other' {
   return facts.cpu.vendor ?? 'other';
 }
 
+/**
+ * Which IOMMU the kernel uses, named as its driver names itself (Intel VT-d "DMAR", AMD "AMD-Vi",
+ * virtio-iommu): from the units it registered in sys/class/iommu, else from the firmware table that
+ * describes one. null when neither tells.
+ */
+export function iommuModelName(facts: HostFacts): string | null {
+  const kinds = new Set(facts.iommuUnits.map((u) => u.kind));
+  const names: string[] = [];
+  if (kinds.has('intel')) names.push('Intel VT-d');
+  if (kinds.has('amd')) names.push('AMD-Vi');
+  if (kinds.has('virtio')) names.push('virtio-iommu');
+  if (names.length) return names.join(' + ');
+  if (facts.iommuUnits.length) return null;
+  if (facts.acpi.dmar) return 'Intel VT-d';
+  if (facts.acpi.ivrs) return 'AMD-Vi';
+  if (facts.acpi.viot) return 'virtio-iommu';
+  if (facts.acpi.iort) return 'Arm SMMU';
+  return null;
+}
+
+/**
+ * The only IOMMU this host has is a virtio-iommu (a VIOT table or virtio-iommu units, no DMAR/IVRS and no
+ * unit of another driver): on x86 it translates DMA but does not remap interrupts.
+ */
+export function virtioIommuOnly(facts: HostFacts): boolean {
+  if (facts.acpi.dmar || facts.acpi.ivrs) return false;
+  if (facts.iommuUnits.some((u) => u.kind !== 'virtio')) return false;
+  return facts.acpi.viot || facts.iommuUnits.some((u) => u.kind === 'virtio');
+}
+
 /** Running under a hypervisor (cpuinfo flag, DMI identity, or sys/hypervisor). */
 export function inVirtualMachine(facts: HostFacts): boolean {
   return facts.cpu.hypervisor || facts.virt.hypervisorName !== null;
@@ -237,14 +267,17 @@ function checkVirtualMachine(facts: HostFacts, vm: boolean, groups: number): Fin
   } else {
     const intel = units.filter((u) => u.kind === 'intel');
     const cmOff = intel.filter((u) => u.cachingMode === false);
-    if (cmOff.length) {
+    const described = iommuModelName(facts);
+    if (!units.length && groups === 0) {
+      out.push(finding('viommu', 'virtualization', 'warn', `virtual IOMMU described by the firmware (${described ?? 'ACPI table'}) but the kernel registered no IOMMU unit (see iommu-kernel)`, uEv));
+    } else if (cmOff.length) {
       uEv.push(...cmOff.map((u) => ev(hostPath(`sys/class/iommu/${u.name}/intel-iommu/cap`), `${u.cap} (CM bit 7 = 0)`)));
       out.push(finding('viommu', 'virtualization', 'info', `virtual IOMMU present (${units.map((u) => u.name).join(', ')}), caching mode off`, uEv, {
         detail: 'Devices emulated by the outer QEMU can be assigned onward; a physical device the outer host passes through this virtual IOMMU needs caching-mode=on.',
         remedy: 'if the outer host assigns a physical device to this VM: add caching-mode=on to its intel-iommu device (libvirt: caching_mode=\'on\')',
       }));
     } else {
-      out.push(finding('viommu', 'virtualization', 'ok', `virtual IOMMU present (${units.map((u) => u.name).join(', ') || 'ACPI table only'})`, uEv));
+      out.push(finding('viommu', 'virtualization', 'ok', `virtual IOMMU present (${described ? `${described}: ` : ''}${units.map((u) => u.name).join(', ') || 'ACPI table only'})`, uEv));
     }
   }
   return out;
@@ -272,6 +305,22 @@ function checkFirmware(facts: HostFacts, vendor: 'intel' | 'amd' | 'other', vm: 
   return [finding('iommu-firmware', 'firmware', 'warn', 'no ACPI table describing an IOMMU (DMAR, IVRS, IORT, VIOT)', [tEv], { remedy: firmwareRemedy(facts, 'other') })];
 }
 
+/** Whether this kernel can drive a virtio-iommu: built in or loaded, a module not loaded, not built, or unknown. */
+function virtioIommuDriver(facts: HostFacts): 'present' | 'module' | 'missing' | 'unknown' {
+  const state = moduleState(facts, 'virtio_iommu');
+  if (isOn(state)) return 'present';
+  const cfg = facts.kernel.config;
+  if (cfg.state === 'ok') {
+    const v = cfg.value.CONFIG_VIRTIO_IOMMU;
+    if (v === 'y') return 'present';
+    if (v === 'm') return state === 'missing' ? 'missing' : 'module';
+    return 'missing';
+  }
+  if (state === 'available') return 'module';
+  if (state === 'missing') return 'missing';
+  return 'unknown';
+}
+
 function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'intel' | 'amd' | 'other', vm: boolean): Finding[] {
   const out: Finding[] = [];
   const groups = inventory.groups.length;
@@ -291,7 +340,10 @@ function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'in
   const configuredOn = pendingOn && optionValues(pendingOn.value).includes('on') && !(intel && optionValues(intel.value).includes('on'));
 
   if (groups > 0) {
-    out.push(finding('iommu-kernel', 'kernel', 'ok', `kernel IOMMU is on: ${groups} IOMMU groups`, [gEv, ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(none)')], { fact: { id: 'iommu-groups', value: 'present' } }));
+    const model = iommuModelName(facts);
+    const unitNames = facts.iommuUnits.map((u) => u.name).join(', ');
+    const named = model ? ` (${model}${unitNames ? `: ${unitNames}` : ''})` : '';
+    out.push(finding('iommu-kernel', 'kernel', 'ok', `kernel IOMMU is on: ${groups} IOMMU groups${named}`, [gEv, ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(none)')], { fact: { id: 'iommu-groups', value: 'present' } }));
   } else {
     const firmwareMissing = facts.acpi.tables.state === 'ok' && !facts.acpi.dmar && !facts.acpi.ivrs && !facts.acpi.viot && !facts.acpi.iort;
     let remedy: string;
@@ -302,6 +354,17 @@ function checkKernelIommu(facts: HostFacts, inventory: PciInventory, vendor: 'in
     } else if (firmwareMissing) {
       why = 'the firmware does not report an IOMMU (see iommu-firmware)';
       remedy = vm ? 'see viommu' : 'see iommu-firmware; then reboot and run vfioctl doctor again';
+    } else if (virtioIommuOnly(facts) && !facts.iommuUnits.length && virtioIommuDriver(facts) !== 'present') {
+      const drv = virtioIommuDriver(facts);
+      const cfgKnown = facts.kernel.config.state === 'ok';
+      why = drv === 'missing'
+        ? `the firmware describes only a virtio-iommu (ACPI VIOT) and this kernel has no driver for it (${cfgKnown ? 'CONFIG_VIRTIO_IOMMU is not set' : 'not built in, no virtio_iommu module'})`
+        : drv === 'module'
+          ? 'the firmware describes only a virtio-iommu (ACPI VIOT) and its driver (the virtio_iommu module) is not loaded'
+          : 'the firmware describes only a virtio-iommu (ACPI VIOT) and the kernel registered no virtio-iommu unit (whether it has the driver is unknown: no boot/config)';
+      remedy = drv === 'module'
+        ? 'load it before the devices behind it probe: add virtio_iommu to the initramfs (or modules-load.d) and reboot; then check /sys/class/iommu'
+        : 'boot a kernel built with CONFIG_VIRTIO_IOMMU and CONFIG_ACPI_VIOT (x86 support came in Linux 5.14; some distribution kernels, e.g. Debian 12\'s 6.1, leave it out), or give this VM an IOMMU the kernel has a driver for: -device intel-iommu,intremap=on (libvirt <iommu model=\'intel\'>) or -device amd-iommu,intremap=on';
     } else if (configuredOn) {
       why = `intel_iommu=on is configured (${nextBootCmdline(facts)?.source ?? '?'}) but the running kernel was booted without it`;
       remedy = facts.boot.bootLoader.regenerate.length
@@ -451,10 +514,25 @@ export function interruptRemappingState(facts: HostFacts, vendor: 'intel' | 'amd
     evidence.push(cmdlineEvidence(facts));
     return { state: 'disabled', evidence, why: `${(off ?? noIntremap)!.raw} on the command line` };
   }
+  // The running kernel's interrupt chips: remapped ones (IR-IO-APIC, IR-PCI-MSI) exist only while interrupt
+  // remapping is on. x86 names its IO-APIC chip IO-APIC; other architectures isolate MSIs otherwise (e.g. the
+  // GICv3 ITS), so their lack of IR- chips says nothing.
+  const irq = facts.interrupts;
+  if (irq.state === 'ok' && irq.value.remapped.length) {
+    evidence.push(ev(irq.source, `remapped interrupt chips: ${irq.value.remapped.join(' ')}`));
+    return { state: 'enabled', evidence, why: `the running kernel's interrupts go through remapped chips (${irq.value.remapped.join(', ')} in /proc/interrupts)` };
+  }
+  if (irq.state === 'ok' && irq.value.chips.some((c) => c === 'IO-APIC')) {
+    evidence.push(ev(irq.source, `interrupt chips: ${irq.value.chips.join(' ')} (no IR- chip: nothing remapped)`));
+    if (virtioIommuOnly(facts)) {
+      return { state: 'unsupported', evidence, why: 'virtio-iommu does not remap interrupts on x86, and /proc/interrupts shows no remapped (IR-) chip' };
+    }
+    return { state: 'disabled', evidence, why: 'the running kernel remaps no interrupt: /proc/interrupts shows no IR- chip' };
+  }
   if (logHits.some((l) => /Enabled IRQ remapping|IRQ remapping was enabled|Interrupt remapping enabled|Queued invalidation will be enabled to support x2apic and Intr-remapping/i.test(l))) {
     return { state: 'enabled', evidence, why: 'kernel log' };
   }
-  if (logHits.some((l) => /Failed to enable irq remapping|IRQ remapping not supported|not (all )?IOMMUs? (support|supports) (IR|interrupt remapping)|disabling IRQ remapping|Not enabling interrupt remapping/i.test(l))) {
+  if (logHits.some((l) => /Failed to enable irq remapping|IRQ remapping not supported|not (all )?IOMMUs? (support|supports) (IR|interrupt remapping)|disabling IRQ remapping|Disabling interrupt remapping|Not enabling interrupt remapping/i.test(l))) {
     return { state: 'unsupported', evidence, why: 'kernel log' };
   }
   const intelUnits = facts.iommuUnits.filter((u) => u.kind === 'intel');
@@ -467,9 +545,16 @@ export function interruptRemappingState(facts: HostFacts, vendor: 'intel' | 'amd
       return { state: 'enabled', evidence, why: 'every IOMMU unit supports it (ecap IR) and nothing turns it off' };
     }
   }
+  if (virtioIommuOnly(facts)) {
+    evidence.push(ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(no IOMMU units)'), factEvidence(facts.acpi.tables, (t) => t.filter((n) => ['DMAR', 'IVRS', 'VIOT'].includes(n)).join(' ')));
+    return { state: 'unsupported', evidence, why: 'the only IOMMU is a virtio-iommu, which does not remap interrupts on x86' };
+  }
   if (vendor === 'amd' && facts.iommuUnits.some((u) => u.kind === 'amd')) {
+    // An AMD unit alone does not tell: the kernel turns remapping on only when the IVRS table lists the
+    // IO-APIC (and the firmware and command line allow it).
     evidence.push(ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ')));
-    return { state: 'enabled', evidence, why: 'AMD IOMMUs provide interrupt remapping and nothing turns it off' };
+    if (!log.source) evidence.push(ev('kernel log', '(no readable copy in /var/log)'));
+    return { state: 'unknown', evidence, why: 'an AMD IOMMU is present, but neither /proc/interrupts nor a kernel log copy shows whether it remaps interrupts' };
   }
   if (!evidence.length) evidence.push(ev(log.source ? hostPath(log.source) : 'kernel log', log.source ? 'no remapping line' : '(no readable copy in /var/log)'), ev(facts.iommuClass.source, facts.iommuUnits.map((u) => u.name).join(' ') || '(no IOMMU units)'));
   return { state: 'unknown', evidence, why: log.source ? 'no remapping line in the kernel log' : 'no kernel log copy and no IOMMU unit registers to read' };
@@ -505,7 +590,11 @@ function checkInterruptRemapping(facts: HostFacts, vendor: 'intel' | 'amd' | 'ot
       detail: 'Without interrupt remapping a guest with an assigned device can send arbitrary interrupts (MSI) to the host.',
     }));
   } else {
-    const enable = ir.state === 'disabled' && running(facts, 'intremap') ? cmdlineRemedy(facts.boot, { remove: [running(facts, 'intremap')!.raw] }) : vendor === 'intel' ? 'enable "Interrupt Remapping" / x2APIC in the firmware setup (some boards tie it to VT-d), or update the firmware' : 'update the firmware; interrupt remapping comes with the IOMMU';
+    const offParam = running(facts, 'intremap') ?? running(facts, 'nointremap');
+    const enable = ir.state === 'disabled' && offParam ? cmdlineRemedy(facts.boot, { remove: [offParam.raw] })
+      : virtioIommuOnly(facts) ? 'virtio-iommu cannot remap interrupts on x86: for guests that are not fully trusted, give this VM an IOMMU that can (QEMU: -device intel-iommu,intremap=on with -machine kernel-irqchip=split, or -device amd-iommu,intremap=on; libvirt: <iommu model=\'intel\'><driver intremap=\'on\'/></iommu> with <ioapic driver=\'qemu\'/>)'
+        : inVirtualMachine(facts) ? 'this is a VM: give its virtual IOMMU interrupt remapping on the outer host (QEMU: intel-iommu,intremap=on or amd-iommu,intremap=on, with kernel-irqchip=split under KVM; libvirt: <driver intremap=\'on\'/> in <iommu>)'
+          : vendor === 'intel' ? 'enable "Interrupt Remapping" / x2APIC in the firmware setup (some boards tie it to VT-d), or update the firmware' : 'update the firmware; interrupt remapping comes with the IOMMU';
     out.push(finding('interrupt-remapping', 'security', 'fail', `interrupt remapping is ${ir.state} (${ir.why}): vfio refuses to assign devices ("No interrupt remapping support")`, ir.evidence, {
       remedy: `${enable}\nonly for fully trusted guests, as a security downgrade: \`vfioctl host enable-iommu --allow-unsafe-interrupts\` writes ${UNSAFE_INTERRUPTS_FILE} ("options vfio_iommu_type1 allow_unsafe_interrupts=1") and runs ${initramfsCommand(facts.boot)}; then reboot`,
     }));

@@ -479,12 +479,29 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
       category: 'security',
     });
   }
-  if (request.nested) {
+  if (request.nested && (request.viommuModel ?? 'intel') === 'intel') {
     add({
       id: 'nested-viommu',
       severity: 'info',
       summary: 'nested assignment: the guest gets a virtual Intel IOMMU (q35, intremap, caching mode, split irqchip) and must boot with intel_iommu=on',
       remedy: 'add intel_iommu=on to the guest kernel command line',
+      category: 'guest',
+    });
+  } else if (request.nested && request.viommuModel === 'virtio') {
+    add({
+      id: 'nested-viommu',
+      severity: 'warn',
+      summary: 'nested assignment: the guest gets a virtio-iommu (described to it by an ACPI VIOT table), which remaps no interrupts on x86: vfio in the guest refuses devices unless allow_unsafe_interrupts is set there',
+      detail: 'Without interrupt remapping a nested guest holding an assigned device can send arbitrary interrupts (MSI) to the guest that passes it on. The guest kernel also needs the virtio-iommu driver (CONFIG_VIRTIO_IOMMU with CONFIG_ACPI_VIOT; Debian 12\'s 6.1 kernel has neither).',
+      remedy: 'for trusted nested guests only, in the guest: options vfio_iommu_type1 allow_unsafe_interrupts=1 (vfioctl host enable-iommu --allow-unsafe-interrupts); otherwise use --viommu intel, which remaps interrupts',
+      category: 'security',
+    });
+  } else if (request.nested && request.viommuModel === 'smmuv3') {
+    add({
+      id: 'nested-viommu',
+      severity: 'info',
+      summary: 'nested assignment: the guest gets a virtual Arm SMMUv3, which libvirt and QEMU offer only to aarch64 guests on the virt machine type',
+      remedy: 'for an x86 guest use --viommu intel (or virtio)',
       category: 'guest',
     });
   }
@@ -522,6 +539,13 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
 function iommuRemedy(cpuVendor: CpuVendor | null, context: PlanContext): string {
   const vendor = cpuVendor === 'intel' || cpuVendor === 'amd' || cpuVendor === 'other' ? cpuVendor : null;
   const shared = iommuOffRemedy(vendor, context.platform);
+  const tables = context.platform?.iommuTables ?? [];
+  if (context.platform?.vm && tables.length) {
+    // the VM has a virtual IOMMU (its firmware describes one); the kernel does not use it
+    return tables.includes('VIOT') && !tables.includes('DMAR') && !tables.includes('IVRS')
+      ? `${shared}; then plan again`
+      : `this virtual machine's firmware describes an IOMMU (${tables.join(', ')}) but the kernel made no groups: ${shared}; then plan again`;
+  }
   if (context.platform?.vm) return `this is a virtual machine without a virtual IOMMU: ${shared}; then plan again`;
   if (shared && vendor === 'intel') return `${shared}; then apply step enable-iommu (intel_iommu=on), reboot, and plan again`;
   if (shared) return `${shared}; then reboot and plan again`;

@@ -13,7 +13,7 @@ import { parseKernelCmdline, readGrubVariable } from '../model/kernel-cmdline.js
 import { detectBootTooling } from './detect-boot.js';
 import {
   type ConfiguredCmdline, type CpuFacts, type Fact, type HostFacts, type IommuUnit, type KernelLogFacts,
-  type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleFromPath, moduleName, parseIomem, parseModulesBuiltin,
+  type KernelParam, type MemlockLimit, type ModprobeDirective, type VirtFacts, hexBit, moduleFromPath, moduleName, parseInterruptChips, parseIomem, parseModulesBuiltin,
 } from '../model/host-facts.js';
 
 type Problems = HostFacts['problems'];
@@ -75,6 +75,7 @@ export function readHostFacts(host: HostRoot): HostFacts {
     devKvm: host.exists('dev/kvm'),
     iommuUnits: [],
     iommuClass: fact(host, 'sys/class/iommu', host.listDir('sys/class/iommu'), (v: string[]) => [...v].sort(), problems),
+    interrupts: fact(host, 'proc/interrupts', host.readText('proc/interrupts'), (v: string) => parseInterruptChips(v), problems),
     kernelLog: readKernelLog(host),
     virt: readVirt(host),
     iomem: fact(host, 'proc/iomem', host.readText('proc/iomem'), (v: string) => parseIomem(v), problems),
@@ -184,7 +185,7 @@ export function grubCfgLinuxLine(cfg: string, release: string): string | null {
   return null;
 }
 
-const CONFIG_KEYS = /^CONFIG_(\w*IOMMU\w*|\w*VFIO\w*|KVM\w*|IRQ_REMAP|X86_X2APIC|DRM_SIMPLEDRM|FB_EFI|FB_SIMPLE|SYSFB_SIMPLEFB|PCI_IOV)$/;
+const CONFIG_KEYS = /^CONFIG_(\w*IOMMU\w*|\w*VFIO\w*|KVM\w*|IRQ_REMAP|ACPI_VIOT|X86_X2APIC|DRM_SIMPLEDRM|FB_EFI|FB_SIMPLE|SYSFB_SIMPLEFB|PCI_IOV)$/;
 
 function parseKernelConfig(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -312,7 +313,10 @@ function readIommuUnits(host: HostRoot, names: string[], problems: Problems): Io
       out.push({ name, kind: 'amd', cap: trimmedText(host, `${base}/amd-iommu/cap`), ecap: trimmedText(host, `${base}/amd-iommu/features`), interruptRemapping: null, cachingMode: null });
       continue;
     }
-    out.push({ name, kind: 'other', cap: null, ecap: null, interruptRemapping: null, cachingMode: null });
+    // virtio-iommu registers its unit under the virtio device it drives (…/0000:00:02.0/virtio0/iommu/NAME),
+    // named after the PCI function (virtio-pci) or the platform device (virtio-mmio)
+    const kind = link.state === 'ok' && /(^|\/)virtio\d+\/iommu\/[^/]+$/.test(link.value) ? 'virtio' : 'other';
+    out.push({ name, kind, cap: null, ecap: null, interruptRemapping: null, cachingMode: null });
   }
   return out;
 }
@@ -358,9 +362,18 @@ function readVirt(host: HostRoot): VirtFacts {
  * Whether the host is a virtual machine and its DMI identity, by the readers `readHostFacts` uses
  * (cpuinfo's hypervisor flag, DMI): for callers that need only this, e.g. a plan on a host without IOMMU groups.
  */
-export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null } {
+export function readPlatform(host: HostRoot): { vm: boolean; sysVendor: string | null; boardVendor: string | null; iommuTables: string[] } {
   const virt = readVirt(host);
-  return { vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor };
+  const tables = host.listDir('sys/firmware/acpi/tables');
+  return {
+    vm: readCpu(host).hypervisor || virt.hypervisorName !== null, sysVendor: virt.sysVendor, boardVendor: virt.boardVendor,
+    iommuTables: iommuTableNames(tables.state === 'ok' ? tables.value : []),
+  };
+}
+
+/** The ACPI tables among `names` that describe an IOMMU, sorted. */
+export function iommuTableNames(names: readonly string[]): string[] {
+  return names.filter((n) => ['DMAR', 'IVRS', 'VIOT', 'IORT'].includes(n)).sort();
 }
 
 /** The hypervisor a DMI identity names, or null (bare metal, or not recognisable). */

@@ -92,7 +92,8 @@ export interface ModprobeDirective {
   args: string;
 }
 
-export type IommuUnitKind = 'intel' | 'amd' | 'other';
+/** intel: a VT-d (DMAR) unit; amd: an AMD-Vi (IVHD) unit; virtio: a virtio-iommu device; other: any other driver's unit. */
+export type IommuUnitKind = 'intel' | 'amd' | 'virtio' | 'other';
 
 export interface IommuUnit {
   /** sys/class/iommu entry, e.g. dmar0, ivhd0 */
@@ -105,6 +106,35 @@ export interface IommuUnit {
   interruptRemapping: boolean | null;
   /** Intel cap bit 7 (CM): caching mode, set by virtual IOMMUs that shadow mappings; null when unknown. */
   cachingMode: boolean | null;
+}
+
+/** The interrupt chips of proc/interrupts (the column after the per-CPU counts). */
+export interface InterruptChips {
+  /** every chip name, sorted: IO-APIC, PCI-MSI, IR-IO-APIC, IR-PCI-MSI, GICv3, ... */
+  chips: string[];
+  /** the chips whose interrupts go through interrupt remapping (x86 names them IR-...) */
+  remapped: string[];
+}
+
+/**
+ * The chip names of a proc/interrupts text. Lines are `N: <one count per CPU> <chip> <hwirq> <name>`;
+ * the CPU count comes from the header line. Architecture-specific rows (NMI, LOC, ...) have no number
+ * and are skipped.
+ */
+export function parseInterruptChips(text: string): InterruptChips {
+  const lines = text.split('\n');
+  const cpus = (lines[0] ?? '').trim().split(/\s+/).filter((w) => /^CPU\d+$/.test(w)).length;
+  const chips = new Set<string>();
+  for (const line of lines.slice(1)) {
+    const m = /^\s*\d+:\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const words = m[1]!.trim().split(/\s+/);
+    // a chip name is never a bare count; a row short of counts (CPU hot-unplugged) keeps its first word
+    const chip = words.slice(cpus).find((w) => !/^\d+$/.test(w)) ?? null;
+    if (chip && /^[A-Za-z][\w.:-]*$/.test(chip)) chips.add(chip);
+  }
+  const all = [...chips].sort();
+  return { chips: all, remapped: all.filter((c) => c.startsWith('IR-')) };
 }
 
 export interface KernelLogFacts {
@@ -188,6 +218,8 @@ export interface HostFacts {
   iommuUnits: IommuUnit[];
   /** sys/class/iommu listing state */
   iommuClass: Fact<string[]>;
+  /** proc/interrupts: the interrupt chips in use (remapped IR-... chips exist only while interrupt remapping is on) */
+  interrupts: Fact<InterruptChips>;
   kernelLog: KernelLogFacts;
   virt: VirtFacts;
   iomem: Fact<IomemEntry[]>;

@@ -22,6 +22,8 @@ export interface PlanRequest {
   romBar?: RomBarChoice;
   /** The guest will itself assign devices onward (L1 with a virtual IOMMU). */
   nested?: boolean;
+  /** With nested: the virtual IOMMU the guest gets (default intel). */
+  viommuModel?: ViommuModel;
   /** Do not add unrequested group members: report them as blockers instead (and do not add slot companions). */
   exact?: boolean;
   /**
@@ -76,7 +78,7 @@ export interface PlanContext {
    * The platform, read when the IOMMU is off (the remedy depends on it): a virtual machine, and the DMI
    * identity that names the firmware menus. Absent: unknown.
    */
-  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null };
+  platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null; iommuTables?: string[] };
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';
@@ -155,6 +157,14 @@ export interface PlanStep {
 }
 
 export type PlanVerdict = 'ok' | 'warn' | 'blocked';
+
+/**
+ * The virtual IOMMU of a nested guest: intel (VT-d with interrupt remapping and caching mode, the
+ * default), virtio (virtio-iommu, ACPI VIOT; no interrupt remapping on x86), smmuv3 (Arm SMMUv3, aarch64
+ * guests on the virt machine type). libvirt's <iommu model='...'/> names.
+ */
+export const VIOMMU_MODELS = ['intel', 'virtio', 'smmuv3'] as const;
+export type ViommuModel = (typeof VIOMMU_MODELS)[number];
 
 export interface GuestFeatures {
   /** `<kvm><hidden state='on'/>`: NVIDIA consumer drivers before R465. */

@@ -18,7 +18,7 @@ import { HostRoot } from '../host/host-root.js';
 import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
-import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
+import { iommuTableNames, readHostFacts, readPlatform } from '../host/read-host-facts.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { readIdentities, readIdentity } from '../host/read-identity.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
@@ -47,7 +47,7 @@ import type { HostFacts, LibvirtRuntime } from '../model/host-facts.js';
 import type { HostImpactFacts } from '../model/host-impact.js';
 import { type PciAddressString, formatPciAddress, formatShortAddress, pciAddressOf, requirePciAddress } from '../model/pci-address.js';
 import type { PciInventory } from '../model/pci-function.js';
-import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect } from '../model/plan.js';
+import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect, ViommuModel } from '../model/plan.js';
 import { configPlanOf, stepsOfConfigPlan, type ConfigSource } from './config-plan.js';
 import { parseDomainCapabilities } from '../adapters/libvirt/domcaps.js';
 import { sampleRoot } from './samples.js';
@@ -103,6 +103,8 @@ export interface PlanInput {
   singleFunction?: boolean;
   romBar?: RomBarChoice | string;
   nested?: boolean;
+  /** With nested: the guest's virtual IOMMU (default intel). */
+  viommuModel?: ViommuModel;
   allowUnsafeInterrupts?: boolean;
   /**
    * How the boot-time binding is kept: per address (as `persist`), by ID (as `persist --by-id`); absent:
@@ -398,7 +400,9 @@ export class Session {
       if (!inventory.groups.length) {
         const f = this.cache.facts;
         const { inVirtualMachine } = await import('../core/doctor.js');
-        context.platform = f ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor } : readPlatform(this.host());
+        context.platform = f
+          ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor, iommuTables: iommuTableNames(f.acpi.tables.state === 'ok' ? f.acpi.tables.value : []) }
+          : readPlatform(this.host());
       }
     }
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
@@ -413,6 +417,7 @@ export class Session {
         ...(input.singleFunction ? { singleFunction: true } : {}),
         romBar: romBar as RomBarChoice,
         nested: !!input.nested,
+        ...(input.nested && input.viommuModel ? { viommuModel: input.viommuModel } : {}),
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,
         ...(input.persistBy ? { persistBy: input.persistBy } : {}),
       },

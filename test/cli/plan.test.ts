@@ -122,3 +122,24 @@ test('plan --from an imported lspci -nn listing: planned without groups, with a 
   assert.ok(j.findings.some((f) => f.id === 'groups-unknown' || f.id === 'group-functions-added'));
   assert.ok(j.findings.some((f) => f.id === 'nvidia-consumer-gpu'));
 });
+
+test('render libvirt --nested --viommu virtio|smmuv3; --viommu needs --nested and a known model', async () => {
+  const v = await runCli([...S, 'render', 'libvirt-domain', '03:00.0', '--nested', '--viommu', 'virtio']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /<iommu model='virtio'\/>/);
+  assert.match(v.stderr, /virtio-iommu .*remaps no interrupts on x86/, 'the plan\'s warning is shown');
+  const s = await runCli([...S, 'render', 'libvirt', '03:00.0', '--nested', '--viommu', 'smmuv3']);
+  assert.match(s.stdout, /<iommu model='smmuv3'\/>/);
+  const i = await runCli([...S, 'render', 'libvirt', '03:00.0', '--nested']);
+  const i2 = await runCli([...S, 'render', 'libvirt', '03:00.0', '--nested', '--viommu', 'intel']);
+  assert.equal(i2.stdout, i.stdout);
+  const noNested = await runCli([...S, 'render', 'libvirt', '03:00.0', '--viommu', 'virtio']);
+  assert.equal(noNested.code, 2);
+  assert.match(noNested.stderr, /--viommu chooses the virtual IOMMU of a nested guest/);
+  const bad = await runCli([...S, 'render', 'libvirt', '03:00.0', '--nested', '--viommu', 'amd']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /use one of: intel, virtio, smmuv3/);
+  const qemu = await runCli([...S, 'render', 'qemu-nested', '03:00.0', '--viommu', 'virtio']);
+  assert.equal(qemu.code, 2);
+  assert.match(qemu.stderr, /libvirt and libvirt-domain only/);
+});

@@ -432,6 +432,7 @@ function qemuArgs(p: Prepared, o: GuestRunOptions, runDir: string): string[] {
     // panic ("timer doesn't work through Interrupt-remapped IO-APIC"); the check proves nothing about vfio
     '-append', `console=ttyS0 panic=-1 loglevel=4 no_timer_check ${o.cmdline}`.trim(),
     ...(o.topology.intelIommu ? ['-device', 'intel-iommu,intremap=on,caching-mode=on'] : []),
+    ...(o.topology.iommuArgs ?? []),
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
     ...share('hostusr', '/usr', true),
     ...share('project', PROJECT_DIR, true),
@@ -495,7 +496,10 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   }
   fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({
     label,
-    topology: { name: o.topology.name, description: o.topology.description, intelIommu: o.topology.intelIommu, features: o.topology.features },
+    topology: {
+      name: o.topology.name, description: o.topology.description, intelIommu: o.topology.intelIommu, features: o.topology.features,
+      iommuModel: o.topology.iommuModel ?? (o.topology.intelIommu ? 'intel' : null), expectGroups: o.topology.expectGroups ?? o.topology.intelIommu,
+    },
     cmdline: o.cmdline,
     guestTests: o.guestTests,
     // the guest suite must end before the boot's timeout so it can still report

@@ -125,9 +125,13 @@ export interface CapSpec {
 
 export interface HostSpec {
   functions: FnSpec[];
-  /** sys/class/iommu entries (dmar0 / ivhd0) and ACPI DMAR/IVRS tables; 'none' -> neither. Default:
-   *  'intel' when any function has a group, else 'none'. */
-  iommu?: 'intel' | 'amd' | 'none';
+  /** sys/class/iommu entries (dmar0 / ivhd0 / the virtio-iommu function's name) and ACPI DMAR/IVRS/VIOT
+   *  tables; 'none' -> neither. 'virtio' needs a virtio-iommu function (1af4:1057) in `functions`, or
+   *  `virtioIommuUnit: false` for a VIOT table the kernel registered no unit for. Default: 'intel' when
+   *  any function has a group, else 'none'. */
+  iommu?: 'intel' | 'amd' | 'virtio' | 'none';
+  /** With iommu 'virtio': whether the kernel registered the unit (default true; false: VIOT table only). */
+  virtioIommuUnit?: boolean;
   /** With iommu 'none': also create an EMPTY sys/kernel/iommu_groups (what kernels built with
    *  CONFIG_IOMMU_API show when the IOMMU is off). Default false: no directory at all. */
   emptyIommuGroupsDir?: boolean;
@@ -819,6 +823,17 @@ export function buildHostTree(dir: string, spec: HostSpec): void {
     writeText(path.join(iommuDevAbs, 'amd-iommu/features'), '58f77ef22294a5a\n');
     link(path.join(sys, 'class/iommu/ivhd0'), rel(path.join(sys, 'class/iommu'), iommuDevAbs));
     writeText(mkparent(path.join(sys, 'firmware/acpi/tables/IVRS')), acpiTable('IVRS', 0x30));
+  } else if (iommu === 'virtio') {
+    // virtio-iommu (drivers/iommu/virtio-iommu.c) registers its unit under the virtio device, named after the
+    // PCI function: devices/pci0000:00/0000:00:02.0/virtio0/iommu/0000:00:02.0
+    if (spec.virtioIommuUnit !== false) {
+      const vFn = [...nodes.values()].find((n) => n.fn.vendor === 0x1af4 && n.fn.device === 0x1057);
+      if (!vFn) throw new Error("host-tree: iommu 'virtio' needs a virtio-iommu function (1af4:1057)");
+      iommuDevAbs = path.join(sys, vFn.sysRel, 'virtio0/iommu', vFn.fn.address);
+      mkdir(path.join(iommuDevAbs, 'devices'));
+      link(path.join(sys, 'class/iommu', vFn.fn.address), rel(path.join(sys, 'class/iommu'), iommuDevAbs));
+    }
+    writeText(mkparent(path.join(sys, 'firmware/acpi/tables/VIOT')), acpiTable('VIOT', 0x58));
   }
   if (groups.size > 0 || spec.emptyIommuGroupsDir || iommu !== 'none') mkdir(path.join(sys, 'kernel/iommu_groups'));
   for (const [g, members] of groups) {

@@ -1,7 +1,7 @@
 /**
  * Every rendering of a plan, by format name (the FORMAT of `vfioctl render FORMAT ADDR...`).
  */
-import type { PassthroughPlan } from '../../model/plan.js';
+import type { PassthroughPlan, ViommuModel } from '../../model/plan.js';
 import type { BootTooling } from '../../host/detect-boot.js';
 import type { Machine } from './common.js';
 import { renderHostConfig, renderModprobe } from './host-config.js';
@@ -21,15 +21,18 @@ export function isRenderFormat(s: string): s is RenderFormat {
 export interface RenderOptions {
   machine?: Machine;
   boot?: BootTooling;
+  /** the nested guest's virtual IOMMU in libvirt output (default intel) */
+  viommu?: ViommuModel;
 }
 
 export function renderPlan(format: RenderFormat, plan: PassthroughPlan, opts: RenderOptions = {}): string {
   const placement = opts.machine ? { machine: opts.machine } : {};
+  const viommu = opts.viommu ? { viommu: opts.viommu } : {};
   switch (format) {
     case 'libvirt':
-      return renderLibvirt(plan, placement);
+      return renderLibvirt(plan, { ...placement, ...viommu });
     case 'libvirt-domain':
-      return renderLibvirtDomain(plan, placement);
+      return renderLibvirtDomain(plan, { ...placement, ...viommu });
     case 'virsh':
       return renderVirsh(plan, placement);
     case 'virt-install':

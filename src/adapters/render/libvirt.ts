@@ -3,10 +3,11 @@
  * <rom bar='off'/> when the plan chose it, multifunction placement for functions passed together), the
  * pcie-root-port controllers that placement needs, the domain <features> (hidden KVM and Hyper-V
  * vendor_id for NVIDIA consumer GPUs, <ioapic driver='qemu'/> for nested assignment) and the virtual
- * <iommu model='intel'> for nested assignment. Pure: plan in, text out.
+ * <iommu model='intel'> for nested assignment (or, chosen with `viommu`, <iommu model='virtio'/> or
+ * <iommu model='smmuv3'/>, which take no driver options and need no QEMU ioapic). Pure: plan in, text out.
  */
 import { pciAddressOf } from '../../model/pci-address.js';
-import type { PassthroughPlan } from '../../model/plan.js';
+import type { PassthroughPlan, ViommuModel } from '../../model/plan.js';
 import { renderPciHostdevXml } from '../libvirt/domain-xml.js';
 import { type PlacementOptions, controllerIndexes, guestPlacement, isOptionLike, shellJoin } from './common.js';
 import { escapeControl } from '../../model/shell-quote.js';
@@ -34,7 +35,20 @@ export interface LibvirtRendering {
   iommu: string | null;
 }
 
-export function renderLibvirtParts(plan: PassthroughPlan, opts: PlacementOptions = {}): LibvirtRendering {
+export interface LibvirtOptions extends PlacementOptions {
+  /** the nested guest's virtual IOMMU (default intel) */
+  viommu?: ViommuModel;
+}
+
+/** What a person must know about a virtual IOMMU model the XML cannot say, as one comment line. */
+const VIOMMU_NOTES: Record<ViommuModel, string | null> = {
+  intel: null,
+  virtio: 'virtio-iommu remaps no interrupts on x86: vfio in the guest refuses devices unless vfio_iommu_type1 allow_unsafe_interrupts=1 is set there (trusted nested guests only); the guest kernel needs CONFIG_VIRTIO_IOMMU and CONFIG_ACPI_VIOT',
+  smmuv3: 'smmuv3 is for aarch64 guests on the virt machine type',
+};
+
+export function renderLibvirtParts(plan: PassthroughPlan, opts: LibvirtOptions = {}): LibvirtRendering {
+  const viommu = opts.viommu ?? 'intel';
   const placements = guestPlacement(plan, opts);
   const byAddr = new Map(plan.functions.map((f) => [f.address as string, f]));
   const hostdevs = placements.map((p) => ({
@@ -52,10 +66,11 @@ export function renderLibvirtParts(plan: PassthroughPlan, opts: PlacementOptions
     features.push(`<hyperv mode='custom'>\n  <vendor_id state='on' value='${xmlAttr(plan.features.hypervVendorId)}'/>\n</hyperv>\n`);
   }
   if (plan.features.kvmHidden) features.push(`<kvm>\n  <hidden state='on'/>\n</kvm>\n`);
-  if (plan.features.viommu) features.push(`<ioapic driver='qemu'/>\n`);
-  const iommu = plan.features.viommu
-    ? `<iommu model='intel'>\n  <driver intremap='on' caching_mode='on' iotlb='on'/>\n</iommu>\n`
-    : null;
+  // the split irqchip (QEMU ioapic) is what the Intel IOMMU's interrupt remapping needs
+  if (plan.features.viommu && viommu === 'intel') features.push(`<ioapic driver='qemu'/>\n`);
+  const iommu = !plan.features.viommu ? null
+    : viommu === 'intel' ? `<iommu model='intel'>\n  <driver intremap='on' caching_mode='on' iotlb='on'/>\n</iommu>\n`
+      : `<iommu model='${viommu}'/>\n`;
   return { hostdevs, controllers, features, iommu };
 }
 
@@ -64,7 +79,7 @@ function indent(xml: string, pad: string): string {
 }
 
 /** The fragments as a person pastes them (`virsh edit GUEST`), each headed by where it goes. */
-export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}): string {
+export function renderLibvirt(plan: PassthroughPlan, opts: LibvirtOptions = {}): string {
   const r = renderLibvirtParts(plan, opts);
   const guest = plan.guest ? ` of guest "${xmlCommentText(plan.guest)}"` : '';
   const name = plan.guest ?? 'GUEST';
@@ -75,6 +90,8 @@ export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}
   for (const h of r.hostdevs) out.push(h.xml.trimEnd());
   // a decision the plan could not take (the fact was not read) is said, not rendered as if known
   for (const f of plan.findings) if (f.id === 'rom-unknown') out.push(`<!-- vfioctl: ${xmlCommentText(f.summary)} -->`);
+  const note = r.iommu ? VIOMMU_NOTES[opts.viommu ?? 'intel'] : null;
+  if (note) out.push(`<!-- vfioctl: ${xmlCommentText(note)} -->`);
   if (r.iommu) out.push(r.iommu.trimEnd());
   if (r.features.length) {
     out.push(`<!-- vfioctl: add inside <features>${guest} -->`);
@@ -83,7 +100,7 @@ export function renderLibvirt(plan: PassthroughPlan, opts: PlacementOptions = {}
   return out.join('\n') + '\n';
 }
 
-export interface DomainOptions extends PlacementOptions {
+export interface DomainOptions extends LibvirtOptions {
   name?: string;
   memoryMiB?: number;
   vcpus?: number;
@@ -97,15 +114,18 @@ export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions =
   const r = renderLibvirtParts(plan, { firstControllerIndex: 1, ...opts });
   // eslint-disable-next-line no-control-regex
   const name = (opts.name ?? plan.guest ?? 'vfioctl-guest').replace(/[<>&'"\x00-\x1f\x7f-\x9f]/g, '_');
-  const features = ['<acpi/>', '<apic/>', ...r.features.map((f) => f.trimEnd())];
-  const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
+  // an SMMUv3 guest is an aarch64 virt machine (GICv3, no x86 APIC); the placement stays PCIe (pcie.0 + root ports)
+  const arm = r.iommu !== null && opts.viommu === 'smmuv3';
+  const features = [...(arm ? ['<acpi/>', "<gic version='3'/>"] : ['<acpi/>', '<apic/>']), ...r.features.map((f) => f.trimEnd())];
+  const note = r.iommu ? VIOMMU_NOTES[opts.viommu ?? 'intel'] : null;
+  const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(note ? [`<!-- vfioctl: ${xmlCommentText(note)} -->`] : []), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
   return [
     `<domain type='kvm'>`,
     `  <name>${name}</name>`,
     `  <memory unit='MiB'>${opts.memoryMiB ?? 4096}</memory>`,
     `  <vcpu>${opts.vcpus ?? 2}</vcpu>`,
     `  <os>`,
-    `    <type arch='x86_64' machine='${machine}'>hvm</type>`,
+    `    <type arch='${arm ? 'aarch64' : 'x86_64'}' machine='${arm ? 'virt' : machine}'>hvm</type>`,
     `  </os>`,
     `  <features>`,
     ...features.map((f) => indent(f, '    ')),

@@ -13,7 +13,7 @@ import { renderFindings, withConnect } from './shared.js';
 import { type BootTooling, formatArgv } from '../../host/detect-boot.js';
 import { ExitCode, UsageError } from '../../model/errors.js';
 import { sysfsWriteCommand } from '../../model/shell-quote.js';
-import type { PassthroughPlan, StepEffect } from '../../model/plan.js';
+import { VIOMMU_MODELS, type PassthroughPlan, type StepEffect, type ViommuModel } from '../../model/plan.js';
 
 export interface PlanCliOptions {
   guest?: string;
@@ -22,6 +22,7 @@ export interface PlanCliOptions {
   singleFunction?: boolean;
   romBar?: string;
   nested?: boolean;
+  viommu?: string;
   allowUnsafeInterrupts?: boolean;
   connect?: string;
   byId?: boolean;
@@ -39,6 +40,7 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
     .option('--rom-bar <choice>', 'expansion ROM BAR: auto (off for non-display functions with a ROM), on, off', 'auto')
     .option('--nested', 'the guest assigns devices onward: give it a virtual IOMMU')
+    .option('--viommu <model>', `with --nested: the guest's virtual IOMMU, one of ${VIOMMU_MODELS.join(', ')} (default intel)`)
     .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)')
     .option('--by-id', 'plan the boot-time binding by vendor:device ID (as `vfioctl persist --by-id`)')
     .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host')
@@ -53,7 +55,18 @@ export interface BuiltPlan {
 }
 
 /** The session's plan for these addresses and options (inventory, host impact, boot tooling, other guests with --connect). */
+/** The --viommu choice (checked), or undefined when not given. */
+export function viommuOption(opts: PlanCliOptions): ViommuModel | undefined {
+  if (opts.viommu === undefined) return undefined;
+  if (!(VIOMMU_MODELS as readonly string[]).includes(opts.viommu)) {
+    throw new UsageError('bad-viommu', `--viommu ${opts.viommu} is not intel, virtio or smmuv3`, `use one of: ${VIOMMU_MODELS.join(', ')}`);
+  }
+  if (!opts.nested) throw new UsageError('viommu-without-nested', '--viommu chooses the virtual IOMMU of a nested guest', 'add --nested (or drop --viommu)');
+  return opts.viommu as ViommuModel;
+}
+
 export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCliOptions): Promise<BuiltPlan> {
+  const viommuModel = viommuOption(opts);
   const s = ctx.session();
   const addresses = opts.mapping !== undefined ? [...inputs, ...(await mappingInputs(ctx, opts))] : inputs;
   const plan = await s.plan({
@@ -64,6 +77,7 @@ export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCli
     ...(opts.singleFunction ? { singleFunction: true } : {}),
     romBar: opts.romBar ?? 'auto',
     nested: !!opts.nested,
+    ...(viommuModel ? { viommuModel } : {}),
     allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
     ...(opts.byId ? { persistBy: 'id' as const } : opts.perAddress ? { persistBy: 'address' as const } : {}),
     withGuests: opts.connect !== undefined,

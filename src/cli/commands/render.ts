@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { renderFindings } from './shared.js';
-import { buildPlan, withPlanOptions, type PlanCliOptions } from './plan.js';
+import { buildPlan, viommuOption, withPlanOptions, type PlanCliOptions } from './plan.js';
 import { RENDER_FORMATS, isRenderFormat, renderPlan } from '../../adapters/render/index.js';
 import { ExitCode, UsageError } from '../../model/errors.js';
 import type { PassthroughPlan } from '../../model/plan.js';
@@ -45,8 +45,13 @@ export function register(program: Command, ctx: CliContext): void {
         const machine = (opts as { machine?: string }).machine ?? 'q35';
         if (machine !== 'q35' && machine !== 'pc') throw new UsageError('bad-machine', `--machine ${machine} is not q35 or pc`, 'use --machine q35 or --machine pc');
         const nestedFormat = format === 'qemu-nested';
-        const { plan, boot } = await buildPlan(ctx, inputs, { ...(opts as PlanCliOptions), ...(nestedFormat ? { nested: true } : {}) });
-        let text = renderPlan(format, plan, { machine, ...(boot ? { boot } : {}) });
+        const planOpts: PlanCliOptions = { ...(opts as PlanCliOptions), ...(nestedFormat ? { nested: true } : {}) };
+        const viommu = viommuOption(planOpts);
+        if (viommu && viommu !== 'intel' && !['libvirt', 'libvirt-domain'].includes(format)) {
+          throw new UsageError('viommu-format', `--viommu ${viommu} is rendered for libvirt and libvirt-domain only`, `use render libvirt or libvirt-domain, or drop --viommu (the ${format} output has the Intel IOMMU)`);
+        }
+        const { plan, boot } = await buildPlan(ctx, inputs, planOpts);
+        let text = renderPlan(format, plan, { machine, ...(boot ? { boot } : {}), ...(viommu ? { viommu } : {}) });
         if ((opts as { numaHint?: boolean }).numaHint) text += numaHintSection(plan, format);
         const blocked = plan.verdict === 'blocked';
         if (ctx.json) {

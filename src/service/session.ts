@@ -177,7 +177,7 @@ export interface ChangeResult {
   sriov: { runId: string | null; before: number; after: number; vfs: string[] } | null;
 }
 
-const RUNTIME_IDS = (s: PlanStep): boolean => s.id === 'load-vfio-pci' || s.action.type === 'bind-vfio';
+const RUNTIME_IDS = (s: PlanStep): boolean => s.id === 'load-vfio-pci' || s.action.type === 'load-module' || s.action.type === 'bind-vfio';
 const PERSIST_IDS = new Set(['modprobe-vfio', 'persist-driver-override', 'kernel-cmdline-vfio-ids', 'regenerate-initramfs']);
 
 function canonical(inputs: readonly string[], what = 'vfioctl plan 01:00.0'): PciAddressString[] {
@@ -501,7 +501,7 @@ export class Session {
         if (!(e instanceof VfioctlError)) throw e;
       }
       // drift: a function vfioctl bound that is no longer on vfio-pci
-      return { address, iommuGroup: r.iommuGroup, original: r.original, current: now, drifted: !now || now.driver !== 'vfio-pci', runId: r.runId, at: r.at };
+      return { address, iommuGroup: r.iommuGroup, original: r.original, current: now, drifted: !now || now.driver !== (r.driver ?? 'vfio-pci'), runId: r.runId, at: r.at };
     });
     const interrupted =
       journal && (journal.status === 'running' || journal.status === 'rollback-failed')
@@ -544,7 +544,7 @@ export class Session {
   /** Bind the whole claim of a plan to vfio-pci now (and, with `persist`, keep it across reboots). */
   async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean }): Promise<Change> {
     const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}) });
-    const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim);
+    const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim, (await import('./compose.js')).bindDriversOf(c.plan.steps));
     return this.change('bind', c.plan.claim, c, (s) => RUNTIME_IDS(s) || (!!input.persist && PERSIST_IDS.has(s.id)), bind ? { bind } : {});
   }
 
@@ -758,7 +758,7 @@ export class Session {
     const actx = await this.applyContext(opts);
     const out: ChangeResult = { bind: null, config: null, hostdev: null, sriov: null };
     const binds = change.steps.filter((s) => s.action.type === 'bind-vfio').map((s) => (s.action as { address: string }).address);
-    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim);
+    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim, (await import('./compose.js')).bindDriversOf(change.steps));
     if (change.sriov) out.sriov = await (await import('../apply/sriov.js')).applySriov(actx, change.sriov.pf, change.sriov.count);
     const cp = this.configPlanOf(change);
     if (cp && change.command !== 'attach' && change.command !== 'detach') out.config = await (await persistMod()).applyConfigPlan(actx, cp, { regenerate: opts.regenerate !== false, runCommands: this.live });

@@ -19,6 +19,8 @@ import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
 import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
+import { readVfioPlatform } from '../host/read-vfio-platform.js';
+import type { VfioPlatformFacts } from '../model/vfio-platform.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import type { SysfsWriter } from '../host/host-writer.js';
@@ -106,6 +108,13 @@ export interface PlanInput {
   persistBy?: 'address' | 'id';
   /** Also read the other libvirt guests (planned functions they hold). */
   withGuests?: boolean;
+  /** VFIO device backend: auto (default), iommufd, legacy. */
+  backend?: string;
+  /** Bind every claimed function to this VFIO driver instead of the best variant driver (e.g. vfio-pci). */
+  driver?: string;
+  /** The libvirt and QEMU versions the guest runs with (default: `virsh version` on the live host, else unknown). */
+  libvirtVersion?: string;
+  qemuVersion?: string;
 }
 
 /** The JSON document of `plan --json` (docs/json.md). */
@@ -215,6 +224,8 @@ export class Session {
     inventoryGroups?: 'full' | 'none';
     facts?: HostFacts;
     impact?: HostImpactFacts;
+    vfio?: VfioPlatformFacts;
+    versions?: Promise<{ libvirt: string | null; qemu: string | null }>;
     boot?: BootTooling;
     guests?: Promise<GuestInfo[]>;
   } = {};
@@ -291,6 +302,27 @@ export class Session {
   /** The host facts the doctor and explain judge (kernel, firmware, IOMMU, boot tooling, libvirt install). */
   hostFacts(): HostFacts {
     return (this.cache.facts ??= readHostFacts(this.host()));
+  }
+
+  /** The VFIO platform facts: backends, variant drivers, migration debugfs, BARs (src/host/read-vfio-platform.ts). */
+  vfioPlatform(): VfioPlatformFacts {
+    return (this.cache.vfio ??= readVfioPlatform(this.host(), this.inventory().functions));
+  }
+
+  /** libvirt's and QEMU's versions from `virsh version`, only on the live host with virsh (else unknown). */
+  toolVersions(): Promise<{ libvirt: string | null; qemu: string | null }> {
+    return (this.cache.versions ??= (async () => {
+      const none = { libvirt: null, qemu: null };
+      if (!this.live || this.inventory().source.kind !== 'sysfs') return none;
+      const host = this.host();
+      if (!['usr/bin/virsh', 'usr/sbin/virsh', 'usr/local/bin/virsh'].some((p) => host.exists(p))) return none;
+      try {
+        const v = await new Virsh({ timeoutMs: 15_000, env: { ...this.env } }).run(['version']);
+        return { libvirt: /Using library: libvirt (\d[\w.]*)/.exec(v.stdout)?.[1] ?? null, qemu: /Running hypervisor: QEMU (\d[\w.]*)/.exec(v.stdout)?.[1] ?? null };
+      } catch {
+        return none;
+      }
+    })());
   }
 
   /** What the host uses its PCI functions for (plans: what the host would lose). */
@@ -387,6 +419,15 @@ export class Session {
         context.platform = f ? { vm: inVirtualMachine(f), sysVendor: f.virt.sysVendor, boardVendor: f.virt.boardVendor } : readPlatform(this.host());
       }
     }
+    const backend = input.backend ?? 'auto';
+    if (!['auto', 'iommufd', 'legacy'].includes(backend)) throw new UsageError('bad-backend', `--backend ${backend} is not auto, iommufd or legacy`, 'use --backend auto|iommufd|legacy');
+    if (input.driver !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(input.driver)) throw new UsageError('bad-driver', `--driver ${JSON.stringify(input.driver.slice(0, 80))} is not a driver name`, 'e.g. --driver vfio-pci');
+    for (const [flag, v] of [['--libvirt-version', input.libvirtVersion], ['--qemu-version', input.qemuVersion]] as const) {
+      if (v !== undefined && !/^\d{1,4}(\.\d{1,4}){0,2}$/.test(v)) throw new UsageError('bad-version', `${flag} ${JSON.stringify(v.slice(0, 40))} is not a version`, `e.g. ${flag} ${flag === '--qemu-version' ? '9.2' : '12.1.0'}`);
+    }
+    if (sysfs) context.vfio = this.vfioPlatform();
+    const probed = input.libvirtVersion !== undefined && input.qemuVersion !== undefined ? { libvirt: null, qemu: null } : backend === 'auto' ? await this.toolVersions() : { libvirt: null, qemu: null };
+    context.versions = { libvirt: input.libvirtVersion ?? probed.libvirt, qemu: input.qemuVersion ?? probed.qemu };
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
     const { planPassthrough } = await import('../core/plan.js');
     const pure = planPassthrough(
@@ -401,6 +442,8 @@ export class Session {
         nested: !!input.nested,
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,
         ...(input.persistBy ? { persistBy: input.persistBy } : {}),
+        ...(backend !== 'auto' ? { backend: backend as 'iommufd' | 'legacy' } : {}),
+        ...(input.driver !== undefined ? { driver: input.driver } : {}),
       },
       context,
     );
@@ -445,6 +488,7 @@ export class Session {
     const inventory = this.inventory();
     const [{ checkHost, focusHostFindings, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
     const hostFindings = checkHost(facts, inventory);
+    if (inventory.source.kind === 'sysfs') hostFindings.push(...(await import('../core/vfio-platform.js')).checkVfioHost(this.vfioPlatform()));
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];
     const hostBlocking = focusHostFindings(hostFindings);
@@ -542,8 +586,8 @@ export class Session {
   }
 
   /** Bind the whole claim of a plan to vfio-pci now (and, with `persist`, keep it across reboots). */
-  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean }): Promise<Change> {
-    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}) });
+  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean; driver?: string }): Promise<Change> {
+    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}), ...(input.driver !== undefined ? { driver: input.driver } : {}) });
     const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim, (await import('./compose.js')).bindDriversOf(c.plan.steps));
     return this.change('bind', c.plan.claim, c, (s) => RUNTIME_IDS(s) || (!!input.persist && PERSIST_IDS.has(s.id)), bind ? { bind } : {});
   }

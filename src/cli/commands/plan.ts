@@ -26,6 +26,10 @@ export interface PlanCliOptions {
   connect?: string;
   byId?: boolean;
   perAddress?: boolean;
+  backend?: string;
+  driver?: string;
+  libvirtVersion?: string;
+  qemuVersion?: string;
 }
 
 export function withPlanOptions(cmd: Command): Command {
@@ -38,7 +42,11 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--nested', 'the guest assigns devices onward: give it a virtual IOMMU')
     .option('--allow-unsafe-interrupts', 'opt in to allow_unsafe_interrupts (security downgrade; hosts without interrupt remapping)')
     .option('--by-id', 'plan the boot-time binding by vendor:device ID (as `vfioctl persist --by-id`)')
-    .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host');
+    .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host')
+    .option('--backend <backend>', 'VFIO device backend to render: auto (iommufd when the host, QEMU 9.0+ and libvirt 12.1+ offer it), iommufd, legacy', 'auto')
+    .option('--driver <name>', 'bind to this VFIO driver instead of the best variant driver from modules.alias (e.g. vfio-pci)')
+    .option('--libvirt-version <version>', 'the libvirt version the guest runs with (default: virsh version on this host, else unknown)')
+    .option('--qemu-version <version>', 'the QEMU version the guest runs with (default: virsh version on this host, else unknown)');
 }
 
 export interface BuiltPlan {
@@ -60,6 +68,10 @@ export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCli
     allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
     ...(opts.byId ? { persistBy: 'id' as const } : opts.perAddress ? { persistBy: 'address' as const } : {}),
     withGuests: opts.connect !== undefined,
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    ...(opts.driver !== undefined ? { driver: opts.driver } : {}),
+    ...(opts.libvirtVersion !== undefined ? { libvirtVersion: opts.libvirtVersion } : {}),
+    ...(opts.qemuVersion !== undefined ? { qemuVersion: opts.qemuVersion } : {}),
   });
   return { plan, boot: s.inventory().source.kind === 'sysfs' ? s.bootTooling() : undefined };
 }

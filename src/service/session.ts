@@ -21,6 +21,8 @@ import { openSnapshotArchive } from '../host/snapshot.js';
 import { readHostFacts, readPlatform } from '../host/read-host-facts.js';
 import { readVfioPlatform } from '../host/read-vfio-platform.js';
 import type { VfioPlatformFacts } from '../model/vfio-platform.js';
+import type { ShowPlatform } from '../model/reports.js';
+import { showPlatform } from './views-platform.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
 import type { SysfsWriter } from '../host/host-writer.js';
@@ -373,8 +375,10 @@ export class Session {
   }
 
   /** `show ADDR --json`: one function, its group, its topology path. */
-  show(address: string): ReturnType<typeof showReport> {
-    return showReport(this.inventory(), address);
+  show(address: string): ReturnType<typeof showReport> & { platform?: ShowPlatform } {
+    const r = showReport(this.inventory(), address);
+    if (this.inventory().source.kind !== 'sysfs' || r.function.isBridge) return r;
+    return { ...r, platform: showPlatform(r.function, this.vfioPlatform()) };
   }
 
   /** Plan a passthrough, composed with this host: every step carries its effects (docs/plan.md). */

@@ -13,6 +13,9 @@ import { chooseBackend, backendSupport, functionMigration, plannedDriver } from 
 import { bestVfioDriver, globMatch, guestAddressing, parseResourceFile, parseVfioAliases } from '../../src/model/vfio-platform.js';
 import type { Finding } from '../../src/model/finding.js';
 import type { PassthroughPlan } from '../../src/model/plan.js';
+import type { PciAddressString } from '../../src/model/pci-address.js';
+
+const A = (s: string): PciAddressString => s as PciAddressString;
 
 async function onHost<T>(o: PlatformOptions, fn: (root: string) => Promise<T>): Promise<T> {
   const t = makeTempHostTree(platformHost(o));
@@ -124,7 +127,7 @@ test('render (golden): iommufd, maxphysaddr and pcihole64 for libvirt, QEMU and 
     expectGolden('render/virt-install-platform-vf.txt', vi.stdout);
     assert.match(vi.stdout, /--host-device=pci_0000_00_05_0,driver\.iommufd=yes/);
     const hd = await runCli(['render', 'libvirt', '00:05.0', '--root', root, '--libvirt-version', '12.1.0', '--qemu-version', '9.0']);
-    assert.match(hd.stdout, /<hostdev mode='subsystem' type='pci' managed='yes'>\n  <driver iommufd='yes'\/>/, 'libvirt 12.1: per hostdev');
+    assert.match(hd.stdout, /<hostdev mode='subsystem' type='pci' managed='yes'>\n {2}<driver iommufd='yes'\/>/, 'libvirt 12.1: per hostdev');
     // the VF needs nothing of this: legacy, no large BARs, the variant driver left to libvirt's own choice
     const plain = await runCli(['render', 'libvirt', '00:05.0', '--root', root]);
     assert.doesNotMatch(plain.stdout, /driver|maxphysaddr|pcihole64|iommufd/);
@@ -151,13 +154,25 @@ test('model: fnmatch, alias specificity, resource lines, addressing and migratio
   const aliases = parseVfioAliases('alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\nalias vfio_pci:v00001AF4d*sv*sd*bc02sc*i* virtio-vfio-pci\n');
   assert.equal(bestVfioDriver(aliases, 'vfio_pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00')!.module, 'virtio_vfio_pci');
   assert.deepEqual(parseResourceFile('0x0000000000000000 0x0000000000000000 0x0000000000000000\n0x0000380000000000 0x0000381fffffffff 0x000000000014220c\n').map((b) => [b.index, b.size, b.kind]), [[1, String(128 * 1024 ** 3), 'mem64']]);
-  assert.equal(guestAddressing([{ address: '0000:01:00.0', bars: [{ index: 0, start: '0x0', size: String(16 * 1024 ** 3), kind: 'mem64', prefetchable: true }] }], null).hole64, null, '16 GiB fits q35\'s 32 GiB default');
-  assert.deepEqual(guestAddressing([{ address: '0000:01:00.0', bars: null }], null).unknownBars, ['0000:01:00.0']);
+  assert.equal(guestAddressing([{ address: A('0000:01:00.0'), bars: [{ index: 0, start: '0x0', size: String(16 * 1024 ** 3), kind: 'mem64', prefetchable: true }] }], null).hole64, null, '16 GiB fits q35\'s 32 GiB default');
+  assert.deepEqual(guestAddressing([{ address: A('0000:01:00.0'), bars: null }], null).unknownBars, ['0000:01:00.0']);
   // virtio_vfio_pci migrates from 6.13: on 6.8 the driver is there but migration is not
-  const d = plannedDriver({ address: '0000:02:00.0', modalias: 'x', match: { module: 'virtio_vfio_pci', driver: 'virtio_vfio_pci', pattern: 'p', specificity: 1, candidates: [] }, matchState: 'matched', vfioDev: null, debugfs: null, bars: { state: 'absent', source: '' }, resize: [] }, '0000:02:00.0', null);
+  const d = plannedDriver({ address: A('0000:02:00.0'), modalias: 'x', match: { module: 'virtio_vfio_pci', driver: 'virtio_vfio_pci', pattern: 'p', specificity: 1, candidates: [] }, matchState: 'matched', vfioDev: null, debugfs: null, bars: { state: 'absent', source: '' }, resize: [] }, A('0000:02:00.0'), null);
   assert.equal(functionMigration(d, undefined, '6.8.0').verdict, 'not-supported');
   assert.equal(functionMigration(d, undefined, '6.13.1').verdict, 'supported');
   assert.equal(functionMigration(d, undefined, '6.13.1').dirtyTracking, 'iommu');
   const unknownHost = backendSupport({ devIommu: { state: 'ok', source: '/dev/iommu', value: false }, deviceFiles: { state: 'absent', source: '' }, vfioDevClass: { state: 'absent', source: '' }, configIommufd: { state: 'unknown', source: '', reason: '' }, configDeviceCdev: { state: 'unknown', source: '', reason: '' }, configContainer: { state: 'unknown', source: '', reason: '' }, module: 'unknown', devVfioContainer: { state: 'ok', source: '', value: false }, kernelRelease: null });
   assert.equal(chooseBackend('auto', unknownHost, { libvirt: '12.2.0', qemu: '10.0' }).backend, 'legacy', 'an unknown host never gets iommufd from auto');
+});
+
+test('show: VFIO driver, migration, BARs and the resizable BAR (capability and resourceN_resize)', async () => {
+  await onHost({}, async (root) => {
+    const r = (await runCli(['show', '00:06.0', '--root', root, '--json'])).json<{ platform: { vfioDriver: string; bars: { size: string }[]; resizableBars: { bar: number; current: string; sizes: string[]; resizeFile: string | null }[] } }>();
+    assert.equal(r.platform.vfioDriver, 'vfio-pci');
+    assert.equal(r.platform.bars.length, 3);
+    assert.deepEqual(r.platform.resizableBars, [{ bar: 1, sizes: ['256MB', '512MB', '1GB', '128GB'], current: '128GB', resizeFile: '000000000001c700' }]);
+    const human = await runCli(['show', '00:05.0', '--root', root], { env: { NO_COLOR: '1' } });
+    assert.match(human.stdout, /vfio driver\s+mlx5_vfio_pci \(modules\.alias vfio_pci:v000015B3d0000101Esv\*sd\*bc\*sc\*i\*\)/);
+    assert.match(human.stdout, /migration\s+supported: mlx5_vfio_pci implements VFIO migration \(kernel 5\.18\+\); dirty tracking: device/);
+  });
 });

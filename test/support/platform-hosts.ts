@@ -66,6 +66,8 @@ export function platformHost(o: PlatformOptions = {}): HostSpec {
     'proc/modules': 'iommufd 98304 1 vfio, Live 0x0000000000000000\nvfio 69632 2 vfio_pci_core,iommufd, Live 0x0000000000000000\n',
     // the VF already on mlx5_vfio_pci has its VFIO device file
     'sys/devices/pci0000:00/0000:00:07.0/vfio-dev/vfio0/dev': '511:0\n',
+    // the kernel's Resizable BAR file of the GPU's BAR 1 (bitmap of the supported sizes, bit n = 2^n MiB)
+    'sys/devices/pci0000:00/0000:00:06.0/resource1_resize': '000000000001c700\n',
   };
   if (config) files[`boot/config-${release}`] = Object.entries(config).map(([k, v]) => (v === 'n' ? `# ${k} is not set` : `${k}=${v}`)).join('\n') + '\n';
   if (o.aliases !== false) files[`lib/modules/${release}/modules.alias`] = MODULES_ALIAS;

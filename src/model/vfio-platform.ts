@@ -246,7 +246,7 @@ export const VFIO_DRIVERS: Readonly<Record<string, VfioDriverInfo>> = {
   mlx5_vfio_pci: {
     module: 'mlx5_vfio_pci', driver: 'mlx5_vfio_pci', devices: 'NVIDIA/Mellanox ConnectX VFs', since: '5.18',
     migration: { since: '5.18', dirtyTracking: 'device' },
-    before: "make the VF migratable while it is still unbound: devlink port function set pci/PF/PORT migratable enable (the PF's devlink port of this VF), then bind",
+    before: "make the VF migratable first: unbind it from mlx5_core, run devlink port function set pci/PF/PORT migratable enable (devlink port show lists the PF's port of this VF), then bind it",
     source: 'vfio-v5.18-rc1 merge; drivers/vfio/pci/mlx5/Kconfig ("migration support for MLX5 devices")',
   },
   hisi_acc_vfio_pci: {

@@ -68,7 +68,7 @@ test('variant driver: the ConnectX VF binds to mlx5_vfio_pci (devlink first), mi
     ]);
     const variant = p.findings.find((f) => f.id === 'vfio-variant-driver')!;
     assert.equal(variant.severity, 'warn');
-    assert.match(variant.summary, /devlink port function set .* migratable enable/);
+    assert.match(variant.summary, /unbind it from mlx5_core, run devlink port function set .* migratable enable/);
     assert.ok(ids(p.findings).includes('live-migration-possible'));
     assert.ok(!ids(p.findings).includes('no-live-migration'), 'the migration finding tells the truth per device');
     assert.equal(p.platform!.functions[0]!.migration.dirtyTracking, 'device');
@@ -174,5 +174,17 @@ test('show: VFIO driver, migration, BARs and the resizable BAR (capability and r
     const human = await runCli(['show', '00:05.0', '--root', root], { env: { NO_COLOR: '1' } });
     assert.match(human.stdout, /vfio driver\s+mlx5_vfio_pci \(modules\.alias vfio_pci:v000015B3d0000101Esv\*sd\*bc\*sc\*i\*\)/);
     assert.match(human.stdout, /migration\s+supported: mlx5_vfio_pci implements VFIO migration \(kernel 5\.18\+\); dirty tracking: device/);
+  });
+});
+
+test('bind --dry-run shows the variant driver the plan chose, and --driver vfio-pci the generic one', async () => {
+  await onHost({}, async (root) => {
+    const r = await runCli(['bind', '00:05.0', '--root', root, '--dry-run'], { env: { NO_COLOR: '1' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /0000:00:05\.0 \(group 5\): mlx5_core -> mlx5_vfio_pci/);
+    assert.match(r.stdout, /echo mlx5_vfio_pci > \S*\/sys\/bus\/pci\/devices\/0000:00:05\.0\/driver_override/);
+    assert.match(r.stdout, /verify: every endpoint of group 5 on its VFIO driver/);
+    const g = await runCli(['bind', '00:05.0', '--root', root, '--dry-run', '--driver', 'vfio-pci'], { env: { NO_COLOR: '1' } });
+    assert.match(g.stdout, /mlx5_core -> vfio-pci/);
   });
 });

@@ -33,7 +33,7 @@ function renderPreview(ctx: CliContext, p: BindPreview): string {
     out.push(`  ${c.bold(f.address)} (group ${f.iommuGroup}): ${f.from.driver ?? 'no driver'} -> ${f.to.driver ?? 'vfio-pci'}`);
     for (const w of f.writes) out.push(`      ${w}`);
   }
-  out.push(`  verify: every endpoint of group${p.groups.length > 1 ? 's' : ''} ${p.groups.join(', ')} on vfio-pci and /dev/vfio/N present; otherwise roll back`);
+  out.push(`  verify: every endpoint of group${p.groups.length > 1 ? 's' : ''} ${p.groups.join(', ')} on ${p.functions.some((f) => f.to.driver && f.to.driver !== 'vfio-pci') ? 'its VFIO driver' : 'vfio-pci'} and /dev/vfio/N present; otherwise roll back`);
   return `${out.join('\n')}\n`;
 }
 

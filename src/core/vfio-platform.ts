@@ -338,6 +338,20 @@ export function planPlatform(claim: readonly PciAddressString[], request: PlanRe
       category: 'vfio',
     });
   }
+  if (decision.backend === 'iommufd' && claim.length > 1 && BigInt(addressing.mmio64) > 0n) {
+    const rel = f?.iommufd.kernelRelease ?? null;
+    const cmp = compareVersions(rel, VERSIONS.kernelDmabufP2p);
+    if (cmp === null || cmp < 0) {
+      findings.push({
+        id: 'iommufd-bar-mapping',
+        severity: 'info',
+        summary: `the plan uses iommufd on ${rel ? `kernel ${rel}` : 'a kernel of unknown release'}: before ${VERSIONS.kernelDmabufP2p} the devices' BARs are not mapped for each other, so peer-to-peer DMA between ${claim.length} assigned functions does not work`,
+        remedy: `pass --backend legacy if the devices talk to each other (multi-GPU, GPU + RDMA NIC), or run kernel ${VERSIONS.kernelDmabufP2p}+`,
+        subjects: [...claim],
+        category: 'vfio',
+      });
+    }
+  }
   const platform: PlanPlatform = {
     backend: { requested: decision.requested, chosen: decision.backend, libvirtForm: decision.libvirtForm, reasons: decision.reasons, support },
     functions: fps.map((p) => ({

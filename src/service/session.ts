@@ -521,7 +521,13 @@ export class Session {
     const guests = await this.guests();
     const target = this.findGuest(guests, guest);
     const { lintGuest } = await import('../core/lint-guest.js');
-    const findings = lintGuest({ domain: target.config, inventory: this.inventory(), otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest) });
+    const inv = this.inventory();
+    let vfioDrivers: Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> | undefined;
+    if (inv.source.kind === 'sysfs') {
+      const { lintVfioDrivers } = await import('./views-platform.js');
+      vfioDrivers = lintVfioDrivers(inv, this.vfioPlatform());
+    }
+    const findings = lintGuest({ domain: target.config, inventory: inv, otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest), ...(vfioDrivers ? { vfioDrivers } : {}) });
     return { version: 1, guest, running: target.running, verdict: worstSeverity(findings), findings };
   }
 

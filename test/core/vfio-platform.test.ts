@@ -188,3 +188,19 @@ test('bind --dry-run shows the variant driver the plan chose, and --driver vfio-
     assert.match(g.stdout, /mlx5_core -> vfio-pci/);
   });
 });
+
+test('plan on iommufd with several functions before 6.19 says peer-to-peer DMA between them does not work; snapshot replays the platform facts', async () => {
+  await onHost({ secondGpu: true }, async (root) => {
+    const p = (await runCli(['plan', '00:06.0', '00:08.0', '--root', root, '--json', ...VERS])).json<PassthroughPlan>();
+    assert.equal(p.platform!.backend.chosen, 'iommufd');
+    assert.match(p.findings.find((f) => f.id === 'iommufd-bar-mapping')!.summary, /before 6\.19 .* 2 assigned functions/);
+    const out = `${root}-snap`;
+    try {
+      assert.equal((await runCli(['snapshot', out, '--root', root])).code, 0);
+      const again = (await runCli(['plan', '00:06.0', '00:08.0', '--root', out, '--json', ...VERS])).json<PassthroughPlan>();
+      assert.deepEqual(again.platform, p.platform, 'a snapshot carries modules.alias, debugfs, resource files and the iommufd nodes');
+    } finally {
+      (await import('node:fs')).rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -57,6 +57,8 @@ export function renderQemu(plan: PassthroughPlan, opts: QemuOptions = {}): strin
   for (let i = 0; i < args.length; i += 2) lines.push(`${shellQuote(args[i]!)} ${shellQuote(args[i + 1] ?? '')}`);
   const head = nested
     ? '# vfioctl: QEMU for a guest that assigns devices onward (boot it with intel_iommu=on); add your disk and display options'
-    : '# vfioctl: QEMU with the planned devices (bind them to vfio-pci first); add your disk and display options';
+    : plan.platform?.functions.some((f) => f.vfioDriver !== 'vfio-pci')
+      ? '# vfioctl: QEMU with the planned devices (bind them to their VFIO drivers first: vfioctl bind); add your disk and display options'
+      : '# vfioctl: QEMU with the planned devices (bind them to vfio-pci first); add your disk and display options';
   return `${head}\nqemu-system-x86_64 -m 4096 \\\n  ${lines.join(' \\\n  ')}\n`;
 }

@@ -109,7 +109,8 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
   out.push(`plan${plan.guest ? ` for guest ${c.bold(plan.guest)}` : ''}: ${plan.request.map(shortAddr).join(' ')}  ->  ${verdict}`);
   out.push('');
   if (plan.claim.length) {
-    out.push(c.bold('move to vfio-pci:'));
+    const variants = (plan.platform?.functions ?? []).filter((f) => f.vfioDriver !== 'vfio-pci');
+    out.push(c.bold(variants.length ? `move to VFIO drivers (vfio-pci; ${variants.map((f) => `${f.address} to ${f.vfioDriver}`).join(', ')}):` : 'move to vfio-pci:'));
     const reason: Record<string, string> = { 'requested': 'requested', 'same-device': 'same device', 'same-group': 'same IOMMU group' };
     const rows = plan.functions.map((f) => {
       const fn = byAddr.get(f.address);

@@ -307,8 +307,19 @@ export class Session {
   }
 
   /** The VFIO platform facts: backends, variant drivers, migration debugfs, BARs (src/host/read-vfio-platform.ts). */
-  vfioPlatform(): VfioPlatformFacts {
-    return (this.cache.vfio ??= readVfioPlatform(this.host(), this.inventory().functions));
+  vfioPlatform(addresses?: readonly string[]): VfioPlatformFacts {
+    // the host-level facts once; the per-function files only for the functions a command needs (endpoints)
+    const inv = this.inventory();
+    const want = inv.functions.filter((f) => !f.isBridge && (addresses === undefined || addresses.includes(f.address)));
+    const have = this.cache.vfio;
+    const missing = want.filter((f) => !have?.functions.some((x) => x.address === f.address));
+    if (!have || missing.length) {
+      const read = readVfioPlatform(this.host(), missing);
+      this.cache.vfio = have ? { ...have, functions: [...have.functions, ...read.functions] } : read;
+    }
+    const all = this.cache.vfio!;
+    const wanted = new Set<string>(want.map((f) => f.address));
+    return { ...all, functions: all.functions.filter((x) => wanted.has(x.address)) };
   }
 
   /** libvirt's and QEMU's versions from `virsh version`, only on the live host with virsh (else unknown). */
@@ -378,7 +389,7 @@ export class Session {
   show(address: string): ReturnType<typeof showReport> & { platform?: ShowPlatform } {
     const r = showReport(this.inventory(), address);
     if (this.inventory().source.kind !== 'sysfs' || r.function.isBridge) return r;
-    return { ...r, platform: showPlatform(r.function, this.vfioPlatform()) };
+    return { ...r, platform: showPlatform(r.function, this.vfioPlatform([r.function.address])) };
   }
 
   /** Plan a passthrough, composed with this host: every step carries its effects (docs/plan.md). */
@@ -429,7 +440,12 @@ export class Session {
     for (const [flag, v] of [['--libvirt-version', input.libvirtVersion], ['--qemu-version', input.qemuVersion]] as const) {
       if (v !== undefined && !/^\d{1,4}(\.\d{1,4}){0,2}$/.test(v)) throw new UsageError('bad-version', `${flag} ${JSON.stringify(v.slice(0, 40))} is not a version`, `e.g. ${flag} ${flag === '--qemu-version' ? '9.2' : '12.1.0'}`);
     }
-    if (sysfs) context.vfio = this.vfioPlatform();
+    // the requested functions, their slots and their IOMMU groups: every function the planner can claim
+    if (sysfs) {
+      const slots = new Set(addresses.map((a) => a.slice(0, 10)));
+      const withSlots = [...new Set([...addresses, ...inventory.functions.filter((f) => slots.has(f.address.slice(0, 10))).map((f) => f.address)])];
+      context.vfio = this.vfioPlatform(this.withGroupMates(withSlots));
+    }
     const probed = input.libvirtVersion !== undefined && input.qemuVersion !== undefined ? { libvirt: null, qemu: null } : backend === 'auto' ? await this.toolVersions() : { libvirt: null, qemu: null };
     context.versions = { libvirt: input.libvirtVersion ?? probed.libvirt, qemu: input.qemuVersion ?? probed.qemu };
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
@@ -492,7 +508,7 @@ export class Session {
     const inventory = this.inventory();
     const [{ checkHost, focusHostFindings, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
     const hostFindings = checkHost(facts, inventory);
-    if (inventory.source.kind === 'sysfs') hostFindings.push(...(await import('../core/vfio-platform.js')).checkVfioHost(this.vfioPlatform()));
+    if (inventory.source.kind === 'sysfs') hostFindings.push(...(await import('../core/vfio-platform.js')).checkVfioHost(this.vfioPlatform([])));
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];
     const hostBlocking = focusHostFindings(hostFindings);
@@ -525,7 +541,9 @@ export class Session {
     let vfioDrivers: Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> | undefined;
     if (inv.source.kind === 'sysfs') {
       const { lintVfioDrivers } = await import('./views-platform.js');
-      vfioDrivers = lintVfioDrivers(inv, this.vfioPlatform());
+      const { pciHostdevs } = await domainXml();
+      const sources = pciHostdevs(target.config).map((h) => h.source).filter((x): x is PciAddressString => x !== null);
+      vfioDrivers = lintVfioDrivers(inv, this.vfioPlatform(sources), sources);
     }
     const findings = lintGuest({ domain: target.config, inventory: inv, otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest), ...(vfioDrivers ? { vfioDrivers } : {}) });
     return { version: 1, guest, running: target.running, verdict: worstSeverity(findings), findings };

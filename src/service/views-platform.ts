@@ -28,11 +28,11 @@ export function showPlatform(f: PciFunction, facts: VfioPlatformFacts): ShowPlat
  * The VFIO driver each function runs on when a guest starts, for lint: the VFIO driver it is bound to
  * now (vfio-pci or a variant), else the best one modules.alias names (what libvirt 10.0+ binds).
  */
-export function lintVfioDrivers(inv: PciInventory, facts: VfioPlatformFacts): Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> {
+export function lintVfioDrivers(inv: PciInventory, facts: VfioPlatformFacts, addresses: readonly string[]): Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> {
   const out: Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> = {};
   const known = new Set(Object.values(VFIO_DRIVERS).map((d) => d.driver));
   for (const f of inv.functions) {
-    if (f.isBridge) continue;
+    if (f.isBridge || !addresses.includes(f.address)) continue;
     const fn = facts.functions.find((x) => x.address === f.address);
     const now = f.driver && known.has(f.driver) ? f.driver : null;
     const d = plannedDriver(fn, f.address, now);

@@ -26,11 +26,25 @@ export interface FunctionChange {
 
 export interface BindPreview {
   loadModule: string | null;
+  /** VFIO variant driver modules to load first (their drivers are not registered yet) */
+  variantModules?: string[];
   functions: FunctionChange[];
   groups: number[];
 }
 
 const TARGET: FnDriverState = { driver: VFIO_PCI, override: VFIO_PCI };
+
+/** The VFIO driver a function goes to: vfio-pci, or the variant driver the plan chose for it. */
+export type BindDrivers = Readonly<Record<string, string>>;
+
+function targetOf(drivers: BindDrivers, address: string): FnDriverState {
+  const d = drivers[address];
+  return d && d !== VFIO_PCI ? { driver: d, override: d } : TARGET;
+}
+
+function variantModules(host: HostRoot, drivers: BindDrivers, addrs: readonly string[]): string[] {
+  return [...new Set(addrs.map((a) => drivers[a]).filter((d): d is string => !!d && d !== VFIO_PCI))].filter((d) => !host.exists(host.pciDriverRel(d))).sort();
+}
 
 function sortAddrs(addrs: readonly string[]): PciAddress[] {
   const seen = new Map<string, PciAddress>();
@@ -56,7 +70,7 @@ export function describeWrites(host: HostRoot, addr: PciAddress, from: FnDriverS
   return bindWrites(host, addr, from, to).map((w) => `echo ${w.value === '' ? "''" : w.value} > ${host.display(w.rel)}`);
 }
 
-export function previewBind(host: HostRoot, claim: readonly string[]): BindPreview {
+export function previewBind(host: HostRoot, claim: readonly string[], drivers: BindDrivers = {}): BindPreview {
   const addrs = sortAddrs(claim);
   if (!addrs.length) throw new VfioctlError('nothing-to-bind', 'no PCI function to bind', { remedy: 'name at least one address', exitCode: ExitCode.usage });
   const functions: FunctionChange[] = [];
@@ -71,10 +85,12 @@ export function previewBind(host: HostRoot, claim: readonly string[]): BindPrevi
       });
     }
     groups.add(g);
-    const unchanged = from.driver === VFIO_PCI && from.override === VFIO_PCI;
-    functions.push({ address: formatPciAddress(addr), iommuGroup: g, from, to: TARGET, writes: unchanged ? [] : describeWrites(host, addr, from, TARGET), unchanged });
+    const to = targetOf(drivers, formatPciAddress(addr));
+    const unchanged = from.driver === to.driver && from.override === to.override;
+    functions.push({ address: formatPciAddress(addr), iommuGroup: g, from, to, writes: unchanged ? [] : describeWrites(host, addr, from, to), unchanged });
   }
-  return { loadModule: host.exists(host.pciDriverRel(VFIO_PCI)) ? null : 'vfio-pci', functions, groups: [...groups].sort((a, b) => a - b) };
+  const variants = variantModules(host, drivers, functions.map((f) => f.address));
+  return { loadModule: host.exists(host.pciDriverRel(VFIO_PCI)) ? null : 'vfio-pci', ...(variants.length ? { variantModules: variants } : {}), functions, groups: [...groups].sort((a, b) => a - b) };
 }
 
 export interface BindResult {
@@ -86,8 +102,8 @@ export interface BindResult {
 }
 
 /** Bind every function of `claim` to vfio-pci, journaled, verified, rolled back on any failure. */
-export async function applyBind(ctx: ApplyContext, claim: readonly string[]): Promise<BindResult> {
-  const preview = previewBind(ctx.host, claim);
+export async function applyBind(ctx: ApplyContext, claim: readonly string[], drivers: BindDrivers = {}): Promise<BindResult> {
+  const preview = previewBind(ctx.host, claim, drivers);
   return (await runner()).execute(ctx, 'bind', preview.functions.map((f) => f.address), async (run) => {
     let loadedModule: string | null = null;
     if (preview.loadModule) {
@@ -99,19 +115,29 @@ export async function applyBind(ctx: ApplyContext, claim: readonly string[]): Pr
       });
       loadedModule = preview.loadModule;
     }
+    for (const m of preview.variantModules ?? []) {
+      await run.step({ type: 'load-module', module: m }, async () => {
+        await ctx.sysfs.loadModule(m);
+        if (!ctx.host.exists(ctx.host.pciDriverRel(m))) {
+          throw new VfioctlError('module-missing', `modprobe ${m} succeeded but the ${m} driver did not appear`, { remedy: `check \`dmesg\`; bind with --driver vfio-pci to use the generic driver` });
+        }
+      });
+    }
     const moved: FunctionChange[] = [];
     const records: Record<string, BoundRecord> = {};
     const known = ctx.store.readState().bound;
     for (const f of preview.functions) {
       const addr = pciAddressOf(f.address);
       const now = readFnState(ctx.host, addr);
-      if (now.driver === VFIO_PCI && now.override === VFIO_PCI) continue;
-      await run.step({ type: 'bind', address: f.address, original: now, target: TARGET }, () => moveFunction(ctx.host, ctx.sysfs, addr, TARGET, ctx.move));
+      if (now.driver === f.to.driver && now.override === f.to.override) continue;
+      await run.step({ type: 'bind', address: f.address, original: now, target: f.to }, () => moveFunction(ctx.host, ctx.sysfs, addr, f.to, ctx.move));
       moved.push({ ...f, from: now });
       // a function vfioctl bound before keeps its first original
-      records[f.address] = known[f.address] ?? { original: now, runId: run.journal.runId, at: new Date().toISOString(), iommuGroup: f.iommuGroup };
+      const variant = f.to.driver !== VFIO_PCI && f.to.driver ? { driver: f.to.driver } : {};
+      records[f.address] = known[f.address] ? { ...known[f.address]!, ...variant } : { original: now, runId: run.journal.runId, at: new Date().toISOString(), iommuGroup: f.iommuGroup, ...variant };
     }
-    const groups = preview.groups.map((g) => checkGroupViable(ctx.host, g));
+    const viable = new Set(preview.functions.map((f) => f.to.driver).filter((d): d is string => !!d));
+    const groups = preview.groups.map((g) => checkGroupViable(ctx.host, g, viable));
     const bad = groups.filter((g) => !g.viable);
     if (bad.length) {
       const why = bad.map((g) => (g.blockers.length ? `group ${g.group} is not viable: ${g.blockers.map((b) => `${b.address} is on ${b.driver}`).join(', ')}` : `group ${g.group}: /dev/vfio/${g.group} did not appear`)).join('; ');

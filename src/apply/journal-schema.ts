@@ -87,7 +87,7 @@ function schemas(): { journal: Zod.ZodType; hostState: Zod.ZodType } {
     }),
   ]);
 
-  const boundRecord = z.object({ original: driverState, runId: z.string().max(64), at: short(64), iommuGroup: z.number().int().min(0).max(1_000_000).nullable() });
+  const boundRecord = z.object({ original: driverState, driver: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), runId: z.string().max(64), at: short(64), iommuGroup: z.number().int().min(0).max(1_000_000).nullable() });
   const persistKey = z.string().regex(/^(initramfs|kernel-cmdline|unsafe-interrupts|(address|sriov|reset):[0-9a-f:.]{12}|id:[0-9a-fA-F:]{9,40}|mdev:[0-9a-f-]{36})$/, 'not a persisted-record key');
   const hex4 = z.string().regex(/^[0-9a-f]{4}$/, 'not a 4-digit hex ID');
   const identity = z.object({

@@ -76,11 +76,12 @@ export interface GroupViability {
 }
 
 /** Is the group usable by VFIO: every endpoint on vfio-pci/pci-stub/no driver, and /dev/vfio/N present. */
-export function checkGroupViable(host: HostRoot, group: number): GroupViability {
+export function checkGroupViable(host: HostRoot, group: number, alsoViable: ReadonlySet<string> = new Set()): GroupViability {
   const blockers: { address: string; driver: string }[] = [];
   for (const m of groupMembers(host, group)) {
     const st = readFnState(host, m);
-    if (!st.driver || VIABLE_DRIVERS.has(st.driver)) continue;
+    // VFIO variant drivers (mlx5_vfio_pci, ...) are vfio-pci-core drivers: the group is as viable with them
+    if (!st.driver || VIABLE_DRIVERS.has(st.driver) || alsoViable.has(st.driver)) continue;
     if (isBridgeFn(host, m)) continue;
     blockers.push({ address: formatPciAddress(m), driver: st.driver });
   }

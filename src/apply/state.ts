@@ -78,6 +78,8 @@ export interface Journal {
 
 export interface BoundRecord {
   original: FnDriverState;
+  /** the VFIO variant driver vfioctl bound it to (absent: vfio-pci) */
+  driver?: string;
   runId: string;
   at: string;
   iommuGroup: number | null;

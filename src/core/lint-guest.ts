@@ -56,6 +56,11 @@ export interface LintGuestInput {
   /** vfioctl's host inventory; null when the host could not be read (checks that need it are skipped). */
   inventory: PciInventory | null;
   otherGuests?: OtherGuestHostdevs[];
+  /**
+   * The VFIO driver each assigned function gets when the guest starts (its VFIO driver now, else the best
+   * one modules.alias names, as libvirt 10.0+ picks it), by address; absent: unknown (migration is then unknown).
+   */
+  vfioDrivers?: Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }>;
 }
 
 const VFIO_LIKE = new Set(['vfio-pci', 'pci-stub']);
@@ -395,16 +400,31 @@ export function lintGuest(input: LintGuestInput): Finding[] {
     }
   }
 
-  // --- migration ---
+  // --- migration: per device, from the VFIO driver each function runs on ---
   if (pci.length) {
-    out.push({
-      id: 'migration-blocked',
-      severity: 'info',
-      summary: `live migration of ${d.name} is off while it has assigned PCI devices (libvirt refuses it)`,
-      evidence: [xmlEv(`${pci.length} <hostdev type='pci'>`)],
-      remedy: 'detach the devices before migrating, or plan downtime (shut down, move, reattach on the target host)',
-      category: cat,
-    });
+    const per = pci.map((h) => ({ source: h.source, d: h.source ? input.vfioDrivers?.[h.source] : undefined }));
+    const blocked = per.filter((p) => p.d?.migration !== 'supported');
+    if (input.vfioDrivers && !blocked.length) {
+      out.push({
+        id: 'migration-possible',
+        severity: 'info',
+        summary: `every assigned device of ${d.name} runs on a VFIO driver with migration (${[...new Set(per.map((p) => p.d!.driver))].join(', ')}): it can be live-migrated to a host with the same devices and drivers`,
+        evidence: per.map((p) => ({ source: `${p.source}`, value: p.d!.reason })),
+        category: cat,
+      });
+    } else {
+      const why = input.vfioDrivers
+        ? blocked.map((p) => `${p.source ?? '(unparsed source)'}: ${p.d ? p.d.reason : 'not on this host'}`).join('; ')
+        : 'whether their VFIO drivers support migration is not known here';
+      out.push({
+        id: 'migration-blocked',
+        severity: 'info',
+        summary: `live migration of ${d.name} is off while it has these assigned PCI devices (${why})`,
+        evidence: [xmlEv(`${pci.length} <hostdev type='pci'>`)],
+        remedy: 'detach the devices before migrating, or plan downtime (shut down, move, reattach on the target host); devices with a migration-capable VFIO variant driver (mlx5_vfio_pci, ...) can migrate',
+        category: cat,
+      });
+    }
   }
   return out;
 }

@@ -30,6 +30,7 @@ import { cmdlineCommandLine, describeCmdlineEdit } from './boot-loader.js';
 import { formatArgv } from '../model/command.js';
 import { iommuOffRemedy } from './doctor-remedy.js';
 import { amdResetTroubleFamily, isNvidiaConsumerGpu } from './plan-devices.js';
+import { planPlatform } from './vfio-platform.js';
 
 const VFIO_DRIVER = 'vfio-pci';
 /** Hyper-V vendor_id shown to the guest when the hypervisor is hidden (any 1-12 character string). */
@@ -393,14 +394,9 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
       category: 'device',
     });
   }
-  if (claim.length) {
-    add({
-      id: 'no-live-migration',
-      severity: 'info',
-      summary: 'a guest with assigned devices cannot be live-migrated (libvirt refuses); plan maintenance as shut down and start',
-      category: 'guest',
-    });
-  }
+  // migration per device, variant drivers, backend, large BARs (src/core/vfio-platform.ts)
+  const vfio = planPlatform(claim, request, context);
+  for (const f of vfio.findings) add(f);
 
   // ---- 6. multifunction slots
   const slots: GuestSlot[] = [];
@@ -509,6 +505,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
   // ---- 8. steps
   const steps = planSteps({
     request, claim, fns, groupsKnown, isImport, cpuVendor, perAddress, builtin, claimedIds, hostDrivers, guestName, slots, context,
+    vfioDrivers: Object.fromEntries(vfio.platform.functions.map((p) => [p.address, p.vfioDriver])),
   });
 
   const verdict = verdictOf(findings.map((f) => f.severity));
@@ -532,6 +529,7 @@ export function planPassthrough(inventory: PciInventory, request: PlanRequest, c
     nested: request.nested ?? false,
     unsafeInterrupts: request.allowUnsafeInterrupts ?? false,
     needsReboot: steps.some((s) => s.needsReboot),
+    platform: vfio.platform,
   };
 }
 
@@ -685,6 +683,8 @@ interface StepInput {
   guestName: string | null;
   slots: GuestSlot[];
   context: PlanContext;
+  /** the VFIO driver each claimed function is bound to (vfio-pci unless a variant driver or --driver says otherwise) */
+  vfioDrivers: Record<string, string>;
 }
 
 /** The modprobe.d content the plan writes (ids and softdeps); empty string when nothing is needed. */
@@ -775,23 +775,28 @@ function planSteps(x: StepInput): PlanStep[] {
     steps.push({ id: 'reboot', title: 'reboot the host (the IOMMU is only on after a reboot), then plan again', kind: 'persistent', needsReboot: true, command: 'systemctl reboot', action: { type: 'reboot' } });
     return steps;
   }
-  const toBind = x.claim.filter((a) => x.fns.get(a)?.driver !== VFIO_DRIVER);
+  const target = (a: string): string => x.vfioDrivers[a] ?? VFIO_DRIVER;
+  const toBind = x.claim.filter((a) => x.fns.get(a)?.driver !== target(a));
   if (toBind.length) {
     steps.push({ id: 'load-vfio-pci', title: 'load the vfio-pci module', kind: 'runtime', needsReboot: false, command: 'modprobe vfio-pci', action: { type: 'load-module', module: 'vfio-pci' } });
   }
+  for (const variant of [...new Set(toBind.map(target).filter((d) => d !== VFIO_DRIVER))]) {
+    steps.push({ id: `load-${variant}`, title: `load the VFIO variant driver ${variant}`, kind: 'runtime', needsReboot: false, command: `modprobe ${variant}`, action: { type: 'load-module', module: variant } });
+  }
   for (const a of toBind) {
     const from = x.fns.get(a)?.driver ?? null;
+    const to = target(a);
     steps.push({
       id: `bind-${a}`,
-      title: `bind ${a} to vfio-pci${from ? ` (from ${from})` : ''}`,
+      title: `bind ${a} to ${to}${from ? ` (from ${from})` : ''}`,
       kind: 'runtime',
       needsReboot: false,
       command: [
-        `echo vfio-pci > /sys/bus/pci/devices/${a}/driver_override`,
+        `echo ${to} > /sys/bus/pci/devices/${a}/driver_override`,
         ...(from ? [`echo ${a} > /sys/bus/pci/devices/${a}/driver/unbind`] : []),
         `echo ${a} > /sys/bus/pci/drivers_probe`,
       ].join('; '),
-      action: { type: 'bind-vfio', address: a, fromDriver: from },
+      action: { type: 'bind-vfio', address: a, fromDriver: from, ...(to !== VFIO_DRIVER ? { driver: to } : {}) },
     });
   }
   if (x.guestName) {

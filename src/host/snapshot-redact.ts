@@ -133,6 +133,16 @@ export class SnapshotRedactor {
         return `${ws}${'0'.repeat(a.length)}-${'0'.repeat(b.length)}`;
       });
     }
+    if (/^sys\/devices\/.*\/resource$/.test(rel)) {
+      // BAR addresses are device memory addresses: keep each size (end - start) and the flags, move the start to 0
+      t = t.replace(/^0x([0-9a-fA-F]{16}) 0x([0-9a-fA-F]{16})(?= 0x)/gm, (all, a: string, b: string) => {
+        const start = BigInt(`0x${a}`);
+        const end = BigInt(`0x${b}`);
+        if (start === 0n) return all;
+        this.counts['kernel-address']++;
+        return `0x${'0'.repeat(16)} 0x${(end - start).toString(16).padStart(16, '0')}`;
+      });
+    }
     if (rel === 'proc/modules') {
       t = t.replace(/ 0x[0-9a-fA-F]+$/gm, (all) => {
         this.counts['kernel-address']++;

@@ -8,6 +8,7 @@ import type { Finding } from './finding.js';
 import type { PciAddressString } from './pci-address.js';
 import type { CpuVendor, HostImpactFacts } from './host-impact.js';
 import type { BootLoaderInfo } from './boot-tooling.js';
+import type { BackendChoice, BackendSupport, GuestAddressing, VfioPlatformFacts } from './vfio-platform.js';
 
 export type RomBarChoice = 'auto' | 'on' | 'off';
 
@@ -40,6 +41,13 @@ export interface PlanRequest {
    * ID). Absent: by ID unless identical devices stay on the host.
    */
   persistBy?: 'address' | 'id';
+  /** The VFIO device backend to render: auto (from the host and the libvirt/QEMU versions), iommufd, legacy. */
+  backend?: BackendChoice;
+  /**
+   * The VFIO driver to bind every claimed function to instead of the best one modules.alias names
+   * (e.g. "vfio-pci" to keep the generic driver where a variant driver exists).
+   */
+  driver?: string;
 }
 
 /** A guest other than the target, as libvirt reports it (canonical hostdev addresses). */
@@ -79,6 +87,13 @@ export interface PlanContext {
    * identity that names the firmware menus. Absent: unknown.
    */
   platform?: { vm: boolean; sysVendor: string | null; boardVendor: string | null; iommuTables?: string[] };
+  /**
+   * The VFIO platform facts (src/host/read-vfio-platform.ts): backends, modules.alias matches, debugfs
+   * migration state, BARs. Absent: not read (an imported listing), so variant drivers and migration are unknown.
+   */
+  vfio?: VfioPlatformFacts;
+  /** libvirt and QEMU versions the backend choice depends on (null: unknown). */
+  versions?: { libvirt: string | null; qemu: string | null };
 }
 
 export type ClaimReason = 'requested' | 'same-group' | 'same-device';
@@ -117,7 +132,8 @@ export type StepAction =
   | { type: 'per-address-override'; addresses: PciAddressString[] }
   | { type: 'regenerate-initramfs'; command: string }
   | { type: 'load-module'; module: string }
-  | { type: 'bind-vfio'; address: PciAddressString; fromDriver: string | null }
+  /** `driver`: the VFIO driver bound (absent: vfio-pci), e.g. a variant driver such as mlx5_vfio_pci */
+  | { type: 'bind-vfio'; address: PciAddressString; fromDriver: string | null; driver?: string }
   | { type: 'attach-hostdev'; guest: string; addresses: PciAddressString[] }
   | { type: 'detach-hostdev'; guest: string; addresses: PciAddressString[] }
   | { type: 'sriov-numvfs'; address: PciAddressString; count: number }
@@ -217,6 +233,11 @@ export interface PassthroughPlan {
    * host tree (an imported listing does not tell NUMA nodes).
    */
   affinity?: PlanAffinity;
+  /**
+   * The VFIO platform of the claimed functions (additive, docs/json.md): the device backend chosen, the
+   * VFIO driver and migration capability of each function, and the guest address space their BARs need.
+   */
+  platform?: PlanPlatform;
 }
 
 /** Where one claimed function sits: its NUMA node and PCIe root. */
@@ -241,6 +262,36 @@ export interface PlanAffinity {
   spansNodes: boolean;
   /** a guest pinning hint for the one node they share (null: no node, or several) */
   hint: { node: number; cpus: string | null; libvirt: string } | null;
+}
+
+export interface PlanPlatform {
+  backend: {
+    requested: BackendChoice;
+    chosen: 'legacy' | 'iommufd';
+    /** libvirt's iommufd form: per hostdev (<driver iommufd='yes'/>, 12.1+) or domain-wide (<iommufd enabled='yes'/>, 12.2+) */
+    libvirtForm: 'hostdev' | 'domain' | null;
+    reasons: string[];
+    /** what this host offers (absent on an imported listing) */
+    support: BackendSupport[] | null;
+  };
+  functions: {
+    address: PciAddressString;
+    /** the driver the bind step writes to driver_override */
+    vfioDriver: string;
+    /** how it was chosen: modules.alias, the generic default, --driver, or unknown (aliases not read) */
+    vfioDriverBy: 'modules.alias' | 'default' | 'option' | 'unknown';
+    alias: string | null;
+    /** what must happen before binding to this driver (null: nothing) */
+    before: string | null;
+    migration: {
+      verdict: 'supported' | 'not-supported' | 'unknown';
+      dirtyTracking: 'device' | 'iommu' | 'none' | null;
+      debugfsState: string | null;
+      debugfsFeatures: string | null;
+      reason: string;
+    };
+  }[];
+  addressing: GuestAddressing;
 }
 
 /** The most functions a guest may be given (RHEL 7 limit, kept by libvirt/QEMU guidance). */

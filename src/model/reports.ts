@@ -13,6 +13,7 @@ import type { PciAddressString } from './pci-address.js';
 import type { GroupIsolation, InventorySource, IommuState, PciFunction, PciInventory, UnknownFact } from './pci-function.js';
 import type { PciePortType } from './pci-config.js';
 import type { PassthroughPlan, PlanVerdict } from './plan.js';
+import type { PciBar } from './vfio-platform.js';
 import type { DoctorSummary, DoctorVerdict } from '../core/doctor.js';
 import type { Explanation, ExplainSource } from '../core/explain.js';
 import type { SnapshotManifest } from '../host/snapshot.js';
@@ -129,6 +130,22 @@ export interface ShowReport extends LegacyVersion {
   function: PciFunction;
   group: GroupView | null;
   topology: { rootBus: string | null; path: TopologyHop[] };
+  /** the function's VFIO platform facts (additive; absent for an imported listing, which does not tell them) */
+  platform?: ShowPlatform;
+}
+
+/** VFIO driver, migration, BARs and resizable BAR state of one function (src/model/vfio-platform.ts). */
+export interface ShowPlatform {
+  modalias: string | null;
+  /** the best VFIO driver from modules.alias, or vfio-pci; vfioDriverBy 'unknown' when modules.alias was not read */
+  vfioDriver: string;
+  vfioDriverBy: 'modules.alias' | 'default' | 'option' | 'unknown';
+  alias: string | null;
+  migration: { verdict: 'supported' | 'not-supported' | 'unknown'; dirtyTracking: 'device' | 'iommu' | 'none' | null; debugfsState: string | null; debugfsFeatures: string | null; reason: string };
+  /** BARs from the sysfs resource file; null when it was not read */
+  bars: PciBar[] | null;
+  /** the Resizable BAR capability (config space) and the kernel's resourceN_resize files */
+  resizableBars: { bar: number; sizes: string[]; current: string; resizeFile: string | null }[] | null;
 }
 
 export interface SnapshotReport extends LegacyVersion {

@@ -138,7 +138,7 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   const binds = plan.steps.filter((s) => s.action.type === 'bind-vfio');
   let preview: ReturnType<typeof previewBind> | null = null;
   try {
-    preview = binds.length ? previewBind(host, binds.map((s) => (s.action as { address: string }).address)) : null;
+    preview = binds.length ? previewBind(host, binds.map((s) => (s.action as { address: string }).address), bindDriversOf(plan.steps)) : null;
   } catch (e) {
     if (!(e instanceof VfioctlError)) throw e;
     notes.push(e.message);
@@ -146,6 +146,11 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   if (preview) {
     const load = byId.get('load-vfio-pci');
     if (load) load.effects = preview.loadModule ? [{ type: 'command', argv: ['modprobe', preview.loadModule], regenerate: false, why: 'vfio-pci is not loaded' }] : [];
+    for (const s of plan.steps) {
+      if (s.action.type !== 'load-module' || s.id === 'load-vfio-pci') continue;
+      const m = s.action.module;
+      s.effects = (preview.variantModules ?? []).includes(m) ? [{ type: 'command', argv: ['modprobe', m], regenerate: false, why: `${m} is not loaded` }] : [];
+    }
     for (const s of binds) {
       const a = (s.action as { address: string }).address;
       const f = preview!.functions.find((p) => p.address === a);
@@ -163,4 +168,9 @@ export function composePlan(pure: PassthroughPlan, x: ComposeInput): ComposedPla
   return { plan, sources, notes };
 }
 
-
+/** The VFIO driver of each bind step that does not go to vfio-pci (variant drivers). */
+export function bindDriversOf(steps: readonly PlanStep[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of steps) if (s.action.type === 'bind-vfio' && s.action.driver) out[s.action.address] = s.action.driver;
+  return out;
+}

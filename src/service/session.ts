@@ -19,6 +19,10 @@ import { readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
 import { iommuTableNames, readHostFacts, readPlatform } from '../host/read-host-facts.js';
+import { readVfioPlatform } from '../host/read-vfio-platform.js';
+import type { VfioPlatformFacts } from '../model/vfio-platform.js';
+import type { ShowPlatform } from '../model/reports.js';
+import { showPlatform } from './views-platform.js';
 import { readCpuVendor, readHostImpact } from '../host/read-host-impact.js';
 import { readIdentities, readIdentity } from '../host/read-identity.js';
 import { type BootTooling, detectBootTooling } from '../host/detect-boot.js';
@@ -113,6 +117,13 @@ export interface PlanInput {
   persistBy?: 'address' | 'id';
   /** Also read the other libvirt guests (planned functions they hold). */
   withGuests?: boolean;
+  /** VFIO device backend: auto (default), iommufd, legacy. */
+  backend?: string;
+  /** Bind every claimed function to this VFIO driver instead of the best variant driver (e.g. vfio-pci). */
+  driver?: string;
+  /** The libvirt and QEMU versions the guest runs with (default: `virsh version` on the live host, else unknown). */
+  libvirtVersion?: string;
+  qemuVersion?: string;
 }
 
 /** The JSON document of `plan --json` (docs/json.md). */
@@ -192,7 +203,7 @@ export interface ChangeResult {
   mdev?: { runId: string; op: 'create' | 'remove'; uuid: string; present: boolean } | null;
 }
 
-const RUNTIME_IDS = (s: PlanStep): boolean => s.id === 'load-vfio-pci' || s.action.type === 'bind-vfio';
+const RUNTIME_IDS = (s: PlanStep): boolean => s.id === 'load-vfio-pci' || s.action.type === 'load-module' || s.action.type === 'bind-vfio';
 const PERSIST_IDS = new Set(['modprobe-vfio', 'persist-driver-override', 'kernel-cmdline-vfio-ids', 'regenerate-initramfs']);
 
 function canonical(inputs: readonly string[], what = 'vfioctl plan 01:00.0'): PciAddressString[] {
@@ -231,6 +242,8 @@ export class Session {
     inventoryGroups?: 'full' | 'none';
     facts?: HostFacts;
     impact?: HostImpactFacts;
+    vfio?: VfioPlatformFacts;
+    versions?: Promise<{ libvirt: string | null; qemu: string | null }>;
     boot?: BootTooling;
     guests?: Promise<GuestInfo[]>;
   } = {};
@@ -309,6 +322,38 @@ export class Session {
     return (this.cache.facts ??= readHostFacts(this.host()));
   }
 
+  /** The VFIO platform facts: backends, variant drivers, migration debugfs, BARs (src/host/read-vfio-platform.ts). */
+  vfioPlatform(addresses?: readonly string[]): VfioPlatformFacts {
+    // the host-level facts once; the per-function files only for the functions a command needs (endpoints)
+    const inv = this.inventory();
+    const want = inv.functions.filter((f) => !f.isBridge && (addresses === undefined || addresses.includes(f.address)));
+    const have = this.cache.vfio;
+    const missing = want.filter((f) => !have?.functions.some((x) => x.address === f.address));
+    if (!have || missing.length) {
+      const read = readVfioPlatform(this.host(), missing);
+      this.cache.vfio = have ? { ...have, functions: [...have.functions, ...read.functions] } : read;
+    }
+    const all = this.cache.vfio!;
+    const wanted = new Set<string>(want.map((f) => f.address));
+    return { ...all, functions: all.functions.filter((x) => wanted.has(x.address)) };
+  }
+
+  /** libvirt's and QEMU's versions from `virsh version`, only on the live host with virsh (else unknown). */
+  toolVersions(): Promise<{ libvirt: string | null; qemu: string | null }> {
+    return (this.cache.versions ??= (async () => {
+      const none = { libvirt: null, qemu: null };
+      if (!this.live || this.inventory().source.kind !== 'sysfs') return none;
+      const host = this.host();
+      if (!['usr/bin/virsh', 'usr/sbin/virsh', 'usr/local/bin/virsh'].some((p) => host.exists(p))) return none;
+      try {
+        const v = await new Virsh({ timeoutMs: 15_000, env: { ...this.env } }).run(['version']);
+        return { libvirt: /Using library: libvirt (\d[\w.]*)/.exec(v.stdout)?.[1] ?? null, qemu: /Running hypervisor: QEMU (\d[\w.]*)/.exec(v.stdout)?.[1] ?? null };
+      } catch {
+        return none;
+      }
+    })());
+  }
+
   /** What the host uses its PCI functions for (plans: what the host would lose). */
   hostImpact(): HostImpactFacts {
     return (this.cache.impact ??= readHostImpact(this.host()));
@@ -357,8 +402,10 @@ export class Session {
   }
 
   /** `show ADDR --json`: one function, its group, its topology path. */
-  show(address: string): ReturnType<typeof showReport> {
-    return showReport(this.inventory(), address);
+  show(address: string): ReturnType<typeof showReport> & { platform?: ShowPlatform } {
+    const r = showReport(this.inventory(), address);
+    if (this.inventory().source.kind !== 'sysfs' || r.function.isBridge) return r;
+    return { ...r, platform: showPlatform(r.function, this.vfioPlatform([r.function.address])) };
   }
 
   /** Plan a passthrough, composed with this host: every step carries its effects (docs/plan.md). */
@@ -405,6 +452,20 @@ export class Session {
           : readPlatform(this.host());
       }
     }
+    const backend = input.backend ?? 'auto';
+    if (!['auto', 'iommufd', 'legacy'].includes(backend)) throw new UsageError('bad-backend', `--backend ${backend} is not auto, iommufd or legacy`, 'use --backend auto|iommufd|legacy');
+    if (input.driver !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(input.driver)) throw new UsageError('bad-driver', `--driver ${JSON.stringify(input.driver.slice(0, 80))} is not a driver name`, 'e.g. --driver vfio-pci');
+    for (const [flag, v] of [['--libvirt-version', input.libvirtVersion], ['--qemu-version', input.qemuVersion]] as const) {
+      if (v !== undefined && !/^\d{1,4}(\.\d{1,4}){0,2}$/.test(v)) throw new UsageError('bad-version', `${flag} ${JSON.stringify(v.slice(0, 40))} is not a version`, `e.g. ${flag} ${flag === '--qemu-version' ? '9.2' : '12.1.0'}`);
+    }
+    // the requested functions, their slots and their IOMMU groups: every function the planner can claim
+    if (sysfs) {
+      const slots = new Set(addresses.map((a) => a.slice(0, 10)));
+      const withSlots = [...new Set([...addresses, ...inventory.functions.filter((f) => slots.has(f.address.slice(0, 10))).map((f) => f.address)])];
+      context.vfio = this.vfioPlatform(this.withGroupMates(withSlots));
+    }
+    const probed = input.libvirtVersion !== undefined && input.qemuVersion !== undefined ? { libvirt: null, qemu: null } : backend === 'auto' ? await this.toolVersions() : { libvirt: null, qemu: null };
+    context.versions = { libvirt: input.libvirtVersion ?? probed.libvirt, qemu: input.qemuVersion ?? probed.qemu };
     if (input.withGuests) context.otherGuests = (await libvirtGuests()).otherGuestsOf(await this.guests(), null);
     const { planPassthrough } = await import('../core/plan.js');
     const pure = planPassthrough(
@@ -420,6 +481,8 @@ export class Session {
         ...(input.nested && input.viommuModel ? { viommuModel: input.viommuModel } : {}),
         allowUnsafeInterrupts: !!input.allowUnsafeInterrupts,
         ...(input.persistBy ? { persistBy: input.persistBy } : {}),
+        ...(backend !== 'auto' ? { backend: backend as 'iommufd' | 'legacy' } : {}),
+        ...(input.driver !== undefined ? { driver: input.driver } : {}),
       },
       context,
     );
@@ -477,6 +540,7 @@ export class Session {
     const inventory = this.inventory();
     const [{ checkHost, focusHostFindings, summarize }, { checkDevice }] = await Promise.all([import('../core/doctor.js'), import('../core/doctor-device.js')]);
     const hostFindings = checkHost(facts, inventory);
+    if (inventory.source.kind === 'sysfs') hostFindings.push(...(await import('../core/vfio-platform.js')).checkVfioHost(this.vfioPlatform([])));
     const devices: DoctorReport['devices'] = [];
     const deviceFindings: Finding[] = [];
     const hostBlocking = focusHostFindings(hostFindings);
@@ -520,7 +584,15 @@ export class Session {
     const guests = await this.guests();
     const target = this.findGuest(guests, guest);
     const { lintGuest } = await import('../core/lint-guest.js');
-    const findings = lintGuest({ domain: target.config, inventory: this.inventory(), otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest) });
+    const inv = this.inventory();
+    let vfioDrivers: Record<string, { driver: string; migration: 'supported' | 'not-supported' | 'unknown'; reason: string }> | undefined;
+    if (inv.source.kind === 'sysfs') {
+      const { lintVfioDrivers } = await import('./views-platform.js');
+      const { pciHostdevs } = await domainXml();
+      const sources = pciHostdevs(target.config).map((h) => h.source).filter((x): x is PciAddressString => x !== null);
+      vfioDrivers = lintVfioDrivers(inv, this.vfioPlatform(sources), sources);
+    }
+    const findings = lintGuest({ domain: target.config, inventory: inv, otherGuests: (await libvirtGuests()).otherGuestsOf(guests, guest), ...(vfioDrivers ? { vfioDrivers } : {}) });
     return { version: 1, guest, running: target.running, verdict: worstSeverity(findings), findings };
   }
 
@@ -548,7 +620,7 @@ export class Session {
         if (!(e instanceof VfioctlError)) throw e;
       }
       // drift: a function vfioctl bound that is no longer on vfio-pci
-      return { address, iommuGroup: r.iommuGroup, original: r.original, current: now, drifted: !now || now.driver !== 'vfio-pci', runId: r.runId, at: r.at };
+      return { address, iommuGroup: r.iommuGroup, original: r.original, current: now, drifted: !now || now.driver !== (r.driver ?? 'vfio-pci'), runId: r.runId, at: r.at };
     });
     const interrupted =
       journal && (journal.status === 'running' || journal.status === 'rollback-failed')
@@ -601,9 +673,9 @@ export class Session {
   }
 
   /** Bind the whole claim of a plan to vfio-pci now (and, with `persist`, keep it across reboots). */
-  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean }): Promise<Change> {
-    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}) });
-    const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim);
+  async changeBind(input: { addresses: string[]; force?: boolean; persist?: boolean; singleFunction?: boolean; driver?: string }): Promise<Change> {
+    const c = await this.composed({ addresses: input.addresses, force: !!input.force, persistBy: 'address', ...(input.singleFunction ? { singleFunction: true } : {}), ...(input.driver !== undefined ? { driver: input.driver } : {}) });
+    const bind = c.plan.verdict === 'blocked' ? undefined : (await bindMod()).previewBind(this.host(), c.plan.claim, (await import('./compose.js')).bindDriversOf(c.plan.steps));
     return this.change('bind', c.plan.claim, c, (s) => RUNTIME_IDS(s) || (!!input.persist && PERSIST_IDS.has(s.id)), bind ? { bind } : {});
   }
 
@@ -906,7 +978,7 @@ export class Session {
     const actx = await this.applyContext(opts);
     const out: ChangeResult = { bind: null, config: null, hostdev: null, sriov: null };
     const binds = change.steps.filter((s) => s.action.type === 'bind-vfio').map((s) => (s.action as { address: string }).address);
-    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim);
+    if (binds.length || change.steps.some((s) => s.id === 'load-vfio-pci') || change.command === 'bind') out.bind = await (await bindMod()).applyBind(actx, binds.length ? binds : change.claim, (await import('./compose.js')).bindDriversOf(change.steps));
     if (change.sriov) out.sriov = await (await import('../apply/sriov.js')).applySriov(actx, change.sriov.pf, change.sriov.count);
     if (change.resetPolicy) out.resetPolicy = await (await import('../apply/reset-policy.js')).applyResetMethod(actx, change.resetPolicy.address, change.resetPolicy.value);
     if (change.mdev) out.mdev = await (await import('../apply/mdev.js')).applyMdev(actx, change.mdev);

@@ -156,3 +156,19 @@ describe('lintGuest', () => {
     assert.deepEqual(find(f, 'hostdev-count'), []);
   });
 });
+
+describe('lintGuest: migration per device', () => {
+  const sup = { driver: 'mlx5_vfio_pci', migration: 'supported' as const, reason: 'mlx5_vfio_pci implements VFIO migration' };
+  it('every assigned device on a migration-capable VFIO driver: migration-possible, not migration-blocked', () => {
+    const f = lint({ domain: domain({ devices: gpuPair }), vfioDrivers: { '0000:01:00.0': sup, '0000:01:00.1': sup } });
+    assert.deepEqual(sev(f, 'migration-possible'), ['info']);
+    assert.deepEqual(find(f, 'migration-blocked'), []);
+  });
+  it('one device on vfio-pci blocks it, and the finding names that device and why', () => {
+    const f = lint({ domain: domain({ devices: gpuPair }), vfioDrivers: { '0000:01:00.0': sup, '0000:01:00.1': { driver: 'vfio-pci', migration: 'not-supported', reason: 'vfio-pci does not implement VFIO migration' } } });
+    const b = find(f, 'migration-blocked');
+    assert.equal(b.length, 1);
+    assert.match(b[0]!.summary, /0000:01:00\.1: vfio-pci does not implement VFIO migration/);
+    assert.doesNotMatch(b[0]!.summary, /0000:01:00\.0/);
+  });
+});

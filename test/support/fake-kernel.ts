@@ -83,6 +83,11 @@ interface Persisted {
   resets?: Record<string, string[]>;
 }
 
+/** vfio-pci and the VFIO variant drivers (mlx5_vfio_pci, ...): they open the group's /dev/vfio/N. */
+function isVfioDriver(d: string): boolean {
+  return d === 'vfio-pci' || /vfio[_-]pci$/.test(d);
+}
+
 export class FakeKernel implements SysfsWriter {
   readonly writes: WriteRecord[] = [];
   private readonly faults: (Fault & { left: number })[];
@@ -297,12 +302,12 @@ export class FakeKernel implements SysfsWriter {
 
   /** Bind now; returns an errno when the driver's probe refuses. */
   private probe(a: string, driver: string): string | null {
-    if (driver === 'vfio-pci' && this.groupOf(a) === null) return 'EINVAL';
+    if (isVfioDriver(driver) && this.groupOf(a) === null) return 'EINVAL';
     const dir = this.devDir(a)!;
     const dd = path.join(this.sys, 'bus/pci/drivers', driver);
     fs.symlinkSync(path.relative(dir, dd), path.join(dir, 'driver'));
     fs.symlinkSync(path.relative(dd, dir), path.join(dd, a));
-    if (driver === 'vfio-pci') {
+    if (isVfioDriver(driver)) {
       const g = this.groupOf(a)!;
       fs.mkdirSync(path.join(this.root, 'dev/vfio'), { recursive: true });
       if (!fs.existsSync(path.join(this.root, 'dev/vfio/vfio'))) fs.writeFileSync(path.join(this.root, 'dev/vfio/vfio'), '');
@@ -317,11 +322,11 @@ export class FakeKernel implements SysfsWriter {
     const dir = this.devDir(a)!;
     fs.rmSync(path.join(dir, 'driver'));
     fs.rmSync(path.join(this.sys, 'bus/pci/drivers', drv, a), { force: true });
-    if (drv === 'vfio-pci') {
+    if (isVfioDriver(drv)) {
       const g = this.groupOf(a);
       if (g !== null) {
         const members = fs.readdirSync(path.join(this.sys, 'kernel/iommu_groups', String(g), 'devices'));
-        if (!members.some((m) => this.driverOf(m) === 'vfio-pci')) fs.rmSync(path.join(this.root, 'dev/vfio', String(g)), { force: true });
+        if (!members.some((m) => { const d = this.driverOf(m); return d !== null && isVfioDriver(d); })) fs.rmSync(path.join(this.root, 'dev/vfio', String(g)), { force: true });
       }
     }
   }

@@ -33,6 +33,12 @@ export interface LibvirtRendering {
   features: string[];
   /** <iommu> element for <devices> (nested assignment), or null. */
   iommu: string | null;
+  /** domain-level elements the VFIO platform needs (<iommufd enabled='yes'/>), empty when none */
+  domain: string[];
+  /** <cpu> element for a guest whose BARs need a wider physical address space, or null */
+  cpu: string | null;
+  /** the root controller with a larger <pcihole64>, or null */
+  rootController: string | null;
 }
 
 export interface LibvirtOptions extends PlacementOptions {
@@ -47,18 +53,40 @@ const VIOMMU_NOTES: Record<ViommuModel, string | null> = {
   smmuv3: 'smmuv3 is for aarch64 guests on the virt machine type',
 };
 
+/** The <driver> attributes a hostdev needs for the plan's backend and VFIO driver choice (none: null). */
+function hostdevDriverAttrs(plan: PassthroughPlan, address: string): string | null {
+  const p = plan.platform;
+  if (!p) return null;
+  const attrs: string[] = [];
+  if (p.backend.chosen === 'iommufd' && p.backend.libvirtForm === 'hostdev') attrs.push(`iommufd='yes'`);
+  const fn = p.functions.find((f) => f.address === address);
+  // libvirt (10.0+) picks the variant driver from modules.alias itself; name it only when the plan chose otherwise
+  if (fn && fn.vfioDriverBy === 'option') attrs.push(`model='${xmlAttr(fn.vfioDriver.replace(/-/g, '_'))}'`);
+  return attrs.length ? `<driver ${attrs.join(' ')}/>` : null;
+}
+
+function withDriver(xml: string, driver: string | null): string {
+  if (!driver) return xml;
+  const lines = xml.split('\n');
+  const pad = /^(\s*)/.exec(lines[0] ?? '')?.[1] ?? '';
+  lines.splice(1, 0, `${pad}  ${driver}`);
+  return lines.join('\n');
+}
+
+const KIB = 1024n;
+
 export function renderLibvirtParts(plan: PassthroughPlan, opts: LibvirtOptions = {}): LibvirtRendering {
   const viommu = opts.viommu ?? 'intel';
   const placements = guestPlacement(plan, opts);
   const byAddr = new Map(plan.functions.map((f) => [f.address as string, f]));
   const hostdevs = placements.map((p) => ({
     address: p.address,
-    xml: renderPciHostdevXml({
+    xml: withDriver(renderPciHostdevXml({
       source: pciAddressOf(p.address),
       managed: true,
       guestAddress: p.guest ?? undefined,
       romBar: byAddr.get(p.address)?.romBar ?? undefined,
-    }),
+    }), hostdevDriverAttrs(plan, p.address)),
   }));
   const controllers = controllerIndexes(placements).map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>\n`);
   const features: string[] = [];
@@ -71,7 +99,16 @@ export function renderLibvirtParts(plan: PassthroughPlan, opts: LibvirtOptions =
   const iommu = !plan.features.viommu ? null
     : viommu === 'intel' ? `<iommu model='intel'>\n  <driver intremap='on' caching_mode='on' iotlb='on'/>\n</iommu>\n`
       : `<iommu model='${viommu}'/>\n`;
-  return { hostdevs, controllers, features, iommu };
+  const pf = plan.platform;
+  const domain = pf && pf.backend.chosen === 'iommufd' && pf.backend.libvirtForm === 'domain' ? [`<iommufd enabled='yes'/>\n`] : [];
+  const a = pf?.addressing;
+  const cpu = a && a.physBits !== null
+    ? `<cpu mode='host-passthrough'>\n  <maxphysaddr mode='passthrough'${a.hostLimitBits !== null ? ` limit='${a.hostLimitBits}'` : ''}/>\n</cpu>\n`
+    : null;
+  const rootController = a && a.hole64 !== null
+    ? `<controller type='pci' index='0' model='${(opts.machine ?? 'q35') === 'q35' ? 'pcie-root' : 'pci-root'}'>\n  <pcihole64 unit='KiB'>${BigInt(a.hole64) / KIB}</pcihole64>\n</controller>\n`
+    : null;
+  return { hostdevs, controllers, features, iommu, domain, cpu, rootController };
 }
 
 function indent(xml: string, pad: string): string {
@@ -86,6 +123,7 @@ export function renderLibvirt(plan: PassthroughPlan, opts: LibvirtOptions = {}):
   const edit = xmlCommentText(shellJoin(['virsh', 'edit', ...(isOptionLike(name) ? ['--domain', name] : [name])]));
   const out: string[] = [];
   out.push(`<!-- vfioctl: add inside <devices>${guest} (${edit}) -->`);
+  if (r.rootController) out.push(`<!-- vfioctl: replace the index='0' root controller: the BARs need a larger 64-bit PCI hole -->`, r.rootController.trimEnd());
   for (const c of r.controllers) out.push(c.trimEnd());
   for (const h of r.hostdevs) out.push(h.xml.trimEnd());
   // a decision the plan could not take (the fact was not read) is said, not rendered as if known
@@ -96,6 +134,14 @@ export function renderLibvirt(plan: PassthroughPlan, opts: LibvirtOptions = {}):
   if (r.features.length) {
     out.push(`<!-- vfioctl: add inside <features>${guest} -->`);
     for (const f of r.features) out.push(f.trimEnd());
+  }
+  if (r.domain.length) {
+    out.push(`<!-- vfioctl: add inside <domain>${guest}: the iommufd backend for every hostdev (libvirt 12.2+) -->`);
+    for (const d of r.domain) out.push(d.trimEnd());
+  }
+  if (r.cpu) {
+    out.push(`<!-- vfioctl: replace <cpu>${guest}: the BARs need ${plan.platform!.addressing.physBits} guest physical address bits -->`);
+    out.push(r.cpu.trimEnd());
   }
   return out.join('\n') + '\n';
 }
@@ -118,7 +164,7 @@ export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions =
   const arm = r.iommu !== null && opts.viommu === 'smmuv3';
   const features = [...(arm ? ['<acpi/>', "<gic version='3'/>"] : ['<acpi/>', '<apic/>']), ...r.features.map((f) => f.trimEnd())];
   const note = r.iommu ? VIOMMU_NOTES[opts.viommu ?? 'intel'] : null;
-  const devices = [...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(note ? [`<!-- vfioctl: ${xmlCommentText(note)} -->`] : []), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
+  const devices = [...(r.rootController ? [r.rootController] : []), ...r.controllers, ...r.hostdevs.map((h) => h.xml), ...(note ? [`<!-- vfioctl: ${xmlCommentText(note)} -->`] : []), ...(r.iommu ? [r.iommu] : [])].map((x) => x.trimEnd());
   return [
     `<domain type='kvm'>`,
     `  <name>${name}</name>`,
@@ -130,6 +176,8 @@ export function renderLibvirtDomain(plan: PassthroughPlan, opts: DomainOptions =
     `  <features>`,
     ...features.map((f) => indent(f, '    ')),
     `  </features>`,
+    ...(r.cpu ? [indent(r.cpu.trimEnd(), '  ')] : []),
+    ...r.domain.map((d) => indent(d.trimEnd(), '  ')),
     `  <devices>`,
     ...devices.map((d) => indent(d, '    ')),
     `  </devices>`,

@@ -22,7 +22,13 @@ export function renderQemuArgs(plan: PassthroughPlan, opts: QemuOptions = {}): s
   const accel = opts.accel ?? 'kvm';
   const byAddr = new Map(plan.functions.map((f) => [f.address as string, f]));
   const args: string[] = ['-machine', `q35,accel=${accel}${nested ? ',kernel_irqchip=split' : ''}`];
-  if (plan.features.kvmHidden) args.push('-cpu', `host,kvm=off${plan.features.hypervVendorId ? `,hv-vendor-id=${plan.features.hypervVendorId}` : ''}`);
+  const a = plan.platform?.addressing;
+  const physBits = a && a.physBits !== null ? `,host-phys-bits=on${a.hostLimitBits !== null ? `,host-phys-bits-limit=${a.hostLimitBits}` : ''}` : '';
+  if (plan.features.kvmHidden) args.push('-cpu', `host,kvm=off${plan.features.hypervVendorId ? `,hv-vendor-id=${plan.features.hypervVendorId}` : ''}${physBits}`);
+  else if (physBits) args.push('-cpu', `host${physBits}`);
+  if (a && a.hole64 !== null) args.push('-global', `q35-pcihost.pci-hole64-size=${BigInt(a.hole64) >> 30n}G`);
+  const iommufd = plan.platform?.backend.chosen === 'iommufd';
+  if (iommufd) args.push('-object', 'iommufd,id=iommufd0');
   // intel-iommu must be created before the devices it translates for.
   if (nested) args.push('-device', 'intel-iommu,intremap=on,caching-mode=on,device-iotlb=on');
   let chassis = opts.firstChassis ?? 16;
@@ -33,6 +39,7 @@ export function renderQemuArgs(plan: PassthroughPlan, opts: QemuOptions = {}): s
       const props = [`vfio-pci`, `host=${address}`, `id=hostdev${address.replace(/[:.]/g, '-')}`, `bus=${port}`, `addr=00.${k}`];
       if (slot.multifunction && k === 0) props.push('multifunction=on');
       if (byAddr.get(address)?.romBar === 'off') props.push('rombar=0');
+      if (iommufd) props.push('iommufd=iommufd0');
       args.push('-device', props.join(','));
     });
   });
@@ -50,6 +57,8 @@ export function renderQemu(plan: PassthroughPlan, opts: QemuOptions = {}): strin
   for (let i = 0; i < args.length; i += 2) lines.push(`${shellQuote(args[i]!)} ${shellQuote(args[i + 1] ?? '')}`);
   const head = nested
     ? '# vfioctl: QEMU for a guest that assigns devices onward (boot it with intel_iommu=on); add your disk and display options'
-    : '# vfioctl: QEMU with the planned devices (bind them to vfio-pci first); add your disk and display options';
+    : plan.platform?.functions.some((f) => f.vfioDriver !== 'vfio-pci')
+      ? '# vfioctl: QEMU with the planned devices (bind them to their VFIO drivers first: vfioctl bind); add your disk and display options'
+      : '# vfioctl: QEMU with the planned devices (bind them to vfio-pci first); add your disk and display options';
   return `${head}\nqemu-system-x86_64 -m 4096 \\\n  ${lines.join(' \\\n  ')}\n`;
 }

@@ -18,6 +18,7 @@ export function renderVirtInstallArgs(plan: PassthroughPlan, opts: PlacementOpti
     const parts = [formatNodedevName(pciAddressOf(p.address))];
     const rom = byAddr.get(p.address)?.romBar;
     if (rom) parts.push(`rom.bar=${rom}`);
+    if (plan.platform?.backend.chosen === 'iommufd') parts.push('driver.iommufd=yes');
     if (p.guest) {
       parts.push('address.type=pci', `address.domain=${hx(p.guest.domain, 4)}`, `address.bus=${hx(p.guest.bus, 2)}`, `address.slot=${hx(p.guest.slot, 2)}`, `address.function=${hx(p.guest.fn, 1)}`);
       if (p.guest.multifunction) parts.push('address.multifunction=on');
@@ -29,6 +30,8 @@ export function renderVirtInstallArgs(plan: PassthroughPlan, opts: PlacementOpti
   if (plan.features.hypervVendorId) features.push('hyperv.vendor_id.state=on', `hyperv.vendor_id.value=${plan.features.hypervVendorId}`);
   if (plan.features.viommu) features.push('ioapic.driver=qemu');
   if (features.length) args.push(`--features=${features.join(',')}`);
+  const a = plan.platform?.addressing;
+  if (a && a.physBits !== null) args.push(`--cpu=host-passthrough,maxphysaddr.mode=passthrough${a.hostLimitBits !== null ? `,maxphysaddr.limit=${a.hostLimitBits}` : ''}`);
   if (plan.features.viommu) args.push('--iommu=model=intel,driver.intremap=on,driver.caching_mode=on,driver.iotlb=on');
   return args;
 }

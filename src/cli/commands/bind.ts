@@ -24,15 +24,16 @@ function renderPreview(ctx: CliContext, p: BindPreview): string {
   const c = ctx.c;
   const out: string[] = [];
   if (p.loadModule) out.push(`  load module: modprobe ${p.loadModule}`);
+  for (const m of p.variantModules ?? []) out.push(`  load module: modprobe ${m}`);
   for (const f of p.functions) {
     if (f.unchanged) {
-      out.push(`  ${f.address}: already on vfio-pci`);
+      out.push(`  ${f.address}: already on ${f.to.driver ?? 'vfio-pci'}`);
       continue;
     }
-    out.push(`  ${c.bold(f.address)} (group ${f.iommuGroup}): ${f.from.driver ?? 'no driver'} -> vfio-pci`);
+    out.push(`  ${c.bold(f.address)} (group ${f.iommuGroup}): ${f.from.driver ?? 'no driver'} -> ${f.to.driver ?? 'vfio-pci'}`);
     for (const w of f.writes) out.push(`      ${w}`);
   }
-  out.push(`  verify: every endpoint of group${p.groups.length > 1 ? 's' : ''} ${p.groups.join(', ')} on vfio-pci and /dev/vfio/N present; otherwise roll back`);
+  out.push(`  verify: every endpoint of group${p.groups.length > 1 ? 's' : ''} ${p.groups.join(', ')} on ${p.functions.some((f) => f.to.driver && f.to.driver !== 'vfio-pci') ? 'its VFIO driver' : 'vfio-pci'} and /dev/vfio/N present; otherwise roll back`);
   return `${out.join('\n')}\n`;
 }
 
@@ -44,13 +45,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--timeout <ms>', 'how long to wait for a driver to bind (default 10000)')
     .option('--persist', 'also keep the binding across reboots (as `vfioctl persist`)')
     .option('--single-function', 'keep only the named functions (default: all functions of a slot, e.g. a GPU and its HDMI audio, go together)')
+    .option('--driver <name>', 'bind to this VFIO driver instead of the best variant driver from modules.alias (e.g. vfio-pci)')
     .action(
       action<[string[]]>(ctx, async (inputs, opts) => {
-        const o = opts as MutatingOptions & { persist?: boolean; singleFunction?: boolean };
+        const o = opts as MutatingOptions & { persist?: boolean; singleFunction?: boolean; driver?: string };
         const addresses = parseAddresses(inputs);
         assertMutableHost(ctx, o);
         const s = ctx.session();
-        const change = await s.changeBind({ addresses, force: !!o.force, persist: !!o.persist, singleFunction: !!o.singleFunction });
+        const change = await s.changeBind({ addresses, force: !!o.force, persist: !!o.persist, singleFunction: !!o.singleFunction, ...(o.driver !== undefined ? { driver: o.driver } : {}) });
         const base = { version: 1, dryRun: !!o.dryRun, verdict: change.verdict, claim: change.claim, findings: change.findings };
         if (change.verdict === 'blocked') {
           if (ctx.json) ctx.printJson({ ...base, result: null });
@@ -81,7 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
           ctx.printJson({ ...base, dryRun: false, result, persisted });
         } else {
           if (persisted) renderConfigResult(ctx, persisted);
-          for (const f of result.moved) ctx.out(`${f.address}: ${f.from.driver ?? 'no driver'} -> vfio-pci\n`);
+          for (const f of result.moved) ctx.out(`${f.address}: ${f.from.driver ?? 'no driver'} -> ${f.to.driver ?? 'vfio-pci'}\n`);
           for (const a of result.unchanged) ctx.out(`${a}: already on vfio-pci\n`);
           for (const g of result.groups) ctx.out(`group ${g.group}: viable, /dev/vfio/${g.group} present\n`);
           ctx.out(`run ${result.runId}; undo with \`vfioctl release ${change.claim.join(' ')}\`\n`);

@@ -30,6 +30,10 @@ export interface PlanCliOptions {
   mapping?: string;
   mappings?: string;
   node?: string;
+  backend?: string;
+  driver?: string;
+  libvirtVersion?: string;
+  qemuVersion?: string;
 }
 
 export function withPlanOptions(cmd: Command): Command {
@@ -46,7 +50,11 @@ export function withPlanOptions(cmd: Command): Command {
     .option('--per-address', 'plan the boot-time binding per address (as `vfioctl persist`); default: by ID unless identical devices stay on the host')
     .option('--mapping <name>', 'plan the functions a device mapping names for this node (with --mappings FILE)')
     .option('--mappings <file>', 'device mappings file (kind DeviceMappings, docs/fleet.md)')
-    .option('--node <name>', 'this node\'s name in the mappings file (default: NODE_NAME, else etc/hostname)');
+    .option('--node <name>', 'this node\'s name in the mappings file (default: NODE_NAME, else etc/hostname)')
+    .option('--backend <backend>', 'VFIO device backend to render: auto (iommufd when the host, QEMU 9.0+ and libvirt 12.1+ offer it), iommufd, legacy', 'auto')
+    .option('--driver <name>', 'bind to this VFIO driver instead of the best variant driver from modules.alias (e.g. vfio-pci)')
+    .option('--libvirt-version <version>', 'the libvirt version the guest runs with (default: virsh version on this host, else unknown)')
+    .option('--qemu-version <version>', 'the QEMU version the guest runs with (default: virsh version on this host, else unknown)');
 }
 
 export interface BuiltPlan {
@@ -81,6 +89,10 @@ export async function buildPlan(ctx: CliContext, inputs: string[], opts: PlanCli
     allowUnsafeInterrupts: !!opts.allowUnsafeInterrupts,
     ...(opts.byId ? { persistBy: 'id' as const } : opts.perAddress ? { persistBy: 'address' as const } : {}),
     withGuests: opts.connect !== undefined,
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    ...(opts.driver !== undefined ? { driver: opts.driver } : {}),
+    ...(opts.libvirtVersion !== undefined ? { libvirtVersion: opts.libvirtVersion } : {}),
+    ...(opts.qemuVersion !== undefined ? { qemuVersion: opts.qemuVersion } : {}),
   });
   return { plan, boot: s.inventory().source.kind === 'sysfs' ? s.bootTooling() : undefined };
 }
@@ -126,7 +138,8 @@ export function renderPlanHuman(plan: PassthroughPlan, ctx: CliContext): string 
   out.push(`plan${plan.guest ? ` for guest ${c.bold(plan.guest)}` : ''}: ${plan.request.map(shortAddr).join(' ')}  ->  ${verdict}`);
   out.push('');
   if (plan.claim.length) {
-    out.push(c.bold('move to vfio-pci:'));
+    const variants = (plan.platform?.functions ?? []).filter((f) => f.vfioDriver !== 'vfio-pci');
+    out.push(c.bold(variants.length ? `move to VFIO drivers (vfio-pci; ${variants.map((f) => `${f.address} to ${f.vfioDriver}`).join(', ')}):` : 'move to vfio-pci:'));
     const reason: Record<string, string> = { 'requested': 'requested', 'same-device': 'same device', 'same-group': 'same IOMMU group' };
     const rows = plan.functions.map((f) => {
       const fn = byAddr.get(f.address);

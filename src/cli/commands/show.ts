@@ -6,6 +6,8 @@ import { acsEnabled, className, deviceName, driverText, flags, shortAddr } from 
 import { importNotes } from './shared.js';
 import { type FunctionFact, type PciFunction, type PciInventory, factUnknown, unknownText } from '../../model/pci-function.js';
 import type { GroupView } from '../../service/views.js';
+import type { ShowPlatform } from '../../model/reports.js';
+import { formatBytes } from '../../model/vfio-platform.js';
 
 export { findFunction } from '../../service/views.js';
 
@@ -23,7 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
         }
         const f = report.function;
         const topology = report.topology.path;
-        ctx.out(renderShow(f, inv, report.group, topology, ctx));
+        ctx.out(renderShow(f, inv, report.group, topology, ctx, report.platform));
         return 0;
       }),
     );
@@ -39,6 +41,7 @@ function renderShow(
   group: GroupView | null,
   topology: { address: string; name: string | null; portType: string | null; acs: boolean | null; unknown: { fact: string }[] }[],
   ctx: CliContext,
+  platform?: ShowPlatform,
 ): string {
   const c = ctx.c;
   const caps = f.capabilities;
@@ -72,6 +75,13 @@ function renderShow(
   if (caps.acs) {
     const on = Object.entries(caps.acs.control).filter(([, v]) => v).map(([k]) => k.toUpperCase());
     rows.push(['acs', `control: ${on.join(' ') || 'none'} (${acsEnabled(f) ? 'isolating' : 'not isolating'})`]);
+  }
+  if (platform) {
+    rows.push(['vfio driver', platform.vfioDriverBy === 'unknown' ? `vfio-pci (whether a variant driver fits is unknown: modules.alias not read)` : `${platform.vfioDriver}${platform.alias ? ` (modules.alias ${platform.alias})` : ''}`]);
+    rows.push(['migration', `${platform.migration.verdict}: ${platform.migration.reason}${platform.migration.dirtyTracking ? `; dirty tracking: ${platform.migration.dirtyTracking}` : ''}`]);
+    rows.push(['bars', platform.bars === null ? 'unknown (resource not read)' : platform.bars.map((b) => `${b.index}: ${formatBytes(b.size)} ${b.kind}${b.prefetchable ? ' prefetchable' : ''}`).join(', ') || 'none']);
+    if (platform.resizableBars === null) rows.push(['resizable bar', 'unknown (extended capabilities not read)']);
+    else for (const r of platform.resizableBars) rows.push(['resizable bar', `BAR ${r.bar}: ${r.current} of ${r.sizes.join(' ')}${r.resizeFile !== null ? ` (resource${r.bar}_resize ${r.resizeFile})` : ''}`]);
   }
   rows.push(['capabilities', known('capabilities', () => (caps.list.length ? caps.list.map((x) => x.name).join(', ') : caps.standardReadable ? 'none' : 'not readable'))]);
   const ext = factUnknown(f, 'capabilities.extended');

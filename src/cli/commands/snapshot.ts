@@ -10,12 +10,14 @@ import { readHostFacts } from '../../host/read-host-facts.js';
 import { readHostImpact } from '../../host/read-host-impact.js';
 import { readMdev } from '../../host/read-mdev.js';
 import { readNumaFacts } from '../../host/read-numa.js';
+import { readVfioPlatform } from '../../host/read-vfio-platform.js';
 
 /** Every reader whose inputs a snapshot must carry. Readers added by other commands are listed here. */
 export const SNAPSHOT_READERS: SnapshotReader[] = [
   (h) => readInventory(h, { names: false }),
   (h) => readHostFacts(h), // includes the boot loader and initramfs detection
   (h) => readHostImpact(h),
+  (h) => readVfioPlatform(h, readInventory(h, { names: false }).functions),
   (h) => ['proc/sys/kernel/osrelease', 'proc/sys/kernel/hostname', 'etc/hostname'].map((p) => h.readText(p)),
   // mediated devices, vGPU types and NUMA placement (mdev types, plan affinity)
   (h) => {

@@ -382,6 +382,52 @@ export interface StatusReport extends LegacyVersion {
   history?: StatusHistoryEntry[];
 }
 
+/** How this copy was built: the npm package, a single executable, or the Debian package's executable. */
+export type BuildKind = 'npm' | 'sea' | 'deb';
+
+/** `vfioctl --version --json`: this copy and the platform it runs on (the running system, not --root). */
+export interface VersionReport {
+  version: string;
+  /** The git commit it was built from; null when not recorded (running from a source tree). */
+  commit: string | null;
+  build: BuildKind;
+  /** Running from the bundled entry (npm package, single executable) rather than compiled modules. */
+  bundled: boolean;
+  platform: {
+    /** Kernel release (uname -r). */
+    kernel: string;
+    /** From /etc/os-release; null when it is missing. */
+    distribution: { id: string | null; versionId: string | null; prettyName: string | null } | null;
+    /** Node's process.arch (x64, arm64, ...). */
+    arch: string;
+    /** The Node.js version running vfioctl (embedded in a single executable). */
+    node: string;
+  };
+}
+
+/** One check of `vfioctl self-check`. */
+export interface SelfCheckItem {
+  /** Open list: embedded-data, samples, pci-ids, tool:NAME. */
+  id: string;
+  /** A failing required check makes the verdict broken (data) or incomplete (a tool). */
+  required: boolean;
+  ok: boolean;
+  detail: string;
+  remedy: string | null;
+}
+
+/** `vfioctl self-check --json`. */
+export interface SelfCheckReport {
+  version: string;
+  commit: string | null;
+  build: BuildKind;
+  /** The single executable's path; null for the npm package. */
+  executable: string | null;
+  /** ok: exit 0; broken (embedded or shipped data missing or corrupt): exit 1; incomplete (a required tool missing): exit 3. */
+  verdict: 'ok' | 'broken' | 'incomplete';
+  checks: SelfCheckItem[];
+}
+
 // ---------- the printed documents (one schema each: schemas/<name>.schema.json) ----------
 
 export type ErrorDocument = JsonDocument<ErrorReport>;
@@ -404,6 +450,8 @@ export type ConfigDocument = JsonDocument<ConfigReport>;
 export type SriovDocument = JsonDocument<SriovReport>;
 export type RecoverDocument = JsonDocument<RecoverReport>;
 export type StatusDocument = JsonDocument<StatusReport>;
+export type VersionDocument = JsonDocument<VersionReport>;
+export type SelfCheckDocument = JsonDocument<SelfCheckReport>;
 
 /**
  * Which schema each command's document follows (`vfioctl COMMAND --json`); a document with an `error`
@@ -433,6 +481,8 @@ export const COMMAND_SCHEMAS = {
   'sriov set': 'sriov',
   recover: 'recover',
   status: 'status',
+  '--version': 'version',
+  'self-check': 'self-check',
 } as const;
 
 /** Schema name -> the document type it is generated from (scripts/gen-schemas.ts). */
@@ -457,6 +507,8 @@ export const SCHEMA_TYPES = {
   sriov: 'SriovDocument',
   recover: 'RecoverDocument',
   status: 'StatusDocument',
+  version: 'VersionDocument',
+  'self-check': 'SelfCheckDocument',
 } as const;
 
 export type SchemaName = keyof typeof SCHEMA_TYPES;

@@ -1,7 +1,8 @@
 // Runs the CommonJS bundle with V8's code cache: dist/bundle/vfioctl.cjs.cache holds the compiled code
 // of the bundle (made by scripts/package.mjs after a representative run). V8 rejects a cache made by
-// another Node version or for other bytes, and the bundle is then compiled as usual.
-import { readFileSync } from 'node:fs';
+// another Node version or for other bytes, and the bundle is then compiled as usual. The packaging step
+// makes the cache by running a command with VFIOCTL_WRITE_CODE_CACHE=FILE (written at exit).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
@@ -25,6 +26,8 @@ export function runBundle(url) {
   }
   const { script, file } = compileBundle(url, cachedData);
   const module = { exports: {} };
+  const out = process.env.VFIOCTL_WRITE_CODE_CACHE;
+  if (out) process.once('exit', () => writeFileSync(out, script.createCachedData()));
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   return script;
 }

@@ -40,7 +40,7 @@ function cacheBase(env: Record<string, string | undefined>): string | null {
 
 function unpack(archive: Buffer, into: string): void {
   const tar = createRequire(import.meta.url)('tar') as typeof import('tar');
-  const u = new tar.Unpack({ cwd: into, sync: true, strict: true, preservePaths: false });
+  const u = new tar.UnpackSync({ cwd: into, strict: true, preservePaths: false, preserveOwner: false });
   u.end(archive);
   fs.writeFileSync(join(into, COMPLETE), '');
 }

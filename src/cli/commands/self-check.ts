@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
           return selfCheckExitCode(report);
         }
         const c = ctx.c;
-        ctx.out(`vfioctl ${report.version} (${report.build}${report.commit ? `, ${report.commit.slice(0, 12)}` : ''})${report.executable ? ` at ${report.executable}` : ''}\n`);
+        ctx.out(`version ${report.version} (${report.build}${report.commit ? `, ${report.commit.slice(0, 12)}` : ''})${report.executable ? ` at ${report.executable}` : ''}\n`);
         for (const k of report.checks) {
           const mark = k.ok ? c.green('ok  ') : k.required ? c.red('FAIL') : c.yellow('warn');
           ctx.out(`  ${mark}  ${k.id.padEnd(24)} ${k.detail}\n`);

@@ -140,7 +140,7 @@ if (only.has('deb')) {
   };
   put('usr/bin/vfioctl', fs.readFileSync(path.join(OUT, 'vfioctl')), 0o755);
   put('usr/share/vfioctl/build.json', JSON.stringify({ build: 'deb', version: VERSION, commit }) + '\n');
-  fs.cpSync(path.join(REPO, 'samples'), path.join(root, 'usr/share/vfioctl/samples'), { recursive: true, verbatimSymlinks: true });
+  run('cp', ['-a', '--no-preserve=ownership', path.join(REPO, 'samples'), path.join(root, 'usr/share/vfioctl/samples')]);
   put('usr/share/man/man8/vfioctl.8.gz', gzipSync(fs.readFileSync(path.join(docsDir, 'vfioctl.8')), { level: 9 }).fill(0, 4, 8));
   put('usr/share/bash-completion/completions/vfioctl', fs.readFileSync(path.join(docsDir, 'vfioctl.bash')));
   put('usr/share/zsh/vendor-completions/_vfioctl', fs.readFileSync(path.join(docsDir, '_vfioctl')));

@@ -21,6 +21,7 @@ import type * as Tar from 'tar';
 import { HostRoot, newAccessLog, readCapFor, type AccessLog } from './host-root.js';
 import { makeTempDir } from './temp-files.js';
 import { VfioctlError, UsageError } from '../model/errors.js';
+import { NO_PROGRESS, type Progress } from '../model/progress.js';
 
 /** tar is loaded on first use: every session imports this module, few sessions open or write an archive. */
 const tarLib = (): typeof Tar => createRequire(import.meta.url)('tar') as typeof Tar;
@@ -44,6 +45,8 @@ export interface SnapshotManifest {
 }
 
 export interface CaptureOptions {
+  /** Progress: one unit per reader run and per file copied (src/model/progress.ts). */
+  progress?: Progress;
   /** sees each copied file (snapshot-relative path, bytes) and returns the bytes to write (--redact) */
   transform?: (rel: string, data: Buffer) => Buffer;
   /** the transform redacts: the manifest says so and leaves out the host name */
@@ -117,7 +120,18 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
   const log: AccessLog = newAccessLog();
   const recording = new HostRoot(source.root);
   recording.accessLog = log;
-  for (const read of readers) read(recording);
+  const task = (opts.progress ?? NO_PROGRESS).begin('snapshot', null);
+  try {
+    return await capture();
+  } finally {
+    task.end();
+  }
+
+  async function capture(): Promise<SnapshotResult> {
+  readers.forEach((read, i) => {
+    task.advance(i, 'reading the host');
+    read(recording);
+  });
 
   const dir = archive ? makeTempDir('vfioctl-snapshot-') : target;
   try {
@@ -130,6 +144,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
     // Links first (they define the shape: sys/bus/pci/devices/X -> ../../../devices/...).
     for (const abs of sorted(log.links)) if (place.link(abs)) links++;
     for (const abs of sorted(log.files)) {
+      task.advance(readers.length + files, `copying ${log.files.size} files`);
       const r = place.rel(abs);
       if (r === null) continue;
       const got = readRegular(abs, readCapFor(r));
@@ -171,6 +186,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
       // Created 0600 first (O_EXCL): the archive is never readable by others, not even for a moment.
       fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
       fs.chmodSync(target, 0o600);
+      task.advance(readers.length + files, 'writing the archive');
       await tarLib().create({ gzip: true, file: target, cwd: dir, portable: true }, fs.readdirSync(dir));
     }
     return { out: target, archive, manifest, paths: paths.sort() };
@@ -179,6 +195,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
     throw new VfioctlError('snapshot-failed', `cannot write the snapshot to ${out}: ${(e as Error).message}`, { remedy: 'check that the output path is writable and has free space', cause: e });
   } finally {
     if (archive) fs.rmSync(dir, { recursive: true, force: true });
+  }
   }
 }
 

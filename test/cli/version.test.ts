@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { VERSION } from '../../src/model/version.js';
@@ -26,7 +27,7 @@ test('vfioctl --version prints the version; --version --json describes the build
 });
 
 test('self-check verifies the samples, pci.ids and tools; a missing required tool is exit 3 with a remedy', async () => {
-  const empty = fs.mkdtempSync(path.join(REPO, 'test', '.tmp-selfcheck-'));
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-selfcheck-'));
   try {
     const r = await runCli(['self-check', '--json'], { env: { PATH: empty } });
     assert.equal(r.code, 3);

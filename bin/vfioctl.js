@@ -1,5 +1,17 @@
 #!/usr/bin/env node
-// vfioctl command-line entry point: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
-import { main } from '../dist/cli/main.js';
+// vfioctl command-line entry point. The npm package runs the bundle (dist/bundle/vfioctl.cjs, made by
+// scripts/bundle.mjs, with its V8 code cache); a source checkout runs the compiled modules in dist/cli/.
+import { existsSync, readFileSync } from 'node:fs';
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const bundle = new URL('../dist/bundle/vfioctl.cjs', import.meta.url);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  // the commonest probe of an installed copy: answered without loading the program
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+} else if (existsSync(bundle)) {
+  const { runBundle } = await import('./run-bundle.js');
+  runBundle(bundle);
+} else {
+  const { main } = await import('../dist/cli/main.js');
+  process.exitCode = await main(argv);
+}

@@ -60,6 +60,9 @@ export {
 export { composePlan, type ComposedPlan } from './service/compose.js';
 export { configPlanOf, effectCommand, stepsOfConfigPlan, type ConfigSource } from './service/config-plan.js';
 export { listSamples, sampleRoot, DEFAULT_SAMPLE } from './service/samples.js';
+export { versionReport, buildKind } from './service/build-info.js';
+export { selfCheck, selfCheckExitCode } from './service/self-check.js';
+export { isSingleExecutable, embeddedAsset } from './host/embedded.js';
 export { inventoryReport, groupsReport, showReport, groupView, findFunction, deviceName, acsEnabled, type GroupView } from './service/views.js';
 export { parseDomainCapabilities, type DomainCapabilities } from './adapters/libvirt/domcaps.js';
 

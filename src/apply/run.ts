@@ -20,6 +20,7 @@ import { removeStaleTempDirs } from '../host/temp-files.js';
 import { diskError, diskSummary } from './errors-io.js';
 import { atomicWrite } from '../host/host-writer.js';
 import * as fs from 'node:fs';
+import { NO_PROGRESS, type Progress, type ProgressTask } from '../model/progress.js';
 
 /** At the start of a mutating run (lock held): say what a dead run left, and clean its temporaries. */
 export function noteStartup(ctx: Pick<ApplyContext, 'store' | 'log'>, staleFrom: LockInfo | null): void {
@@ -38,6 +39,8 @@ export interface ApplyContext {
   readonly move: MoveOptions;
   /** progress lines for a person (stderr in the CLI) */
   readonly log: (line: string) => void;
+  /** Progress of the run, one unit per journaled step (src/model/progress.ts); none when absent. */
+  readonly progress?: Progress;
   /**
    * The virsh runner for a libvirt step recorded with connection `uri` (null: libvirt's default). Absent:
    * a runner for that URI with this process's environment.
@@ -93,6 +96,8 @@ export function describeStep(s: NewStep | JournalStep): string {
 export class Run {
   readonly journal: Journal;
   private releaseLock: () => void;
+  /** This run's progress task (one unit per step), set by execute(). */
+  private task: ProgressTask = NO_PROGRESS.begin('', null);
 
   private constructor(readonly ctx: ApplyContext, journal: Journal, release: () => void) {
     this.journal = journal;
@@ -142,6 +147,7 @@ export class Run {
   async step<T>(step: NewStep, body: (s: JournalStep) => Promise<T> | T): Promise<T> {
     const s = this.start(step);
     this.ctx.log(`  ${describeStep(s)}`);
+    this.task.advance(s.seq - 1, describeStep(s));
     try {
       const v = await body(s);
       this.done(s);
@@ -186,13 +192,21 @@ export class Run {
   /** Run the whole body; on failure roll back. */
   static async execute<T>(ctx: ApplyContext, command: string, args: string[], body: (run: Run) => Promise<T>): Promise<T> {
     const run = Run.begin(ctx, command, args);
+    run.task = (ctx.progress ?? NO_PROGRESS).begin(command, null);
     let v: T;
     try {
       v = await body(run);
     } catch (e) {
-      return run.fail(e);
+      run.task.advance(run.journal.steps.length, 'rolling back');
+      try {
+        return await run.fail(e);
+      } finally {
+        run.task.end();
+      }
     }
+    run.task.advance(run.journal.steps.length, 'committing');
     run.commit();
+    run.task.end();
     return v;
   }
 }

@@ -11,6 +11,8 @@ import type { PciInventory } from '../model/pci-function.js';
 import type { CliIo } from './io.js';
 import { type Colors, colorEnabled, makeColors, toJson, sanitizeTerminal } from './output.js';
 import { jsonDocument } from '../model/reports.js';
+import { NO_PROGRESS, type Progress } from '../model/progress.js';
+import { terminalProgress, type TerminalProgress } from './progress.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -48,6 +50,7 @@ export class CliContext {
   setGlobal(opts: GlobalOptions): void {
     this.global = opts;
     this.sessionCache = undefined;
+    this.progressLine = undefined;
   }
 
   get opts(): GlobalOptions {
@@ -80,12 +83,27 @@ export class CliContext {
       ...(g.connect !== undefined ? { connect: g.connect } : {}),
       ...(resolved !== undefined && applyRuntime.liveRoots.has(path.resolve(resolved)) ? { live: true } : {}),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.io.env },
-      runtime: { sysfsWriter: applyRuntime.sysfsWriter, moveTimeoutMs: applyRuntime.moveTimeoutMs },
+      runtime: { sysfsWriter: applyRuntime.sysfsWriter, moveTimeoutMs: applyRuntime.moveTimeoutMs, progress: this.progress() },
       log: (line) => {
-        if (!this.json) this.err(`${line}\n`);
+        if (this.json) return;
+        this.progressLine?.clear();
+        this.err(`${line}\n`);
       },
       ...overrides,
     });
+  }
+
+  private progressLine: TerminalProgress | null | undefined;
+
+  /**
+   * Where long work reports its progress: a line on the terminal (src/cli/progress.ts) when output goes
+   * to a terminal and is not --json; nothing otherwise.
+   */
+  progress(): Progress {
+    if (this.progressLine === undefined) {
+      this.progressLine = this.io.isTTY && !this.json ? terminalProgress({ write: (s) => this.io.stderr.write(s), columns: process.stderr.columns || 80 }) : null;
+    }
+    return this.progressLine ?? NO_PROGRESS;
   }
 
   /** The host root chosen by --sample, --root or VFIOCTL_ROOT (default "/"). */

@@ -2,10 +2,11 @@
  * vfioctl's command-line program. Each command lives in src/cli/commands/<name>.ts and is listed in
  * COMMANDS below; `main(argv, io)` runs one invocation and returns its exit code (docs/exit-codes.md).
  */
-import { Command, CommanderError } from 'commander';
-import { CliContext } from './context.js';
+import type { Command } from 'commander';
+import type { CliContext } from './context.js';
 import { type CliIo, processIo } from './io.js';
 import type { CommandModule } from './command.js';
+import { VERSION } from '../model/version.js';
 
 
 /**
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   agent: () => import('./commands/agent.js'),
   mapping: () => import('./commands/mapping.js'),
   'ansible-module': () => import('./commands/ansible-module.js'),
+  'self-check': () => import('./commands/self-check.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */
@@ -65,6 +67,7 @@ bundled captured host. Add --json for machine output (docs/json.md).
 Exit codes: 0 ok, 1 error, 2 usage, 3 host not ready / plan blocked (docs/exit-codes.md).`;
 
 export async function buildProgram(ctx: CliContext, argv: readonly string[] = []): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command('vfioctl')
     .description('Safe, reversible, group-aware PCI passthrough (VFIO) for KVM guests')
     .version(VERSION, '-V, --version')
@@ -81,11 +84,33 @@ export async function buildProgram(ctx: CliContext, argv: readonly string[] = []
   return program;
 }
 
-const VERSION = '0.1.0';
+/**
+ * `vfioctl --version` (and `--version --json`) alone: answered before commander, the context and the
+ * session are loaded, so the most common probe of an installed copy costs only Node's own start-up.
+ */
+async function versionOnly(argv: readonly string[], io: CliIo): Promise<number | null> {
+  const words = new Set(argv);
+  if (!(words.has('--version') || words.has('-V'))) return null;
+  if (![...words].every((w) => w === '--version' || w === '-V' || w === '--json')) return null;
+  if (!words.has('--json')) {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [{ versionReport }, { jsonDocument }, { toJson }] = await Promise.all([
+    import('../service/build-info.js'),
+    import('../model/reports.js'),
+    import('./output.js'),
+  ]);
+  io.stdout.write(toJson(jsonDocument(versionReport())));
+  return 0;
+}
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   // Ansible runs a binary module as `MODULE ARGS_FILE`: the executable itself is then the vfioctl_device module
   if (argv.length === 1 && argv[0]!.includes('/') && !argv[0]!.startsWith('-') && (await import('./commands/ansible-module.js')).isAnsibleArgsFile(argv[0]!)) argv = ['ansible-module', argv[0]!];
+  const fast = await versionOnly(argv, io);
+  if (fast !== null) return fast;
+  const [{ CliContext }, { CommanderError }] = await Promise.all([import('./context.js'), import('commander')]);
   const ctx = new CliContext(io);
   const program = await buildProgram(ctx, argv);
   const route = (p: Command): void => {

@@ -6,6 +6,10 @@ import { gunzipSync } from 'node:zlib';
 import { HostRoot } from './host-root.js';
 import { readInputBytes } from './read-input.js';
 import { type PciIds, parsePciIds, EMPTY_PCI_IDS } from '../model/pci-ids.js';
+import { embeddedAsset } from './embedded.js';
+
+/** The pci.ids copy a single executable embeds, used when neither the root nor the system has one. */
+export const EMBEDDED_PCI_IDS = 'pci.ids.gz';
 
 const CANDIDATES = [
   'usr/share/misc/pci.ids',
@@ -39,7 +43,25 @@ export function readPciIds(host: HostRoot): PciIds {
       if (ids !== EMPTY_PCI_IDS) return ids;
     }
   }
-  return EMPTY_PCI_IDS;
+  return embeddedPciIds();
+}
+
+let embeddedCache: PciIds | undefined;
+
+/** The embedded fallback (single executable only); the empty database elsewhere. */
+export function embeddedPciIds(): PciIds {
+  if (embeddedCache) return embeddedCache;
+  const buf = embeddedAsset(EMBEDDED_PCI_IDS);
+  let ids = EMPTY_PCI_IDS;
+  if (buf) {
+    try {
+      ids = parsePciIds(gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }).toString('utf8'), `(embedded) ${EMBEDDED_PCI_IDS}`);
+    } catch {
+      ids = EMPTY_PCI_IDS;
+    }
+  }
+  embeddedCache = ids;
+  return ids;
 }
 
 function loadFile(h: HostRoot, rel: string): PciIds {

@@ -16,10 +16,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tar from 'tar';
+import { createRequire } from 'node:module';
+import type * as Tar from 'tar';
 import { HostRoot, newAccessLog, readCapFor, type AccessLog } from './host-root.js';
 import { makeTempDir } from './temp-files.js';
 import { VfioctlError, UsageError } from '../model/errors.js';
+import { NO_PROGRESS, type Progress } from '../model/progress.js';
+
+/** tar is loaded on first use: every session imports this module, few sessions open or write an archive. */
+const tarLib = (): typeof Tar => createRequire(import.meta.url)('tar') as typeof Tar;
 
 export const SNAPSHOT_MANIFEST = 'vfioctl-snapshot.json';
 
@@ -40,6 +45,8 @@ export interface SnapshotManifest {
 }
 
 export interface CaptureOptions {
+  /** Progress: one unit per reader run and per file copied (src/model/progress.ts). */
+  progress?: Progress;
   /** sees each copied file (snapshot-relative path, bytes) and returns the bytes to write (--redact) */
   transform?: (rel: string, data: Buffer) => Buffer;
   /** the transform redacts: the manifest says so and leaves out the host name */
@@ -113,7 +120,18 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
   const log: AccessLog = newAccessLog();
   const recording = new HostRoot(source.root);
   recording.accessLog = log;
-  for (const read of readers) read(recording);
+  const task = (opts.progress ?? NO_PROGRESS).begin('snapshot', null);
+  try {
+    return await capture();
+  } finally {
+    task.end();
+  }
+
+  async function capture(): Promise<SnapshotResult> {
+  readers.forEach((read, i) => {
+    task.advance(i, 'reading the host');
+    read(recording);
+  });
 
   const dir = archive ? makeTempDir('vfioctl-snapshot-') : target;
   try {
@@ -126,6 +144,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
     // Links first (they define the shape: sys/bus/pci/devices/X -> ../../../devices/...).
     for (const abs of sorted(log.links)) if (place.link(abs)) links++;
     for (const abs of sorted(log.files)) {
+      task.advance(readers.length + files, `copying ${log.files.size} files`);
       const r = place.rel(abs);
       if (r === null) continue;
       const got = readRegular(abs, readCapFor(r));
@@ -167,7 +186,8 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
       // Created 0600 first (O_EXCL): the archive is never readable by others, not even for a moment.
       fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
       fs.chmodSync(target, 0o600);
-      await tar.create({ gzip: true, file: target, cwd: dir, portable: true }, fs.readdirSync(dir));
+      task.advance(readers.length + files, 'writing the archive');
+      await tarLib().create({ gzip: true, file: target, cwd: dir, portable: true }, fs.readdirSync(dir));
     }
     return { out: target, archive, manifest, paths: paths.sort() };
   } catch (e) {
@@ -175,6 +195,7 @@ export async function captureSnapshot(source: HostRoot, out: string, readers: Sn
     throw new VfioctlError('snapshot-failed', `cannot write the snapshot to ${out}: ${(e as Error).message}`, { remedy: 'check that the output path is writable and has free space', cause: e });
   } finally {
     if (archive) fs.rmSync(dir, { recursive: true, force: true });
+  }
   }
 }
 
@@ -313,7 +334,7 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
   if (st.size > limits.archiveBytes) throw refuseArchive(file, `the archive is ${st.size} bytes, more than the ${limits.archiveBytes} a snapshot can be`);
   let expanded = 0;
   let entries = 0;
-  const check = (entry: tar.ReadEntry): string | null => {
+  const check = (entry: Tar.ReadEntry): string | null => {
     entries++;
     if (entries > limits.entries) return `more than ${limits.entries} entries`;
     expanded += entry.size ?? 0;
@@ -340,7 +361,7 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
   };
   // Pass 1 reads headers only (nothing is written): a hostile archive is refused before any of it lands
   // on disk. Pass 2 unpacks what pass 1 accepted.
-  const checker = new tar.Parser({
+  const checker = new (tarLib().Parser)({
     strict: true,
     onReadEntry: (entry) => {
       const why = check(entry);
@@ -351,7 +372,7 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
   feed(file, limits, checker);
   const dir = makeTempDir('vfioctl-root-');
   try {
-    const unpack = new tar.UnpackSync({ cwd: dir, strict: true, preservePaths: false, preserveOwner: false });
+    const unpack = new (tarLib().UnpackSync)({ cwd: dir, strict: true, preservePaths: false, preserveOwner: false });
     feed(file, limits, unpack);
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -367,7 +388,7 @@ export function openSnapshotArchive(file: string, limits: typeof SNAPSHOT_LIMITS
  * memory a gzip bomb can take (deflate expands at most ~1032:1) before the limits stop it, and reading
  * stops at the tar end-of-archive blocks (whatever compressed padding follows is never inflated).
  */
-function feed(file: string, limits: typeof SNAPSHOT_LIMITS, parser: tar.Parser): void {
+function feed(file: string, limits: typeof SNAPSHOT_LIMITS, parser: Tar.Parser): void {
   let eof = false;
   parser.on('eof', () => (eof = true));
   let fd: number | undefined;

@@ -441,6 +441,51 @@ export type MdevReportJson =
   | (LegacyVersion & { dryRun: true; op: 'create' | 'remove'; parent: string; mdevType: string; uuid: string; writes: StepEffect[]; persist: { diff: string } | null; result: null })
   | (LegacyVersion & { dryRun: false; op: 'create' | 'remove'; parent: string; mdevType: string; uuid: string; result: { runId: string; op: 'create' | 'remove'; uuid: string; present: boolean } | null; persisted: ConfigApplyResult | null })
   | (LegacyVersion & { uuid: string; format: 'libvirt' | 'qemu'; text: string });
+/** How this copy was built: the npm package, a single executable, or the Debian package's executable. */
+export type BuildKind = 'npm' | 'sea' | 'deb';
+
+/** `vfioctl --version --json`: this copy and the platform it runs on (the running system, not --root). */
+export interface VersionReport {
+  version: string;
+  /** The git commit it was built from; null when not recorded (running from a source tree). */
+  commit: string | null;
+  build: BuildKind;
+  /** Running from the bundled entry (npm package, single executable) rather than compiled modules. */
+  bundled: boolean;
+  platform: {
+    /** Kernel release (uname -r). */
+    kernel: string;
+    /** From /etc/os-release; null when it is missing. */
+    distribution: { id: string | null; versionId: string | null; prettyName: string | null } | null;
+    /** Node's process.arch (x64, arm64, ...). */
+    arch: string;
+    /** The Node.js version running vfioctl (embedded in a single executable). */
+    node: string;
+  };
+}
+
+/** One check of `vfioctl self-check`. */
+export interface SelfCheckItem {
+  /** Open list: embedded-data, samples, pci-ids, tool:NAME. */
+  id: string;
+  /** A failing required check makes the verdict broken (data) or incomplete (a tool). */
+  required: boolean;
+  ok: boolean;
+  detail: string;
+  remedy: string | null;
+}
+
+/** `vfioctl self-check --json`. */
+export interface SelfCheckReport {
+  version: string;
+  commit: string | null;
+  build: BuildKind;
+  /** The single executable's path; null for the npm package. */
+  executable: string | null;
+  /** ok: exit 0; broken (embedded or shipped data missing or corrupt): exit 1; incomplete (a required tool missing): exit 3. */
+  verdict: 'ok' | 'broken' | 'incomplete';
+  checks: SelfCheckItem[];
+}
 
 // ---------- the printed documents (one schema each: schemas/<name>.schema.json) ----------
 
@@ -466,6 +511,8 @@ export type RecoverDocument = JsonDocument<RecoverReport>;
 export type StatusDocument = JsonDocument<StatusReport>;
 export type ResetPolicyDocument = JsonDocument<ResetPolicyShowReport> | JsonDocument<ResetPolicySetReport>;
 export type MdevDocument = JsonDocument<MdevReportJson>;
+export type VersionDocument = JsonDocument<VersionReport>;
+export type SelfCheckDocument = JsonDocument<SelfCheckReport>;
 
 /**
  * Which schema each command's document follows (`vfioctl COMMAND --json`); a document with an `error`
@@ -502,6 +549,8 @@ export const COMMAND_SCHEMAS = {
   'mdev create': 'mdev',
   'mdev remove': 'mdev',
   'mdev render': 'mdev',
+  '--version': 'version',
+  'self-check': 'self-check',
 } as const;
 
 /** Schema name -> the document type it is generated from (scripts/gen-schemas.ts). */
@@ -528,6 +577,8 @@ export const SCHEMA_TYPES = {
   status: 'StatusDocument',
   'reset-policy': 'ResetPolicyDocument',
   mdev: 'MdevDocument',
+  version: 'VersionDocument',
+  'self-check': 'SelfCheckDocument',
 } as const;
 
 export type SchemaName = keyof typeof SCHEMA_TYPES;

@@ -1,2 +1,2 @@
-/** The vfioctl release (package.json's version; kept in step by a test). */
+/** vfioctl's version (equal to package.json's; test/model/version.test.ts checks). */
 export const VERSION = '0.1.0';

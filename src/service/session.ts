@@ -51,6 +51,7 @@ import type { HostFacts, LibvirtRuntime } from '../model/host-facts.js';
 import type { HostImpactFacts } from '../model/host-impact.js';
 import { type PciAddressString, formatPciAddress, formatShortAddress, pciAddressOf, requirePciAddress } from '../model/pci-address.js';
 import type { PciInventory } from '../model/pci-function.js';
+import type { Progress } from '../model/progress.js';
 import type { PassthroughPlan, PlanContext, PlanStep, PlanVerdict, RomBarChoice, StepEffect, ViommuModel } from '../model/plan.js';
 import { configPlanOf, stepsOfConfigPlan, type ConfigSource } from './config-plan.js';
 import { parseDomainCapabilities } from '../adapters/libvirt/domcaps.js';
@@ -73,6 +74,8 @@ export interface SessionRuntime {
   sysfsWriter?: ((host: HostRoot, exec: Exec) => SysfsWriter) | null;
   /** How long a driver move may take, ms (default 10000). */
   moveTimeoutMs?: number | null;
+  /** Progress of long work (runs of many steps, snapshots); the CLI draws it on a terminal. */
+  progress?: Progress | null;
 }
 
 export interface SessionOptions {
@@ -952,6 +955,7 @@ export class Session {
       store: new StateStore(host),
       move: { timeoutMs, pollMs: Math.min(50, Math.max(5, Math.floor(timeoutMs / 20))) },
       log: this.options.log ?? (() => {}),
+      ...(rt.progress ? { progress: rt.progress } : {}),
       virsh: (uri) => {
         // the user's --connect wins; a journal may name its connection only on the running system's own root
         if (this.options.connect !== undefined) return this.virsh(this.options.connect);

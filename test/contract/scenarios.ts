@@ -33,6 +33,7 @@ export interface Invocation {
 
 /** The schema a command's document follows, from the command words in argv. */
 export function schemaFor(argv: readonly string[]): SchemaName {
+  if (argv.includes('--version')) return 'version';
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -77,6 +78,10 @@ export async function runScenarios(json: boolean, visit: (inv: Invocation) => vo
     return d;
   };
   try {
+    // ---- this copy: version and self-check
+    await run(['--version']);
+    await run(['self-check']);
+
     // ---- the bundled samples: every read-only command, every render format, the dry runs
     for (const s of SAMPLES) {
       const h = ['--sample-host', s];

@@ -36,7 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(
       action<[string, { redact?: boolean }]>(ctx, async (out, opts) => {
         const redactor = opts.redact ? SnapshotRedactor.forHost(ctx.host()) : null;
-        const res = await captureSnapshot(ctx.host(), out, SNAPSHOT_READERS, redactor ? { transform: (rel, data) => redactor.redact(rel, data), redacted: true } : {});
+        const res = await captureSnapshot(ctx.host(), out, SNAPSHOT_READERS, { progress: ctx.progress(), ...(redactor ? { transform: (rel, data) => redactor.redact(rel, data), redacted: true } : {}) });
         const contents = describeSnapshotContents(res.paths);
         if (ctx.json) {
           ctx.printJson({ version: 1, out: res.out, archive: res.archive, manifest: res.manifest, contents, redactions: redactor ? redactor.counts : null } satisfies SnapshotReport);

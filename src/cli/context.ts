@@ -90,7 +90,7 @@ export class CliContext {
   }
 
   /** The PCI inventory: from --from FILE when given, else read from the host root. */
-  inventory(opts: { groups?: 'full' | 'none' } = {}): PciInventory {
+  inventory(opts: { groups?: 'full' | 'none'; fill?: number } = {}): PciInventory {
     return this.session().inventory(opts);
   }
 

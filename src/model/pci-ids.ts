@@ -13,75 +13,160 @@ export interface PciIds {
   readonly source: string | null;
 }
 
-const key2 = (a: number, b: number): number => a * 0x10000 + b;
-
+/**
+ * The database, read lazily: building it indexes where each vendor's block and the class section start
+ * (one pattern scan of the text), and a vendor's devices and subsystems are parsed the first time one
+ * of them is looked up. An inventory looks up a few dozen vendors of the two thousand in the file, so
+ * this costs a few milliseconds where parsing every line cost about sixty (docs/performance.md). Lookups
+ * answer exactly what a full parse would: the last entry wins where one is listed twice.
+ */
 export function parsePciIds(text: string, source: string | null = null): PciIds {
-  const vendors = new Map<number, string>();
-  const devices = new Map<number, string>();
-  const subsystems = new Map<string, string>();
-  const classes = new Map<number, string>();
-  const subclasses = new Map<number, string>();
-  const progifs = new Map<number, string>();
+  /** vendor id -> offsets of its vendor lines (a vendor listed twice has two blocks) */
+  let vendorAt: Map<number, number[]> | null = null;
+  const classStarts: number[] = [];
+  const blocks = new Map<number, VendorBlock>();
+  let classes: ClassTables | null = null;
 
-  let mode: 'vendor' | 'class' | 'other' = 'other';
-  let vendor = -1;
-  let device = -1;
-  let cls = -1;
-  let sub = -1;
-  let pos = 0;
-  const n = text.length;
-  while (pos < n) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = n;
-    const line = text.slice(pos, end);
-    pos = end + 1;
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
-    const tabs = line.charCodeAt(0) === 9 ? (line.charCodeAt(1) === 9 ? 2 : 1) : 0;
-    if (tabs === 0) {
-      if (line.startsWith('C ')) {
-        mode = 'class';
-        cls = parseInt(line.slice(2, 4), 16);
-        classes.set(cls, line.slice(4).trim());
-      } else if (/^[0-9a-f]{4} /.test(line)) {
-        mode = 'vendor';
-        vendor = parseInt(line.slice(0, 4), 16);
-        vendors.set(vendor, line.slice(4).trim());
-      } else {
-        mode = 'other'; // device-class-independent lists (e.g. "X" extra sections) are not used
+  const index = (): Map<number, number[]> => {
+    if (vendorAt) return vendorAt;
+    vendorAt = new Map();
+    // one pass over line starts: a vendor line is four lowercase hex digits and a space, a class "C "
+    const n = text.length;
+    for (let at = 0; at < n; ) {
+      const c = text.charCodeAt(at);
+      if (c === 67 /* C */ && text.charCodeAt(at + 1) === 32) classStarts.push(at);
+      else if (isHex(c) && isHex(text.charCodeAt(at + 1)) && isHex(text.charCodeAt(at + 2)) && isHex(text.charCodeAt(at + 3)) && text.charCodeAt(at + 4) === 32) {
+        const v = parseInt(text.slice(at, at + 4), 16);
+        const list = vendorAt.get(v);
+        if (list) list.push(at);
+        else vendorAt.set(v, [at]);
       }
-      continue;
+      const end = text.indexOf('\n', at);
+      if (end < 0) break;
+      at = end + 1;
     }
-    const body = line.slice(tabs);
-    if (mode === 'vendor') {
-      if (tabs === 1) {
-        device = parseInt(body.slice(0, 4), 16);
-        devices.set(key2(vendor, device), body.slice(4).trim());
-      } else {
-        // "ssss dddd  name"
-        const sv = body.slice(0, 4);
-        const sd = body.slice(5, 9);
-        subsystems.set(`${vendor.toString(16)}:${device.toString(16)}:${sv}:${sd}`, body.slice(9).trim());
-      }
-    } else if (mode === 'class') {
-      if (tabs === 1) {
-        sub = parseInt(body.slice(0, 2), 16);
-        subclasses.set(cls * 256 + sub, body.slice(2).trim());
-      } else {
-        const pi = parseInt(body.slice(0, 2), 16);
-        progifs.set((cls * 256 + sub) * 256 + pi, body.slice(2).trim());
+    return vendorAt;
+  };
+
+  const block = (v: number): VendorBlock | null => {
+    const hit = blocks.get(v);
+    if (hit) return hit;
+    const starts = index().get(v);
+    if (!starts) return null;
+    const b: VendorBlock = { name: '', deviceAt: new Map(), subsystems: new Map() };
+    for (const start of starts) {
+      const eol = lineEnd(text, start);
+      b.name = text.slice(start + 4, eol).trim();
+      // device lines only ("\tdddd  name"); their subsystems are read when asked for
+      for (let at = eol + 1; at < text.length; ) {
+        const end = lineEnd(text, at);
+        const c = text.charCodeAt(at);
+        if (c === 9) {
+          if (text.charCodeAt(at + 1) !== 9) {
+            const d = parseInt(text.slice(at + 1, at + 5), 16);
+            const list = b.deviceAt.get(d);
+            if (list) list.push(at);
+            else b.deviceAt.set(d, [at]);
+          }
+        } else if (end > at && c !== 35 /* # */) break;
+        at = end + 1;
       }
     }
-  }
+    blocks.set(v, b);
+    return b;
+  };
+
+  const deviceName = (v: number, d: number): string | null => {
+    const at = block(v)?.deviceAt.get(d);
+    if (!at) return null;
+    const last = at[at.length - 1]!;
+    return text.slice(last + 5, lineEnd(text, last)).trim();
+  };
+
+  const subsystemName = (v: number, d: number, key: string): string | null => {
+    const b = block(v);
+    const at = b?.deviceAt.get(d);
+    if (!b || !at) return null;
+    let subs = b.subsystems.get(d);
+    if (!subs) {
+      subs = new Map();
+      for (const start of at) {
+        for (let pos = lineEnd(text, start) + 1; pos < text.length; ) {
+          const end = lineEnd(text, pos);
+          const c = text.charCodeAt(pos);
+          if (c === 9 && text.charCodeAt(pos + 1) === 9) {
+            // "\t\tssss dddd  name"
+            subs.set(text.slice(pos + 2, pos + 11), text.slice(pos + 11, end).trim());
+          } else if (end > pos && c !== 35) break;
+          pos = end + 1;
+        }
+      }
+      b.subsystems.set(d, subs);
+    }
+    return subs.get(key) ?? null;
+  };
+
+  const classTables = (): ClassTables => {
+    if (classes) return classes;
+    index();
+    const t: ClassTables = { classes: new Map(), subclasses: new Map(), progifs: new Map() };
+    for (const start of classStarts) {
+      const eol = lineEnd(text, start);
+      const cls = parseInt(text.slice(start + 2, start + 4), 16);
+      t.classes.set(cls, text.slice(start + 4, eol).trim());
+      let sub = -1;
+      for (let pos = eol + 1; pos < text.length; ) {
+        const end = lineEnd(text, pos);
+        const c = text.charCodeAt(pos);
+        if (c === 9) {
+          const two = text.charCodeAt(pos + 1) === 9;
+          const body = text.slice(pos + (two ? 2 : 1), end);
+          if (!two) {
+            sub = parseInt(body.slice(0, 2), 16);
+            t.subclasses.set(cls * 256 + sub, body.slice(2).trim());
+          } else t.progifs.set((cls * 256 + sub) * 256 + parseInt(body.slice(0, 2), 16), body.slice(2).trim());
+        } else if (end > pos && c !== 35) break;
+        pos = end + 1;
+      }
+    }
+    return (classes = t);
+  };
+
   const hex4 = (x: number): string => x.toString(16).padStart(4, '0');
   return {
     source,
-    vendor: (v) => vendors.get(v) ?? null,
-    device: (v, d) => devices.get(key2(v, d)) ?? null,
-    subsystem: (v, d, sv, sd) => subsystems.get(`${v.toString(16)}:${d.toString(16)}:${hex4(sv)}:${hex4(sd)}`) ?? null,
-    className: (c) => classes.get(c) ?? FALLBACK_CLASS_NAMES[c] ?? null,
-    subclassName: (c, s) => subclasses.get(c * 256 + s) ?? null,
-    progIfName: (c, s, p) => progifs.get((c * 256 + s) * 256 + p) ?? null,
+    vendor: (v) => block(v)?.name ?? null,
+    device: deviceName,
+    subsystem: (v, d, sv, sd) => subsystemName(v, d, `${hex4(sv)} ${hex4(sd)}`),
+    className: (c) => classTables().classes.get(c) ?? FALLBACK_CLASS_NAMES[c] ?? null,
+    subclassName: (c, s) => classTables().subclasses.get(c * 256 + s) ?? null,
+    progIfName: (c, s, p) => classTables().progifs.get((c * 256 + s) * 256 + p) ?? null,
   };
+}
+
+interface VendorBlock {
+  name: string;
+  /** device id -> offsets of its device lines (the last one names it) */
+  deviceAt: Map<number, number[]>;
+  /** device id -> "ssss dddd" (as written) -> name, parsed when first asked for */
+  subsystems: Map<number, Map<string, string>>;
+}
+
+interface ClassTables {
+  classes: Map<number, string>;
+  subclasses: Map<number, string>;
+  progifs: Map<number, string>;
+}
+
+/** 0-9 or a-f (pci.ids writes IDs in lower case). */
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+/** Offset of the \n ending the line that starts at `pos` (or the text's length). */
+function lineEnd(text: string, pos: number): number {
+  const end = text.indexOf('\n', pos);
+  return end < 0 ? text.length : end;
 }
 
 /** Class names (top level only) for hosts without a pci.ids database. */

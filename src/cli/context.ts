@@ -104,7 +104,8 @@ export class CliContext {
 
   /** Print one --json document: the report in the versioned envelope of docs/json.md. */
   printJson(value: object): void {
-    this.out(toJson(jsonDocument(value)));
+    // toJson's text is already free of everything sanitizeTerminal escapes (see toJson)
+    this.io.stdout.write(toJson(jsonDocument(value)));
   }
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */
   reportError(e: unknown): number {

@@ -150,9 +150,11 @@ export class HostRoot {
    * entry: readers go through device directories one at a time, and keeping every listing would hold
    * tens of thousands of names for nothing.
    */
-  private listed: { dir: string; kinds: Map<string, 'file' | 'link' | 'dir' | 'other'> } | null = null;
+  private listed: { dir: string; kinds: Map<string, fs.Dirent> } | null = null;
   /** When set, every access is logged (snapshot capture). */
   accessLog: AccessLog | undefined;
+  /** The next binary read returns a view of the read buffer (readConfigIn only). */
+  private viewNext = false;
 
   constructor(root: string) {
     if (!root) throw new UsageError('bad-root', 'the host root is empty', 'pass --root DIR with an existing directory');
@@ -434,7 +436,7 @@ export class HostRoot {
     if (this.direct) return this.readReal(file, encoding, cap, true, undefined, true);
     const listed = this.listed?.dir === checked.value ? this.listed.kinds : null;
     if (listed && !listed.has(attr)) return this.absentAt(file);
-    let known: fs.Stats | 'file' | undefined = listed?.get(attr) === 'file' ? 'file' : undefined;
+    let known: fs.Stats | 'file' | undefined = listed?.get(attr)?.isFile() ? 'file' : undefined;
     if (known === undefined) {
       try {
         known = fs.lstatSync(file, { throwIfNoEntry: false });
@@ -449,6 +451,21 @@ export class HostRoot {
       }
     }
     return this.readReal(file, encoding, cap, false, known, true);
+  }
+
+  /**
+   * A function's config space, decoded by `decode` straight from the read buffer (no copy of up to 4 KiB
+   * per function). The bytes are valid only while `decode` runs: it must not keep them.
+   */
+  readConfigIn<T>(dir: string, decode: (bytes: Buffer) => T): ReadResult<T> {
+    this.viewNext = true;
+    let r: ReadResult<string | Buffer>;
+    try {
+      r = this.readAttrIn(dir, 'config', null);
+    } finally {
+      this.viewNext = false;
+    }
+    return r.state === 'ok' ? { state: 'ok', value: decode(r.value as Buffer) } : r;
   }
 
   /**
@@ -479,7 +496,8 @@ export class HostRoot {
     if (checked.state !== 'ok') return null;
     const abs = this.attrIn(checked.value, name);
     if (this.listed?.dir === checked.value) {
-      const kind = this.listed.kinds.get(name) ?? null;
+      const d = this.listed.kinds.get(name);
+      const kind = d === undefined ? null : d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'other';
       if (kind === null) this.absentAt(abs);
       else if (kind === 'link') this.accessLog?.links.add(abs);
       else this.accessLog?.present.add(abs);
@@ -710,7 +728,7 @@ export class HostRoot {
         if (oneShot && n < want) break;
       }
       this.accessLog?.files.add(abs);
-      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : Buffer.from(buf.subarray(0, len)) };
+      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : this.viewNext ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len)) };
     } catch (e) {
       return this.failure(abs, e);
     } finally {
@@ -741,11 +759,11 @@ export class HostRoot {
       // (a FIFO or device node in a tree is never opened) without a stat per attribute.
       const entries = fs.readdirSync(abs, { withFileTypes: true });
       const names: string[] = new Array<string>(entries.length);
-      const kinds = new Map<string, 'file' | 'link' | 'dir' | 'other'>();
+      const kinds = new Map<string, fs.Dirent>();
       for (let k = 0; k < entries.length; k++) {
         const d = entries[k]!;
         names[k] = d.name;
-        kinds.set(d.name, d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'other');
+        kinds.set(d.name, d);
       }
       this.listed = { dir: abs, kinds };
       this.accessLog?.dirs.add(abs);

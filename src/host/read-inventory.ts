@@ -205,6 +205,30 @@ class FunctionReader {
   }
 }
 
+interface DecodedConfig {
+  size: number;
+  header: ReturnType<typeof decodeHeaderIds>;
+  capabilities: PciCapabilities;
+  /** subsystem vendor and device of a type-0 header (offsets 0x2c, 0x2e), when the bytes reach them */
+  subsystem: { v: number; d: number } | null;
+}
+
+/** Everything the inventory takes from config space, decoded while the bytes are at hand. */
+function decodeConfig(bytes: Buffer, withCapabilities: boolean): DecodedConfig {
+  let capabilities: PciCapabilities;
+  if (withCapabilities) capabilities = decodeConfigSpace(bytes);
+  else {
+    capabilities = emptyCapabilities(bytes.length);
+    if (bytes.length >= 0x40) capabilities.headerType = bytes[0x0e]!;
+  }
+  return {
+    size: bytes.length,
+    header: decodeHeaderIds(bytes),
+    capabilities,
+    subsystem: bytes.length >= 0x30 ? { v: bytes.readUInt16LE(0x2c), d: bytes.readUInt16LE(0x2e) } : null,
+  };
+}
+
 /** Why a fact is unknown when its Fill bit was not asked for. */
 const NOT_READ = 'not read: this command does not show it (`vfioctl show ADDR` reads every fact)';
 
@@ -255,10 +279,11 @@ function readFunctionIn(
   const dir = r.dir;
   const deviceRel = `${HostRoot.PCI_DEVICES}/${address}`;
 
-  // config space: read once, first
-  let configBytes: Buffer | null = null;
-  const cr = host.readAttrIn(dir, 'config', null);
-  if (cr.state === 'ok') configBytes = cr.value as Buffer;
+  // config space: read once, first, and decoded where it was read (the bytes are not kept)
+  const wantCaps = (fill & Fill.capabilities) !== 0;
+  const cr = host.readConfigIn(dir, (bytes) => decodeConfig(bytes, wantCaps));
+  let config: DecodedConfig | null = null;
+  if (cr.state === 'ok') config = cr.value;
   else {
     // Rare: no readable config. Tell a vanished or foreign directory from a device without config.
     const listing = host.listAttrsIn(dir);
@@ -278,14 +303,9 @@ function readFunctionIn(
       r.unreadable.set('config', 'config is missing');
     }
   }
-  const header = configBytes ? decodeHeaderIds(configBytes) : null;
-  const wantCaps = (fill & Fill.capabilities) !== 0;
-  let capabilities: PciCapabilities;
-  if (configBytes && wantCaps) capabilities = decodeConfigSpace(configBytes);
-  else {
-    capabilities = emptyCapabilities(configBytes?.length ?? 0);
-    if (configBytes && configBytes.length >= 0x40) capabilities.headerType = configBytes[0x0e]!;
-  }
+  const header = config?.header ?? null;
+  const capabilities = config?.capabilities ?? emptyCapabilities(0);
+  const configSize = config ? config.size : null;
 
   // The kernel's ID files mirror the config header, except for SR-IOV VFs (whose hardware header reads
   // 0xffff) and a header the kernel could not fully read. Taking the IDs from the header that is read
@@ -299,14 +319,14 @@ function readFunctionIn(
   const deviceId = (trustHeader ? hdr(header.device, 4) : null) ?? hexValue(r.text('device', { mandatory: !header }), 4) ?? hdr(header?.device, 4) ?? 'ffff';
   const cls = hexValue(cls0, 6) ?? hdr(header?.classCode, 6) ?? 'ff0000';
   const revision = (trustHeader ? hdr(header.revision, 2) : null) ?? hexValue(r.text('revision', { probe: true }), 2) ?? hdr(header?.revision, 2);
-  const sub = trustHeader && typeZero && configBytes && configBytes.length >= 0x30 ? { v: configBytes.readUInt16LE(0x2c), d: configBytes.readUInt16LE(0x2e) } : null;
+  const sub = trustHeader && typeZero ? config!.subsystem : null;
   const subsystemVendorId = sub ? hdr(sub.v, 4) : hexValue(r.text('subsystem_vendor', { probe: true }), 4);
   const subsystemDeviceId = sub ? hdr(sub.d, 4) : hexValue(r.text('subsystem_device', { probe: true }), 4);
 
-  if (configBytes && configBytes.length < 0x100) {
-    r.problems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configBytes.length} bytes (read without root?): capabilities and extended capabilities not readable` });
-  } else if (configBytes && capabilities.pcie && !capabilities.extendedReadable) {
-    r.problems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configBytes.length} bytes: extended capabilities not readable` });
+  if (configSize !== null && configSize < 0x100) {
+    r.problems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configSize} bytes (read without root?): capabilities and extended capabilities not readable` });
+  } else if (configSize !== null && capabilities.pcie && !capabilities.extendedReadable) {
+    r.problems.push({ attribute: 'config', code: 'ESHORT', message: `config is ${configSize} bytes: extended capabilities not readable` });
   }
   for (const e of capabilities.errors) r.problems.push({ attribute: 'config', code: 'EBADCAP', message: e });
 
@@ -384,7 +404,7 @@ function readFunctionIn(
 
   const missing: string[] = [];
   for (const [attr, bit] of OPTIONAL_ATTRS) if (fill & bit && r.absent.includes(attr)) missing.push(attr);
-  const unknown = unknownFacts(address, r.unreadable, configBytes?.length ?? null, capabilities, wantCaps);
+  const unknown = unknownFacts(address, r.unreadable, configSize, capabilities, wantCaps);
   for (const fact of notRead) if (!unknown.some((u) => u.fact === fact)) unknown.push(unknownFact(address, fact, NOT_READ));
   const v = parseInt(vendorId, 16);
   const d = parseInt(deviceId, 16);

@@ -19,7 +19,7 @@ export * from './model/plan.js';
 
 // host: the only code that touches the host's files
 export { HostRoot, openHostRoot, type ReadResult, type ReadProblem, type PciAttr } from './host/host-root.js';
-export { readInventory, type ReadInventoryOptions } from './host/read-inventory.js';
+export { readInventory, type ReadInventoryOptions, Fill, type FillMask, FILL_ALL, FILL_LS, FILL_LS_JSON, FILL_GROUPS, fillOf } from './host/read-inventory.js';
 export { readPciIds } from './host/read-pci-ids.js';
 export { readHostFacts } from './host/read-host-facts.js';
 export { readHostImpact } from './host/read-host-impact.js';

@@ -112,7 +112,7 @@ export class CliContext {
   }
 
   /** The PCI inventory: from --from FILE when given, else read from the host root. */
-  inventory(opts: { groups?: 'full' | 'none' } = {}): PciInventory {
+  inventory(opts: { groups?: 'full' | 'none'; fill?: number } = {}): PciInventory {
     return this.session().inventory(opts);
   }
 
@@ -126,7 +126,8 @@ export class CliContext {
 
   /** Print one --json document: the report in the versioned envelope of docs/json.md. */
   printJson(value: object): void {
-    this.out(toJson(jsonDocument(value)));
+    // toJson's text is already free of everything sanitizeTerminal escapes (see toJson)
+    this.io.stdout.write(toJson(jsonDocument(value)));
   }
   /** Report an error the way docs/exit-codes.md describes; returns the exit code. */
   reportError(e: unknown): number {

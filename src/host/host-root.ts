@@ -30,6 +30,8 @@ export interface ReadProblem {
   message: string;
 }
 
+/** The kernel's spelling of a PCI address in sysfs (what formatPciAddress writes; other forms go the slow way). */
+const KERNEL_PCI_NAME = /^([0-9a-f]{4}|[1-9a-f][0-9a-f]{4,7}):([0-9a-f]{2}):([01][0-9a-f])\.[0-7]$/;
 const TOP_LEVEL = new Set(['sys', 'proc', 'etc', 'dev', 'boot', 'lib', 'usr', 'run', 'var']);
 const SAFE_SEGMENT = /^[A-Za-z0-9_.:@+,=-][A-Za-z0-9_.:@+,=~-]*$/;
 
@@ -58,6 +60,7 @@ function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR']);
+const ABSENT = Object.freeze({ state: 'absent' as const });
 
 /** Symbolic links followed while resolving one path before giving up with ELOOP (the kernel's limit). */
 export const MAX_LINKS = 40;
@@ -142,10 +145,16 @@ export class HostRoot {
    * tree vfioctl is reading, outside what it defends against (see docs/testing.md).
    */
   private readonly realDirs = new Set<string>();
-  /** Names of the regular files in each directory listed last (from d_type: no stat per attribute). */
-  private readonly regularIn = new Map<string, Set<string>>();
+  /**
+   * The directory listed last, with the kind of each name (from d_type: no stat per attribute). One
+   * entry: readers go through device directories one at a time, and keeping every listing would hold
+   * tens of thousands of names for nothing.
+   */
+  private listed: { dir: string; kinds: Map<string, fs.Dirent> } | null = null;
   /** When set, every access is logged (snapshot capture). */
   accessLog: AccessLog | undefined;
+  /** The next binary read returns a view of the read buffer (readConfigIn only). */
+  private viewNext = false;
 
   constructor(root: string) {
     if (!root) throw new UsageError('bad-root', 'the host root is empty', 'pass --root DIR with an existing directory');
@@ -298,7 +307,9 @@ export class HostRoot {
     const rejected: string[] = [];
     for (const name of r.value) {
       // sysfs names are always the full lowercase form; anything else is not a kernel entry.
-      if (sysfsPciAddress(name)) addresses.push(pciAddressOf(name));
+      const m = KERNEL_PCI_NAME.exec(name);
+      if (m) addresses.push({ domain: parseInt(m[1]!, 16), bus: parseInt(m[2]!, 16), slot: parseInt(m[3]!, 16), fn: name.charCodeAt(name.length - 1) - 48 });
+      else if (sysfsPciAddress(name)) addresses.push(pciAddressOf(name));
       else rejected.push(name);
     }
     return { state: 'ok', value: { addresses, rejected } };
@@ -309,6 +320,7 @@ export class HostRoot {
    * link text's components (the topology: e.g. devices/pci0000:00/0000:00:01.0/0000:01:00.0).
    */
   resolvePciDevice(addr: PciAddress): ReadResult<{ dir: string; linkParts: string[] }> {
+    this.listed = null;
     const rel = this.pciDeviceRel(addr);
     if (this.direct) return this.resolvePciDeviceLive(rel);
     const entry = this.walkParent(this.segments(rel), rel);
@@ -327,6 +339,11 @@ export class HostRoot {
     this.accessLog?.links.add(entry.abs);
     const linkParts = target.split('/').filter((s) => s && s !== '..' && s !== '.');
     const base = target.startsWith('/') ? [] : entry.rel.split('/').slice(0, -1);
+    const quick = this.quickDir(base, target);
+    if (quick !== null) {
+      this.checkedDirs.add(quick);
+      return { state: 'ok', value: { dir: quick, linkParts } };
+    }
     const dir = this.walk([...base, ...target.split('/').filter((s) => s && s !== '.')], true, rel, true);
     if (dir.state === 'unreadable') {
       if (dir.code === 'EESCAPE') return { state: 'unreadable', code: 'EESCAPE', message: `link ${this.display(rel)} -> ${target} leads outside the host root` };
@@ -338,6 +355,43 @@ export class HostRoot {
     }
     this.checkedDirs.add(dir.abs);
     return { state: 'ok', value: { dir: dir.abs, linkParts } };
+  }
+
+  /**
+   * The kernel's form of a device link, `../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0` (every
+   * ".." first, then names), resolved without a walk when the directory it lands in is one a walk already
+   * found real (realDirs: no link in any component) and the last name is a real directory (one open with
+   * O_NOFOLLOW). The ".." steps climb out of `base`, the real directory the link sits in, so they are
+   * lexical there. Anything else (a ".." after a name, an escape, an unknown parent) returns null and
+   * takes the full walk, which reports links, loops and escapes.
+   */
+  private quickDir(base: readonly string[], target: string): string | null {
+    const segs = target.split('/');
+    let k = 0;
+    let depth = base.length;
+    if (target.startsWith('/')) {
+      if (base.length !== 0) return null;
+      k = 1;
+    }
+    while (k < segs.length && segs[k] === '..') {
+      if (--depth < 0) return null;
+      k++;
+    }
+    const names: string[] = [];
+    for (; k < segs.length; k++) {
+      const seg = segs[k]!;
+      if (seg === '' || seg === '.') continue;
+      if (seg === '..' || !isSafeName(seg)) return null;
+      names.push(seg);
+    }
+    if (names.length === 0) return null;
+    const last = names.pop()!;
+    let parent = this.prefix;
+    for (let j = 0; j < depth; j++) parent += `/${base[j]}`;
+    for (const n of names) parent += `/${n}`;
+    if (parent !== this.prefix && !this.realDirs.has(parent)) return null;
+    const abs = `${parent}/${last}`;
+    return probeDir(abs) ? abs : null;
   }
 
   private resolvePciDeviceLive(rel: string): ReadResult<{ dir: string; linkParts: string[] }> {
@@ -366,34 +420,112 @@ export class HostRoot {
     return dir.endsWith('/') ? dir + attr : `${dir}/${attr}`;
   }
 
+  /**
+   * Read one attribute of a directory resolvePciDevice returned. One open of the name inside the real
+   * directory (O_NOFOLLOW, so nothing but a name in it is opened); in a tree the kind is known first
+   * (from a listing of the directory, else one lstat: a FIFO or device node in a tree is never opened)
+   * and a link is followed inside the root. A short read is the whole attribute (sysfs attributes are
+   * returned in one read; regular files in a tree end where a read comes back short).
+   */
   readAttrIn(dir: string, attr: PciAttr | string, encoding: 'utf8' | null = 'utf8'): ReadResult<string | Buffer> {
     const abs = this.attrIn(dir, attr);
     const cap = attr === 'config' ? CONFIG_SPACE_CAP : DEFAULT_READ_CAP;
     const checked = this.checkedDir(dir);
     if (checked.state !== 'ok') return checked;
     const file = checked.value === dir ? abs : this.attrIn(checked.value, attr);
-    if (this.direct) return this.readReal(file, encoding, cap, true);
-    let known: fs.Stats | 'file' | undefined = this.regularIn.get(checked.value)?.has(attr) ? 'file' : undefined;
+    if (this.direct) return this.readReal(file, encoding, cap, true, undefined, true);
+    const listed = this.listed?.dir === checked.value ? this.listed.kinds : null;
+    if (listed && !listed.has(attr)) return this.absentAt(file);
+    let known: fs.Stats | 'file' | undefined = listed?.get(attr)?.isFile() ? 'file' : undefined;
     if (known === undefined) {
       try {
         known = fs.lstatSync(file, { throwIfNoEntry: false });
       } catch (e) {
         return this.failure(file, e);
       }
-      if (known === undefined) return this.failure(file, Object.assign(new Error('absent'), { code: 'ENOENT' }));
+      if (known === undefined) return this.absentAt(file);
       if (known.isSymbolicLink()) {
         // The attribute is itself a link: follow it inside the root.
         const rel = this.relOf(file);
         return rel === null ? { state: 'unreadable', code: 'EESCAPE', message: `${file} is outside the host root` } : this.readRel(rel, encoding, cap);
       }
     }
-    return this.readReal(file, encoding, cap, false, known);
+    return this.readReal(file, encoding, cap, false, known, true);
+  }
+
+  /**
+   * A function's config space, decoded by `decode` straight from the read buffer (no copy of up to 4 KiB
+   * per function). The bytes are valid only while `decode` runs: it must not keep them.
+   */
+  readConfigIn<T>(dir: string, decode: (bytes: Buffer) => T): ReadResult<T> {
+    this.viewNext = true;
+    let r: ReadResult<string | Buffer>;
+    try {
+      r = this.readAttrIn(dir, 'config', null);
+    } finally {
+      this.viewNext = false;
+    }
+    return r.state === 'ok' ? { state: 'ok', value: decode(r.value as Buffer) } : r;
+  }
+
+  /**
+   * A reader is about to ask for about `names` names in `dir` (one resolvePciDevice returned). In a tree
+   * each name costs an lstat before its open; one listing of the directory answers them all, and is
+   * cheaper from about seven names on (bench/inventory-breakdown.ts). On the running host attributes are
+   * opened directly (sysfs holds no FIFOs or devices), so nothing is listed.
+   */
+  prepareDir(dir: string, names: number): void {
+    this.listed = null;
+    if (this.direct || names < 7) return;
+    const checked = this.checkedDir(dir);
+    if (checked.state === 'ok') this.listAbs(checked.value, true);
+  }
+
+  /** The reader is done with the directory prepareDir listed: later reads look again (it may change). */
+  releaseDir(): void {
+    this.listed = null;
+  }
+
+  /**
+   * Is `name` present in a directory resolvePciDevice returned, and as what? One lstat, no exception
+   * for an absent name: how optional attributes most functions lack (boot_vga, rom, physfn, sriov_*)
+   * are asked for. null when absent (or the directory is not a checked one).
+   */
+  probeIn(dir: string, name: PciAttr | string): 'file' | 'link' | 'dir' | 'other' | null {
+    const checked = this.checkedDir(dir);
+    if (checked.state !== 'ok') return null;
+    const abs = this.attrIn(checked.value, name);
+    if (this.listed?.dir === checked.value) {
+      const d = this.listed.kinds.get(name);
+      const kind = d === undefined ? null : d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'other';
+      if (kind === null) this.absentAt(abs);
+      else if (kind === 'link') this.accessLog?.links.add(abs);
+      else this.accessLog?.present.add(abs);
+      return kind;
+    }
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    if (!st) {
+      this.absentAt(abs);
+      return null;
+    }
+    const kind = st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'other';
+    if (kind === 'link') this.accessLog?.links.add(abs);
+    else this.accessLog?.present.add(abs);
+    return kind;
   }
 
   linkAttrIn(dir: string, attr: PciAttr | string): ReadResult<string> {
     const checked = this.checkedDir(dir);
     if (checked.state !== 'ok') return checked;
-    return this.linkAbs(this.attrIn(checked.value, attr));
+    const abs = this.attrIn(checked.value, attr);
+    // an unbound function has no driver link: the listing says so without a failing readlink
+    if (this.listed?.dir === checked.value && !this.listed.kinds.has(attr)) return this.absentAt(abs);
+    return this.linkAbs(abs);
   }
 
   listAttrsIn(dir: string): ReadResult<string[]> {
@@ -563,7 +695,7 @@ export class HostRoot {
    * `known` is what the caller already knows of the file's kind: an lstat from the walk, or 'file' from
    * the directory listing (d_type), which saves an fstat per sysfs attribute.
    */
-  private readReal(abs: string, encoding: BufferEncoding | null, cap: number, follow: boolean, known?: fs.Stats | 'file'): ReadResult<string | Buffer> {
+  private readReal(abs: string, encoding: BufferEncoding | null, cap: number, follow: boolean, known?: fs.Stats | 'file', oneShot = false): ReadResult<string | Buffer> {
     if (known !== undefined && known !== 'file') {
       const bad = this.badKind(abs, known, cap);
       if (bad) return bad;
@@ -587,13 +719,16 @@ export class HostRoot {
           buf.copy(bigger, 0, 0, len);
           buf = bigger;
         }
-        const n = fs.readSync(fd, buf, len, buf.length - len, null);
+        const want = buf.length - len;
+        const n = fs.readSync(fd, buf, len, want, null);
         if (n === 0) break;
         len += n;
         if (len > cap) return this.failure(abs, tooBig(cap));
+        // an attribute comes in one read: a short one is its end (saves a read per attribute)
+        if (oneShot && n < want) break;
       }
       this.accessLog?.files.add(abs);
-      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : Buffer.from(buf.subarray(0, len)) };
+      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : this.viewNext ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len)) };
     } catch (e) {
       return this.failure(abs, e);
     } finally {
@@ -608,24 +743,29 @@ export class HostRoot {
     return null;
   }
 
-  private listAbs(abs: string): ReadResult<string[]> {
+  private listAbs(abs: string, keep = false): ReadResult<string[]> {
     try {
       if (this.direct) {
         // The running host: sysfs attributes are regular files; reads fstat before reading.
         const names = fs.readdirSync(abs);
         return { state: 'ok', value: names };
       }
+      if (!keep) {
+        const names = fs.readdirSync(abs);
+        this.accessLog?.dirs.add(abs);
+        return { state: 'ok', value: names };
+      }
       // A tree: d_type tells which names are regular files, so an attribute read opens nothing else
       // (a FIFO or device node in a tree is never opened) without a stat per attribute.
       const entries = fs.readdirSync(abs, { withFileTypes: true });
       const names: string[] = new Array<string>(entries.length);
-      const files = new Set<string>();
+      const kinds = new Map<string, fs.Dirent>();
       for (let k = 0; k < entries.length; k++) {
         const d = entries[k]!;
         names[k] = d.name;
-        if (d.isFile()) files.add(d.name);
+        kinds.set(d.name, d);
       }
-      this.regularIn.set(abs, files);
+      this.listed = { dir: abs, kinds };
       this.accessLog?.dirs.add(abs);
       return { state: 'ok', value: names };
     } catch (e) {
@@ -641,6 +781,15 @@ export class HostRoot {
     } catch (e) {
       return this.failure(abs, e);
     }
+  }
+
+  /** An absent file at `abs` (no Error object: absent optional attributes are the common case). */
+  private absentAt(abs: string): { state: 'absent' } {
+    if (this.accessLog) {
+      const r = this.relOf(abs);
+      if (r) this.accessLog.absent.add(r);
+    }
+    return ABSENT;
   }
 
   private failure(abs: string, e: unknown): { state: 'absent' } | { state: 'unreadable'; code: string; message: string } {

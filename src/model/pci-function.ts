@@ -89,7 +89,7 @@ export interface PciFunction {
 export type FunctionFact =
   | 'driver' | 'driverOverride' | 'iommuGroup' | 'numaNode' | 'parentChain' | 'multifunction' | 'bootVga'
   | 'resetMethods' | 'd3coldAllowed' | 'powerState' | 'hasRom' | 'flr' | 'capabilities' | 'capabilities.extended'
-  | 'capabilities.details';
+  | 'capabilities.details' | 'sriov';
 
 /** A fact that was not read. */
 export interface UnknownFact {
@@ -120,6 +120,7 @@ export function factSource(address: string, fact: FunctionFact): string {
     case 'capabilities': return `${dev}/config (capabilities)`;
     case 'capabilities.extended': return `${dev}/config (extended capabilities: all 4096 bytes, read as root)`;
     case 'capabilities.details': return `${dev}/config (capability registers)`;
+    case 'sriov': return `${dev}/sriov_totalvfs`;
   }
 }
 

@@ -14,158 +14,159 @@ export interface PciIds {
 }
 
 /**
- * One pass over the top-level lines only (vendors and classes, about one line in ten), recording where
- * each vendor's and class's block of indented lines is; a block is parsed into its devices, subsystems
- * or subclasses the first time a lookup needs it. A command that names a dozen devices so parses a few
- * kilobytes of the 1.3 MiB database instead of all of it (start-up, docs/performance.md).
+ * The database, read lazily: building it indexes where each vendor's block and the class section start
+ * (one pattern scan of the text), and a vendor's devices and subsystems are parsed the first time one
+ * of them is looked up. An inventory looks up a few dozen vendors of the two thousand in the file, so
+ * this costs a few milliseconds where parsing every line cost about sixty (docs/performance.md). Lookups
+ * answer exactly what a full parse would: the last entry wins where one is listed twice.
  */
 export function parsePciIds(text: string, source: string | null = null): PciIds {
-  const vendors = new Map<number, string>();
-  const classes = new Map<number, string>();
-  /** id -> [start, end) offsets of its indented lines (several when the id is listed more than once). */
-  const vendorBlocks = new Map<number, number[]>();
-  const classBlocks = new Map<number, number[]>();
+  /** vendor id -> offsets of its vendor lines (a vendor listed twice has two blocks) */
+  let vendorAt: Map<number, number[]> | null = null;
+  const classStarts: number[] = [];
+  const blocks = new Map<number, VendorBlock>();
+  let classes: ClassTables | null = null;
 
-  let open: number[] | null = null;
-  let pos = 0;
-  const n = text.length;
-  while (pos < n) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = n;
-    const c0 = text.charCodeAt(pos);
-    if (end > pos && c0 !== 9 && c0 !== 35 /* # */) {
-      if (open) open.push(pos);
-      open = null;
-      const line = text.slice(pos, end);
-      if (line.startsWith('C ')) {
-        const cls = parseInt(line.slice(2, 4), 16);
-        classes.set(cls, line.slice(4).trim());
-        open = blocksOf(classBlocks, cls);
-        open.push(end + 1);
-      } else if (/^[0-9a-f]{4} /.test(line)) {
-        const vendor = parseInt(line.slice(0, 4), 16);
-        vendors.set(vendor, line.slice(4).trim());
-        open = blocksOf(vendorBlocks, vendor);
-        open.push(end + 1);
+  const index = (): Map<number, number[]> => {
+    if (vendorAt) return vendorAt;
+    vendorAt = new Map();
+    // one pass over line starts: a vendor line is four lowercase hex digits and a space, a class "C "
+    const n = text.length;
+    for (let at = 0; at < n; ) {
+      const c = text.charCodeAt(at);
+      if (c === 67 /* C */ && text.charCodeAt(at + 1) === 32) classStarts.push(at);
+      else if (isHex(c) && isHex(text.charCodeAt(at + 1)) && isHex(text.charCodeAt(at + 2)) && isHex(text.charCodeAt(at + 3)) && text.charCodeAt(at + 4) === 32) {
+        const v = parseInt(text.slice(at, at + 4), 16);
+        const list = vendorAt.get(v);
+        if (list) list.push(at);
+        else vendorAt.set(v, [at]);
       }
-      // other top-level lines (device-class-independent lists such as "X" sections) are not used
+      const end = text.indexOf('\n', at);
+      if (end < 0) break;
+      at = end + 1;
     }
-    pos = end + 1;
-  }
-  if (open) open.push(n);
-
-  /** Indented lines of the blocks, as [tabs, body] (comments and blank lines skipped). */
-  function* lines(blocks: number[]): Generator<[1 | 2, string]> {
-    for (let i = 0; i < blocks.length; i += 2) {
-      const stop = Math.min(blocks[i + 1]!, n);
-      let p = blocks[i]!;
-      while (p < stop) {
-        let e = text.indexOf('\n', p);
-        if (e < 0 || e > stop) e = stop;
-        if (text.charCodeAt(p) === 9) {
-          const tabs = text.charCodeAt(p + 1) === 9 ? 2 : 1;
-          yield [tabs, text.slice(p + tabs, e)];
-        }
-        p = e + 1;
-      }
-    }
-  }
-
-  /** The line from `at` (a line start) to its end. */
-  const lineAt = (at: number): string => {
-    const e = text.indexOf('\n', at);
-    return text.slice(at, e < 0 ? n : e);
+    return vendorAt;
   };
-  const hex4 = (x: number): string => x.toString(16).padStart(4, '0');
 
-  /**
-   * Start offsets of the device lines of `dev` in the vendor's blocks, in file order: a native search
-   * for "\n\tdddd " inside each block, so the vendor's other devices are never parsed.
-   */
-  function deviceLines(vendor: number, dev: number): number[] {
-    const out: number[] = [];
-    const blocks = vendorBlocks.get(vendor);
-    if (!blocks) return out;
-    const needle = `\n\t${hex4(dev)} `;
-    for (let i = 0; i < blocks.length; i += 2) {
-      const stop = blocks[i + 1]!;
-      for (let at = text.indexOf(needle, blocks[i]! - 1); at >= 0 && at < stop; at = text.indexOf(needle, at + 1)) out.push(at + 1);
-    }
-    return out;
-  }
-
-  const deviceMemo = new Map<number, string | null>();
-  function device(v: number, d: number): string | null {
-    const k = v * 0x10000 + d;
-    let name = deviceMemo.get(k);
-    if (name === undefined) {
-      const at = deviceLines(v, d).pop();
-      name = at === undefined ? null : lineAt(at).slice(5).trim();
-      deviceMemo.set(k, name);
-    }
-    return name;
-  }
-
-  const subsystemMemo = new Map<string, string | null>();
-  function subsystem(v: number, d: number, sv: number, sd: number): string | null {
-    const want = `${hex4(sv)} ${hex4(sd)}`;
-    const key = `${v}:${d}:${want}`;
-    const memo = subsystemMemo.get(key);
-    if (memo !== undefined) return memo;
-    let name: string | null = null;
-    for (const at of deviceLines(v, d)) {
-      // the subsystem lines ("\t\tssss dddd  name") under this device line, comments skipped
-      let p = text.indexOf('\n', at);
-      while (p >= 0 && p + 1 < n) {
-        const q = p + 1;
-        const c0 = text.charCodeAt(q);
-        if (c0 === 35 || c0 === 10) {
-          p = text.indexOf('\n', q);
-          continue;
-        }
-        if (c0 !== 9 || text.charCodeAt(q + 1) !== 9) break;
-        const line = lineAt(q);
-        if (line.slice(2, 11) === want) name = line.slice(11).trim();
-        p = text.indexOf('\n', q);
-      }
-    }
-    subsystemMemo.set(key, name);
-    return name;
-  }
-
-  const classCache = new Map<number, { subclasses: Map<number, string>; progifs: Map<number, string> }>();
-  function classData(cls: number): { subclasses: Map<number, string>; progifs: Map<number, string> } {
-    let hit = classCache.get(cls);
+  const block = (v: number): VendorBlock | null => {
+    const hit = blocks.get(v);
     if (hit) return hit;
-    hit = { subclasses: new Map(), progifs: new Map() };
-    let sub = -1;
-    for (const [tabs, body] of lines(classBlocks.get(cls) ?? [])) {
-      if (tabs === 1) {
-        sub = parseInt(body.slice(0, 2), 16);
-        hit.subclasses.set(sub, body.slice(2).trim());
-      } else {
-        hit.progifs.set(sub * 256 + parseInt(body.slice(0, 2), 16), body.slice(2).trim());
+    const starts = index().get(v);
+    if (!starts) return null;
+    const b: VendorBlock = { name: '', deviceAt: new Map(), subsystems: new Map() };
+    for (const start of starts) {
+      const eol = lineEnd(text, start);
+      b.name = text.slice(start + 4, eol).trim();
+      // device lines only ("\tdddd  name"); their subsystems are read when asked for
+      for (let at = eol + 1; at < text.length; ) {
+        const end = lineEnd(text, at);
+        const c = text.charCodeAt(at);
+        if (c === 9) {
+          if (text.charCodeAt(at + 1) !== 9) {
+            const d = parseInt(text.slice(at + 1, at + 5), 16);
+            const list = b.deviceAt.get(d);
+            if (list) list.push(at);
+            else b.deviceAt.set(d, [at]);
+          }
+        } else if (end > at && c !== 35 /* # */) break;
+        at = end + 1;
       }
     }
-    classCache.set(cls, hit);
-    return hit;
-  }
+    blocks.set(v, b);
+    return b;
+  };
 
+  const deviceName = (v: number, d: number): string | null => {
+    const at = block(v)?.deviceAt.get(d);
+    if (!at) return null;
+    const last = at[at.length - 1]!;
+    return text.slice(last + 5, lineEnd(text, last)).trim();
+  };
+
+  const subsystemName = (v: number, d: number, key: string): string | null => {
+    const b = block(v);
+    const at = b?.deviceAt.get(d);
+    if (!b || !at) return null;
+    let subs = b.subsystems.get(d);
+    if (!subs) {
+      subs = new Map();
+      for (const start of at) {
+        for (let pos = lineEnd(text, start) + 1; pos < text.length; ) {
+          const end = lineEnd(text, pos);
+          const c = text.charCodeAt(pos);
+          if (c === 9 && text.charCodeAt(pos + 1) === 9) {
+            // "\t\tssss dddd  name"
+            subs.set(text.slice(pos + 2, pos + 11), text.slice(pos + 11, end).trim());
+          } else if (end > pos && c !== 35) break;
+          pos = end + 1;
+        }
+      }
+      b.subsystems.set(d, subs);
+    }
+    return subs.get(key) ?? null;
+  };
+
+  const classTables = (): ClassTables => {
+    if (classes) return classes;
+    index();
+    const t: ClassTables = { classes: new Map(), subclasses: new Map(), progifs: new Map() };
+    for (const start of classStarts) {
+      const eol = lineEnd(text, start);
+      const cls = parseInt(text.slice(start + 2, start + 4), 16);
+      t.classes.set(cls, text.slice(start + 4, eol).trim());
+      let sub = -1;
+      for (let pos = eol + 1; pos < text.length; ) {
+        const end = lineEnd(text, pos);
+        const c = text.charCodeAt(pos);
+        if (c === 9) {
+          const two = text.charCodeAt(pos + 1) === 9;
+          const body = text.slice(pos + (two ? 2 : 1), end);
+          if (!two) {
+            sub = parseInt(body.slice(0, 2), 16);
+            t.subclasses.set(cls * 256 + sub, body.slice(2).trim());
+          } else t.progifs.set((cls * 256 + sub) * 256 + parseInt(body.slice(0, 2), 16), body.slice(2).trim());
+        } else if (end > pos && c !== 35) break;
+        pos = end + 1;
+      }
+    }
+    return (classes = t);
+  };
+
+  const hex4 = (x: number): string => x.toString(16).padStart(4, '0');
   return {
     source,
-    vendor: (v) => vendors.get(v) ?? null,
-    device,
-    subsystem,
-    className: (c) => classes.get(c) ?? FALLBACK_CLASS_NAMES[c] ?? null,
-    subclassName: (c, s) => (classBlocks.has(c) ? (classData(c).subclasses.get(s) ?? null) : null),
-    progIfName: (c, s, p) => (classBlocks.has(c) ? (classData(c).progifs.get(s * 256 + p) ?? null) : null),
+    vendor: (v) => block(v)?.name ?? null,
+    device: deviceName,
+    subsystem: (v, d, sv, sd) => subsystemName(v, d, `${hex4(sv)} ${hex4(sd)}`),
+    className: (c) => classTables().classes.get(c) ?? FALLBACK_CLASS_NAMES[c] ?? null,
+    subclassName: (c, s) => classTables().subclasses.get(c * 256 + s) ?? null,
+    progIfName: (c, s, p) => classTables().progifs.get((c * 256 + s) * 256 + p) ?? null,
   };
 }
 
-function blocksOf(m: Map<number, number[]>, id: number): number[] {
-  let b = m.get(id);
-  if (!b) m.set(id, (b = []));
-  return b;
+interface VendorBlock {
+  name: string;
+  /** device id -> offsets of its device lines (the last one names it) */
+  deviceAt: Map<number, number[]>;
+  /** device id -> "ssss dddd" (as written) -> name, parsed when first asked for */
+  subsystems: Map<number, Map<string, string>>;
+}
+
+interface ClassTables {
+  classes: Map<number, string>;
+  subclasses: Map<number, string>;
+  progifs: Map<number, string>;
+}
+
+/** 0-9 or a-f (pci.ids writes IDs in lower case). */
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+/** Offset of the \n ending the line that starts at `pos` (or the text's length). */
+function lineEnd(text: string, pos: number): number {
+  const end = text.indexOf('\n', pos);
+  return end < 0 ? text.length : end;
 }
 
 /** Class names (top level only) for hosts without a pci.ids database. */

@@ -15,7 +15,7 @@
  */
 import { readInputFile } from '../host/read-input.js';
 import { HostRoot } from '../host/host-root.js';
-import { readInventory } from '../host/read-inventory.js';
+import { type FillMask, FILL_GROUPS, FILL_LS_JSON, fillOf, readInventory } from '../host/read-inventory.js';
 import { readPciIds } from '../host/read-pci-ids.js';
 import { openSnapshotArchive } from '../host/snapshot.js';
 import { iommuTableNames, readHostFacts, readPlatform } from '../host/read-host-facts.js';
@@ -242,7 +242,8 @@ export class Session {
   private cache: {
     host?: HostRoot;
     inventory?: PciInventory;
-    inventoryGroups?: 'full' | 'none';
+    /** the Fill bits the cached inventory was read with */
+    inventoryFill?: FillMask;
     facts?: HostFacts;
     impact?: HostImpactFacts;
     vfio?: VfioPlatformFacts;
@@ -298,12 +299,19 @@ export class Session {
 
   // ---- facts, read once each, on demand
 
-  /** The PCI inventory: from the imported listing when given, else read from the host root. */
-  inventory(opts: { groups?: 'full' | 'none' } = {}): PciInventory {
-    const groups = opts.groups ?? 'full';
-    if (this.cache.inventory && this.cache.inventoryGroups === 'none' && groups === 'full') this.cache.inventory = undefined;
+  /**
+   * The PCI inventory: from the imported listing when given, else read from the host root. `fill` (Fill
+   * bits, src/host/read-inventory.ts) names the facts the caller shows; default: every fact. A cached
+   * inventory that lacks some of them is read again with both masks.
+   */
+  inventory(opts: { groups?: 'full' | 'none'; fill?: FillMask } = {}): PciInventory {
+    let fill = fillOf(opts);
+    if (this.cache.inventory && this.cache.inventoryFill !== undefined && (this.cache.inventoryFill & fill) !== fill) {
+      fill |= this.cache.inventoryFill;
+      this.cache.inventory = undefined;
+    }
     if (!this.cache.inventory) {
-      this.cache.inventoryGroups = groups;
+      this.cache.inventoryFill = fill;
       const from = this.options.from;
       if (from !== undefined) {
         let text: string;
@@ -314,7 +322,7 @@ export class Session {
         } else ({ text, name } = from);
         this.cache.inventory = importListing(text, name, readPciIds(new HostRoot('/')));
       } else {
-        this.cache.inventory = readInventory(this.host(), { groups });
+        this.cache.inventory = readInventory(this.host(), { fill });
       }
     }
     return this.cache.inventory;
@@ -396,12 +404,12 @@ export class Session {
 
   /** `ls --json`: every PCI function. */
   inventoryReport(): ReturnType<typeof inventoryReport> {
-    return inventoryReport(this.inventory({ groups: 'none' }));
+    return inventoryReport(this.inventory({ fill: FILL_LS_JSON }));
   }
 
   /** `groups --json`: the IOMMU groups with their members. */
   groupsReport(): ReturnType<typeof groupsReport> {
-    return groupsReport(this.inventory());
+    return groupsReport(this.inventory({ fill: FILL_GROUPS }));
   }
 
   /** `show ADDR --json`: one function, its group, its topology path. */

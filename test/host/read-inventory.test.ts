@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { desktopGpu, sriovNic, noIommu, hostileDeviceEntries, chipsetShared } from '../support/topologies.js';
-import { HostRoot } from '../../src/host/host-root.js';
-import { readInventory } from '../../src/host/read-inventory.js';
+import { HostRoot, newAccessLog } from '../../src/host/host-root.js';
+import { FILL_ALL, FILL_GROUPS, FILL_LS_JSON, fillOf, readInventory } from '../../src/host/read-inventory.js';
 
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));
@@ -143,3 +143,46 @@ test('mandatory IDs fall back to the config header when the files are missing', 
   assert.equal(f.class, '030000');
 });
 
+
+test('fill flags: groups reads the IDs, class, driver and group only; the facts it leaves are unknown, not absent', () => {
+  const t = makeTempHostTree(desktopGpu());
+  cleanups.push(t.cleanup);
+  const full = new HostRoot(t.root);
+  full.accessLog = newAccessLog();
+  const all = readInventory(full, { names: false });
+  const some = new HostRoot(t.root);
+  some.accessLog = newAccessLog();
+  const inv = readInventory(some, { names: false, fill: FILL_GROUPS });
+  const read = (h: HostRoot, attr: string): string[] => [...h.accessLog!.files].filter((f) => f.endsWith(`/${attr}`));
+  // the full read opens these files; the groups read does not open one of them
+  for (const attr of ['reset_method', 'numa_node', 'd3cold_allowed', 'power_state', 'boot_vga']) {
+    assert.ok(read(full, attr).length > 0, `the full read reads ${attr}`);
+    assert.deepEqual(read(some, attr), [], `groups does not read ${attr}`);
+  }
+  assert.ok(read(some, 'config').length === inv.functions.length, 'config space is read once per function');
+  const gpu = fn(inv, '0000:01:00.0');
+  const gpuAll = all.functions.find((f) => f.address === '0000:01:00.0')!;
+  // what groups shows is the same as the full read
+  for (const k of ['vendorId', 'deviceId', 'class', 'driver', 'driverOverride', 'iommuGroup', 'parentChain', 'physfn'] as const) assert.deepEqual(gpu[k], gpuAll[k], k);
+  assert.deepEqual(inv.groups, all.groups);
+  // the rest is unknown with a reason, never a placeholder passing for a fact
+  assert.deepEqual(gpuAll.resetMethods, ['bus']);
+  assert.equal(gpu.resetMethods, null);
+  const unknown = new Set(gpu.unknown.map((u) => u.fact));
+  for (const f of ['resetMethods', 'numaNode', 'bootVga', 'd3coldAllowed', 'powerState', 'hasRom', 'flr', 'capabilities', 'sriov']) assert.ok(unknown.has(f), `${f} is unknown`);
+  assert.ok(gpu.unknown.every((u) => /^not read/.test(u.reason)), JSON.stringify(gpu.unknown));
+  assert.deepEqual(gpu.missing, [], 'a fact not read is not reported missing');
+  assert.deepEqual(gpuAll.unknown, [], 'the full read knows every fact of this tree');
+});
+
+test('fill flags: the ls --json mask reads every fact of a function (the same functions as a full read)', () => {
+  const t = makeTempHostTree(sriovNic());
+  cleanups.push(t.cleanup);
+  const all = readInventory(new HostRoot(t.root), { names: false });
+  const ls = readInventory(new HostRoot(t.root), { names: false, fill: FILL_LS_JSON });
+  assert.deepEqual(ls.functions, all.functions);
+  assert.deepEqual(ls.groups, [], 'no group directories for ls');
+  assert.equal(ls.iommu.groupCount, all.groups.length);
+  assert.equal(fillOf({ groups: 'none' }), FILL_LS_JSON);
+  assert.equal(fillOf({}), FILL_ALL);
+});

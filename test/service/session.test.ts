@@ -11,6 +11,7 @@ import { makeTempHostTree, type HostSpec } from '../support/host-tree.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { SPEC, debianFiles, driverOf } from '../apply/helpers.js';
 import { firmwareRemedyFor } from '../../src/core/doctor-remedy.js';
+import { FILL_GROUPS } from '../../src/host/read-inventory.js';
 
 const DEBIAN = debianFiles({ grub: 'GRUB_CMDLINE_LINUX=""\n', modules: '# List of modules\n' });
 
@@ -151,6 +152,27 @@ describe('session API (a front end without the CLI)', () => {
       assert.ok(remedy.startsWith(firmwareRemedyFor('intel', { sysVendor: 'ASUSTeK COMPUTER INC.', boardVendor: 'ASUSTeK COMPUTER INC.' })), remedy);
       assert.match(remedy, /Advanced > System Agent \(SA\) Configuration > VT-d/);
       assert.match(remedy, /intel_iommu=on/);
+    } finally {
+      w.cleanup();
+    }
+  });
+});
+
+describe('session: facts read per command (fill flags)', () => {
+  it('groupsReport reads less than show; a later call that needs more reads again, never answers from the smaller read', () => {
+    const w = world();
+    try {
+      const s = w.session();
+      const groups = s.groupsReport();
+      assert.ok(groups.groups.length > 0);
+      const small = s.inventory({ fill: FILL_GROUPS });
+      assert.ok(small.functions.every((f) => f.unknown.some((u) => u.fact === 'resetMethods')), 'groups did not read reset_method');
+      assert.equal(s.inventory({ fill: FILL_GROUPS }), small, 'the same mask is answered from the cache');
+      const full = s.inventory();
+      assert.notEqual(full, small);
+      assert.ok(full.functions.every((f) => !f.unknown.some((u) => /^not read/.test(u.reason))), 'show, plan and doctor get every fact');
+      assert.equal(s.inventory({ fill: FILL_GROUPS }), full, 'a bigger read answers a smaller mask');
+      assert.ok(s.inventoryReport().functions.every((f) => !f.unknown.length), 'ls --json prints every fact');
     } finally {
       w.cleanup();
     }

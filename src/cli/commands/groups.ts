@@ -6,6 +6,7 @@ import { className, deviceName, driverText, shortAddr } from '../describe.js';
 import { importNotes, problemLines } from './shared.js';
 
 import type { PciFunction, PciInventory } from '../../model/pci-function.js';
+import { FILL_GROUPS } from '../../host/read-inventory.js';
 
 export { groupView } from '../../service/views.js';
 
@@ -14,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list IOMMU groups: members (bridge or endpoint), isolation, host-critical members')
     .action(
       action(ctx, () => {
-        const inv = ctx.inventory();
+        const inv = ctx.inventory({ fill: FILL_GROUPS });
         const byAddr = new Map(inv.functions.map((f) => [f.address as string, f]));
         if (ctx.json) {
           ctx.printJson(ctx.session().groupsReport());

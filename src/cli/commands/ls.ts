@@ -5,6 +5,7 @@ import { action, withFrom } from '../command.js';
 import { renderTable } from '../output.js';
 import { className, deviceName, driverText, flags, shortAddr } from '../describe.js';
 import { importNotes, problemLines } from './shared.js';
+import { FILL_LS, FILL_LS_JSON } from '../../host/read-inventory.js';
 
 
 export function register(program: Command, ctx: CliContext): void {
@@ -12,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list PCI functions: address, class, names with [vendor:device], driver, IOMMU group, flags')
     .action(
       action(ctx, () => {
-        const inv = ctx.inventory({ groups: 'none' });
+        const inv = ctx.inventory({ fill: ctx.json ? FILL_LS_JSON : FILL_LS });
         if (ctx.json) {
           ctx.printJson(ctx.session().inventoryReport());
           return 0;

@@ -1,9 +1,9 @@
 // Mutations: preview (the exact steps and file diffs) -> confirm -> apply by plan id -> live progress and
 // the journal. What the person confirmed is what runs: the server applies the previewed plan id only.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, onLive, type Operation, type OperationEvent, type Preview, type PreviewAction, type PlanRequest } from './api.js';
+import { ApiError, api, onLive, type ApiErrorBody, type Operation, type OperationEvent, type Preview, type PreviewAction, type PlanRequest } from './api.js';
 import { Badge, EffectView, ErrorBox, FindingView } from './common.js';
-import { hostEpoch, useLoad } from './state.js';
+import { addOperation, hostEpoch, operations, useLoad, useStore } from './state.js';
 import type { Finding } from './api.js';
 
 const ACTION_LABEL: Record<PreviewAction, string> = {
@@ -26,6 +26,8 @@ export interface PreviewRequest {
 }
 
 /** The confirmation dialog: the preview's steps with their effects, then apply. */
+export { ACTION_LABEL };
+
 export function ConfirmDialog({ req, onClose, onStarted }: { req: PreviewRequest; onClose: () => void; onStarted: (op: string, action: PreviewAction) => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [preview, setPreview] = useState<Preview | null>(null);
@@ -146,6 +148,7 @@ export function Progress({ operationId, action }: { operationId: string; action:
   }, [operationId]);
   const events = op && op.events.length >= live.length ? op.events : live;
   const state = op?.state ?? 'queued';
+  const failure = op?.error ?? (op?.result as { error?: ApiErrorBody } | null)?.error ?? null;
   return (
     <section class="card progress" aria-label="progress" aria-live="polite" data-operation={operationId} data-state={state}>
       <h2>
@@ -159,7 +162,7 @@ export function Progress({ operationId, action }: { operationId: string; action:
           </li>
         ))}
       </ol>
-      {op?.error ? <ErrorBox error={new ApiError(0, op.error)} title="The run failed" /> : null}
+      {failure ? <ErrorBox error={new ApiError(0, failure)} title={state === 'rolled-back' ? 'The run failed and was rolled back' : 'The run failed'} /> : null}
       {op && TERMINAL.has(op.state) && op.result ? (
         <details>
           <summary>The run's record (journal)</summary>
@@ -173,7 +176,7 @@ export function Progress({ operationId, action }: { operationId: string; action:
 /** The apply panel of the plan builder: bind / persist, then rollback (release) and recover. */
 export function ApplyFlow({ addresses, request, blocked, readOnly }: { addresses: string[]; request: PlanRequest; blocked: boolean; readOnly: boolean }) {
   const [dialog, setDialog] = useState<PreviewRequest | null>(null);
-  const [ops, setOps] = useState<{ id: string; action: string }[]>([]);
+  const ops = useStore(operations);
   const options: Record<string, unknown> = {};
   if (request.singleFunction) options.singleFunction = true;
   if (request.romBar) options.romBar = request.romBar;
@@ -198,7 +201,7 @@ export function ApplyFlow({ addresses, request, blocked, readOnly }: { addresses
           Recover…
         </button>
       </div>
-      {dialog ? <ConfirmDialog req={dialog} onClose={() => setDialog(null)} onStarted={(id, action) => setOps((o) => [{ id, action: ACTION_LABEL[action] }, ...o])} /> : null}
+      {dialog ? <ConfirmDialog req={dialog} onClose={() => setDialog(null)} onStarted={(id, action) => addOperation(id, ACTION_LABEL[action])} /> : null}
       {ops.map((o) => (
         <Progress key={o.id} operationId={o.id} action={o.action} />
       ))}

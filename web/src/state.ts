@@ -116,3 +116,11 @@ export function useLoad<T>(fetcher: () => Promise<T>, deps: unknown[], opts: { l
   }, [...deps, live ? epoch : 0, n]);
   return { ...state, reload };
 }
+
+// ---------- operations started from this page (their progress survives moving between pages) ----------
+
+export const operations = new Store<{ id: string; action: string }[]>([]);
+
+export function addOperation(id: string, action: string): void {
+  operations.set([{ id, action }, ...operations.get()].slice(0, 20));
+}

@@ -3,19 +3,21 @@ import { useState } from 'preact/hooks';
 import { api, type GuestsDocument, type SessionInfo } from '../api.js';
 import { Badge, ErrorBox, Findings, Loading } from '../common.js';
 import { ConfirmDialog, Progress, type PreviewRequest } from '../apply.js';
-import { selection, useLoad, useStore } from '../state.js';
+import { addOperation, operations, selection, useLoad, useStore } from '../state.js';
 
 type Guest = GuestsDocument['guests'][number];
 
 export function Guests({ session }: { session: SessionInfo | null }) {
-  const doc = useLoad(() => api.guests(), []);
+  // without libvirt there is nothing to list (and no failing request to make)
+  const libvirt = session?.libvirt === true;
+  const doc = useLoad(() => (libvirt ? api.guests() : Promise.resolve(null)), [libvirt]);
   const [dialog, setDialog] = useState<PreviewRequest | null>(null);
-  const [ops, setOps] = useState<{ id: string; action: string }[]>([]);
+  const ops = useStore(operations);
   return (
     <section aria-labelledby="guests-title">
       <h1 id="guests-title">Guests</h1>
       {session && !session.libvirt ? <p class="muted">libvirt was not found on this host{session.connect ? ` at ${session.connect}` : ''}: start libvirtd (or virtqemud), or run <code>vfioctl serve --connect URI</code>.</p> : null}
-      {!doc.data ? (
+      {!session || !libvirt ? null : !doc.data ? (
         doc.error ? <ErrorBox error={doc.error} title="The guests could not be listed" /> : <Loading what="the libvirt guests" />
       ) : (
         <>
@@ -36,7 +38,7 @@ export function Guests({ session }: { session: SessionInfo | null }) {
           ))}
         </>
       )}
-      {dialog ? <ConfirmDialog req={dialog} onClose={() => setDialog(null)} onStarted={(id, action) => setOps((o) => [{ id, action: `${action} ${dialog.guest ?? ''}` }, ...o])} /> : null}
+      {dialog ? <ConfirmDialog req={dialog} onClose={() => setDialog(null)} onStarted={(id, action) => addOperation(id, `${action} ${dialog.guest ?? ''}`)} /> : null}
       {ops.map((o) => (
         <Progress key={o.id} operationId={o.id} action={o.action} />
       ))}

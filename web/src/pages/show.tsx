@@ -7,7 +7,9 @@ import { go, toggleSelected, useLoad } from '../state.js';
 
 export function Show({ address }: { address: string }) {
   const doc = useLoad(() => api.show(address), [address]);
-  const plan = useLoad(() => api.plan({ addresses: [address] }), [address]);
+  // what the host loses: the plan of this function, once it is known to be an assignable endpoint
+  const assignable = Boolean(doc.data && !doc.data.function.isBridge && doc.data.group);
+  const plan = useLoad(() => (assignable ? api.plan({ addresses: [address] }) : Promise.resolve(null)), [address, assignable]);
   if (!doc.data) return doc.error ? <ErrorBox error={doc.error} title={`${address} could not be read`} /> : <Loading what={address} />;
   const { function: f, group, topology } = doc.data;
   const reset = resetLabel(f);
@@ -70,7 +72,7 @@ export function Show({ address }: { address: string }) {
             <dt>D3cold allowed</dt>
             <dd>{f.d3coldAllowed === null ? 'unknown' : f.d3coldAllowed ? 'yes' : 'no'}</dd>
             <dt>Power management</dt>
-            <dd>{c.pm ? JSON.stringify(c.pm) : 'no PM capability'}</dd>
+            <dd>{c.pm ? `PM ${c.pm.version}, ${c.pm.powerState}${c.pm.d1 ? ', D1' : ''}${c.pm.d2 ? ', D2' : ''}, ${c.pm.noSoftReset ? 'keeps state in D3hot (NoSoftRst+)' : 'resets in D3hot→D0 (NoSoftRst-)'}` : 'no PM capability'}</dd>
           </dl>
         </section>
         <section class="card" aria-label="IOMMU group">
@@ -150,7 +152,7 @@ export function Show({ address }: { address: string }) {
           </details>
         ) : null}
       </section>
-      {!f.isBridge ? (
+      {assignable ? (
         <section class="card" aria-label="if the host gives it up">
           <h2>If this function is taken from the host</h2>
           {plan.data ? (

@@ -111,7 +111,7 @@ export const api = {
   groups: () => request<GroupsDocument>('GET', '/groups'),
   ls: () => request<LsDocument>('GET', '/ls'),
   show: (addr: string) => request<ShowDocument>('GET', `/show/${enc(addr)}`),
-  status: () => request<StatusDocument>('GET', '/status'),
+  status: () => request<StatusDocument>('GET', '/status?history=1'),
   guests: () => request<GuestsDocument>('GET', '/guests'),
   lint: (guest: string) => request<LintDocument>('GET', `/lint/${enc(guest)}`),
   plan: (body: PlanRequest) => request<PlanDocument>('POST', '/plan', body),

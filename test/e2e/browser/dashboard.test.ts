@@ -119,8 +119,8 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     assert.equal(await page.locator('[data-group]').count(), groups.groups.length);
     // group 2: the root port (bridge) and the GPU + audio (endpoints)
     const g2 = page.locator('[data-group="2"]');
-    assert.equal(await g2.locator('.member.role-bridge').count(), 1);
-    assert.equal(await g2.locator('.member.role-endpoint').count(), 2);
+    assert.equal(await g2.locator('.member-bridge').count(), 1);
+    assert.equal(await g2.locator('.member-endpoint').count(), 2);
     assert.match((await g2.textContent()) ?? '', /nouveau/);
     // host-critical badges carry the reason the document gives
     for (const g of groups.groups.filter((x) => x.hostCritical.length)) {

@@ -159,7 +159,7 @@ function GroupBox({ g, fns, behind }: { g: Group; fns: Map<string, Fn> | null; b
           const kids = m.role === 'bridge' ? behind?.get(m.address) : undefined;
           const reason = critical.get(m.address);
           return (
-            <li key={m.address} class={`member role-${m.role}`}>
+            <li key={m.address} class={`member member-${m.role}`}>
               <div class="member-line">
                 <span class={`role role-${m.role}`} title={m.role === 'bridge' ? 'bridge or port: stays with the host' : 'endpoint'}>
                   {m.role === 'bridge' ? 'bridge' : 'device'}

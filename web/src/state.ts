@@ -96,24 +96,42 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** Runs `fetcher` on mount, when `deps` change and when the host changes; keeps the last data while reloading. */
-export function useLoad<T>(fetcher: () => Promise<T>, deps: unknown[], opts: { live?: boolean } = {}): Loaded<T> {
+// Documents already read at the current host epoch, by key: moving between pages does not read them again;
+// a host change (a new epoch) makes every page read afresh.
+const cache = new Map<string, { epoch: number; data: unknown }>();
+
+/**
+ * Runs `fetcher` on mount, when `deps` change and when the host changes; keeps the last data while
+ * reloading. With `key`, a document read at the current host epoch is taken from the cache.
+ */
+export function useLoad<T>(fetcher: () => Promise<T>, deps: unknown[], opts: { live?: boolean; key?: string | null } = {}): Loaded<T> {
   const epoch = useStore(hostEpoch);
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: null, error: null, loading: true });
+  const live = opts.live !== false;
+  const key = opts.key ?? null;
+  const hit = key ? cache.get(key) : undefined;
+  const fresh = hit && (!live || hit.epoch === epoch) ? (hit.data as T) : null;
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: fresh ?? (hit ? (hit.data as T) : null), error: null, loading: !fresh });
   const [n, setN] = useState(0);
   const reload = useCallback(() => setN((x) => x + 1), []);
-  const live = opts.live !== false;
   useEffect(() => {
+    if (fresh !== null && n === 0) {
+      setState({ data: fresh, error: null, loading: false });
+      return;
+    }
     let gone = false;
+    const at = epoch;
     setState((s) => ({ ...s, loading: true }));
     fetcher().then(
-      (data) => !gone && setState({ data, error: null, loading: false }),
+      (data) => {
+        if (key) cache.set(key, { epoch: at, data });
+        if (!gone) setState({ data, error: null, loading: false });
+      },
       (error: unknown) => !gone && setState((s) => ({ data: s.data, error: error instanceof ApiError ? error : new ApiError(0, { code: 'client', message: String(error), remedy: null }), loading: false })),
     );
     return () => {
       gone = true;
     };
-  }, [...deps, live ? epoch : 0, n]);
+  }, [...deps, key, live ? epoch : 0, n]);
   return { ...state, reload };
 }
 

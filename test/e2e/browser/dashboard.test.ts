@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { makeTempHostTree } from '../../support/host-tree.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { SPEC, driverOf, overrideOf } from '../../apply/helpers.js';
-import { parsePciAddress } from '../../../src/model/pci-address.js';
+import { requirePciAddress } from '../../../src/model/pci-address.js';
 import { axe, ensureWebBuild, launch, serious, serve, signIn, skipReason, tabUntil, watchConsole, screenshotDir, type Browsing, type Page, type Served } from './harness.js';
 
 const reason = skipReason();
@@ -99,7 +99,7 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     assert.ok(withRemedy.length > 0, 'this tree has findings with remedies');
     const shown = await page.$$eval('.remedy-text', (els) => els.map((e) => e.textContent));
     for (const f of withRemedy) {
-      if (!(await page.locator(`[data-finding="${f.id}"] details`).getAttribute('open'))) await page.click(`[data-finding="${f.id}"] summary`);
+      if (!(await page.locator(`[data-finding="${f.id}"] details`).evaluate((d) => (d as HTMLDetailsElement).open))) await page.click(`[data-finding="${f.id}"] summary`);
     }
     const shownAfter = await page.$$eval('.remedy-text', (els) => els.map((e) => e.textContent));
     assert.ok(shownAfter.length >= shown.length);
@@ -219,7 +219,7 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     assert.equal(await page.locator('[data-group="2"] .chip-vfio').count(), 2, 'the GPU group shows vfio-pci chips');
     const k = new FakeKernel(tree.root);
     kernels.push(k);
-    const nic = parsePciAddress(NIC)!;
+    const nic = requirePciAddress(NIC);
     k.writePciAttr(nic, 'driver_override', 'vfio-pci');
     k.writeDriverAttr('e1000e', 'unbind', NIC);
     k.writeBusAttr('drivers_probe', NIC);
@@ -268,6 +268,8 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
   });
 
   it('works with the keyboard alone: skip link, navigation, group map → detail, plan picker, tabs, dialog', async () => {
+    // a fresh document (a hash change alone would keep the focus where it was)
+    await page.goto('about:blank');
     await page.goto(`${served.server.origin}/#/`);
     await page.waitForSelector('[data-verdict]');
     await page.keyboard.press('Tab');
@@ -287,6 +289,7 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     await page.waitForSelector('#show-title');
     assert.equal(new URL(page.url()).hash, `#/show/${addr}`);
     // the plan builder: a checkbox ticked with Space, the tabs moved with the arrow keys
+    await page.goto('about:blank');
     await page.goto(`${served.server.origin}/#/plan`);
     await page.waitForSelector(`input[data-address="${NIC}"]`);
     await tabUntil(page, `input[data-address="${NIC}"]`);
@@ -313,6 +316,7 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       for (const h of pages) {
+        await page.goto('about:blank');
         await page.goto(`${served.server.origin}/${h}`);
         await page.waitForSelector('main h1');
         await page.waitForFunction(() => !document.querySelector('main [role="status"]:not([data-testid])') || !/Reading/.test(document.querySelector('main')?.textContent ?? ''));

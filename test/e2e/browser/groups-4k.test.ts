@@ -55,36 +55,57 @@ describe('group map of the synthetic 4,096-function host in Chromium', { skip: r
   it('shows the map in under 1 s from the moment the page asks for it (fetch + parse + render, median of 5)', async () => {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
-      await page.evaluate(() => (location.hash = '#/readiness'));
-      await page.waitForSelector('#readiness-title, [role="alert"], [role="status"]');
-      const ms = await page.evaluate(
-        () =>
-          new Promise<number>((resolve) => {
-            const t0 = performance.now();
-            location.hash = '#/groups';
-            const check = (): void => {
-              if (document.querySelector('[data-testid="group-map"] [data-group]')) requestAnimationFrame(() => resolve(performance.now() - t0));
-              else requestAnimationFrame(check);
-            };
-            check();
-          }),
-      );
+      // a fresh document each time: nothing of the groups document is in the page yet
+      await page.goto('about:blank');
+      await page.goto(`${served.server.origin}/#/readiness`);
+      await page.waitForSelector('#readiness-title');
+      // a string, not a function: the test runner's transform would add helpers the page does not have
+      const ms = await page.evaluate<number>(`new Promise((resolve) => {
+        const t0 = performance.now();
+        location.hash = '#/groups';
+        const check = () => {
+          if (document.querySelector('[data-testid="group-map"] [data-group]')) requestAnimationFrame(() => resolve(performance.now() - t0));
+          else requestAnimationFrame(check);
+        };
+        check();
+      })`);
       times.push(Math.round(ms));
     }
     const text = (await page.textContent('[data-testid="group-count"]')) ?? '';
     assert.equal(text.trim(), `${groupCount} of ${groupCount} groups`);
-    console.log(`# 4k group map (${groupCount} groups, 4096 functions): on screen in ${times.join(', ')} ms; median ${median(times)} ms (Chromium headless, shared 2-core machine)`);
+    const fetchMs = await page.evaluate(() => Math.round((performance.getEntriesByType('resource') as PerformanceResourceTiming[]).filter((r) => r.name.endsWith('/api/v1/groups')).map((r) => r.responseEnd - r.startTime)[0] ?? -1));
+    console.log(`# 4k group map (${groupCount} groups, 4096 functions): on screen in ${times.join(', ')} ms after the page asks for it; median ${median(times)} ms; of the last, the /api/v1/groups fetch took ${fetchMs} ms (Chromium headless, shared 2-core machine)`);
     assert.ok(median(times) < 1000, `median ${median(times)} ms`);
+    // back to the map once read: from the page's cache
+    await page.evaluate(() => (location.hash = '#/readiness'));
+    await page.waitForSelector('#readiness-title');
+    const again = await page.evaluate<number>(`new Promise((resolve) => {
+      const t0 = performance.now();
+      location.hash = '#/groups';
+      const check = () => {
+        if (document.querySelector('[data-testid="group-map"] [data-group]')) requestAnimationFrame(() => resolve(performance.now() - t0));
+        else requestAnimationFrame(check);
+      };
+      check();
+    })`);
+    console.log(`# 4k group map, back to it once read (same host epoch, no fetch): ${Math.round(again)} ms`);
   });
 
   it('a full page load onto the map, and the details (reset, ACS, SR-IOV) that follow from the inventory', async () => {
+    await page.goto('about:blank');
     const start = Date.now();
     await page.goto(`${served.server.origin}/#/groups`);
     await page.waitForSelector('[data-testid="group-map"] [data-group]');
-    const shown = await page.evaluate(() => Math.round(performance.now()));
+    await page.waitForFunction(() => performance.getEntriesByName('vfioctl:group-map-painted').length > 0);
+    const shown = await page.evaluate(() => Math.round(performance.getEntriesByName('vfioctl:group-map-painted')[0]!.startTime));
     await page.waitForFunction(() => !/reading details/.test(document.querySelector('main')?.textContent ?? ''), undefined, { timeout: 30_000 });
     const details = await page.evaluate(() => Math.round(performance.now()));
-    console.log(`# 4k full page load: map on screen ${shown} ms after navigation start, details of all 4096 functions joined in at ${details} ms (wall ${Date.now() - start} ms)`);
+    const timing = await page.evaluate<{ dcl: number; groups: string; ls: string }>(`(() => {
+      const n = performance.getEntriesByType('navigation')[0];
+      const r = (end) => performance.getEntriesByType('resource').filter((x) => x.name.endsWith(end)).map((x) => Math.round(x.startTime) + '-' + Math.round(x.responseEnd))[0] || 'none';
+      return { dcl: Math.round(n.domContentLoadedEventEnd), groups: r('/api/v1/groups'), ls: r('/api/v1/ls') };
+    })()`);
+    console.log(`# 4k full page load: DOMContentLoaded ${timing.dcl} ms, /groups fetched ${timing.groups} ms, map on screen ${shown} ms after navigation start; /ls ${timing.ls} ms, details of all 4096 functions joined in at ${details} ms (wall ${Date.now() - start} ms)`);
     assert.ok((await page.locator('[data-group] .chip').count()) > 0);
   });
 
@@ -94,22 +115,19 @@ describe('group map of the synthetic 4,096-function host in Chromium', { skip: r
       const d = (await r.json()) as { groups: { id: number; members: { address: string }[] }[] };
       return d.groups[d.groups.length - 1]!.members[0]!.address;
     });
-    const ms = await page.evaluate(
-      (q) =>
-        new Promise<number>((resolve) => {
-          const input = document.querySelector('input[aria-label="Search groups"]') as HTMLInputElement;
-          const t0 = performance.now();
-          input.value = q;
-          input.dispatchEvent(new Event('input', { bubbles: true }));
-          const check = (): void => {
-            const boxes = document.querySelectorAll('[data-group]');
-            if (boxes.length >= 1 && [...boxes].every((b) => b.textContent?.includes(q))) requestAnimationFrame(() => resolve(performance.now() - t0));
-            else requestAnimationFrame(check);
-          };
-          check();
-        }),
-      last,
-    );
+    const ms = await page.evaluate<number>(`new Promise((resolve) => {
+      const q = ${JSON.stringify(last)};
+      const input = document.querySelector('input[aria-label="Search groups"]');
+      const t0 = performance.now();
+      input.value = q;
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      const check = () => {
+        const boxes = [...document.querySelectorAll('[data-group]')];
+        if (boxes.length >= 1 && boxes.every((b) => b.textContent.includes(q))) requestAnimationFrame(() => resolve(performance.now() - t0));
+        else requestAnimationFrame(check);
+      };
+      check();
+    })`);
     console.log(`# 4k search for the last group's function ${last}: ${Math.round(ms)} ms`);
     assert.ok(ms < 1000);
     await page.fill('input[aria-label="Search groups"]', '');
@@ -121,10 +139,25 @@ describe('group map of the synthetic 4,096-function host in Chromium', { skip: r
     assert.ok(first > 0 && first < groupCount, `first render ${first} boxes`);
     await page.locator('.more').scrollIntoViewIfNeeded();
     await page.waitForFunction((n) => document.querySelectorAll('[data-group]').length > n, first);
-    const t0 = Date.now();
-    while (await page.locator('.more button').count()) await page.click('.more button');
+    const steps: number[] = [];
+    while (await page.locator('.more button').count()) {
+      steps.push(
+        Math.round(
+          await page.evaluate<number>(`new Promise((resolve) => {
+            const n = document.querySelectorAll('[data-group]').length;
+            const t0 = performance.now();
+            document.querySelector('.more button').click();
+            const check = () => {
+              if (document.querySelectorAll('[data-group]').length > n) requestAnimationFrame(() => resolve(performance.now() - t0));
+              else requestAnimationFrame(check);
+            };
+            check();
+          })`),
+        ),
+      );
+    }
     await page.waitForFunction((n) => document.querySelectorAll('[data-group]').length === n, groupCount);
-    console.log(`# 4k: first render ${first} boxes; rendering all ${groupCount} boxes by "Show more" took ${Date.now() - t0} ms more`);
+    console.log(`# 4k: first render ${first} boxes; each further page of boxes (Show more / scrolling) rendered in ${steps.join(', ')} ms (median ${median(steps)} ms), ${groupCount} boxes in the end`);
   });
 
   it('said nothing on the console', () => {

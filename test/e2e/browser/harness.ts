@@ -94,8 +94,9 @@ export function watchConsole(page: Page): string[] {
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('requestfailed', (r) => {
-    // an EventSource torn down by navigation or close is not a failure of the page
-    if (!r.url().endsWith('/api/v1/events')) errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+    // a request the browser cancelled because the test navigated away (ERR_ABORTED), or the event stream
+    // torn down with its page, is not a failure of the page
+    if (!r.url().endsWith('/api/v1/events') && r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
   });
   return errors;
 }

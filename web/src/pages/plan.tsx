@@ -93,7 +93,7 @@ export function PlanBuilder({ session }: { session: SessionInfo | null }) {
 }
 
 function Picker({ plan }: { plan: PlanDocument | null }) {
-  const groups = useLoad(() => api.groups(), []);
+  const groups = useLoad(() => api.groups(), [], { key: 'groups' });
   const sel = useStore(selection);
   const [q, setQ] = useState('');
   const [limit, setLimit] = useState(150);

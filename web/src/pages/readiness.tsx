@@ -7,7 +7,7 @@ import type { Finding } from '../api.js';
 const ORDER = ['fail', 'warn', 'info', 'ok'];
 
 export function Readiness() {
-  const doc = useLoad(() => api.doctor(), []);
+  const doc = useLoad(() => api.doctor(), [], { key: 'doctor' });
   if (!doc.data) return doc.error ? <ErrorBox error={doc.error} title="Readiness could not be read" /> : <Loading what="the host's readiness" />;
   const d = doc.data;
   const byCat = new Map<string, Finding[]>();

@@ -6,7 +6,7 @@ import { acsLabel, resetLabel, shortName, sriovLabel } from '../facts.js';
 import { go, toggleSelected, useLoad } from '../state.js';
 
 export function Show({ address }: { address: string }) {
-  const doc = useLoad(() => api.show(address), [address]);
+  const doc = useLoad(() => api.show(address), [address], { key: `show:${address}` });
   // what the host loses: the plan of this function, once it is known to be an assignable endpoint
   const assignable = Boolean(doc.data && !doc.data.function.isBridge && doc.data.group);
   const plan = useLoad(() => (assignable ? api.plan({ addresses: [address] }) : Promise.resolve(null)), [address, assignable]);

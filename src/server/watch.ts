@@ -46,9 +46,10 @@ export class HostWatch {
     this.timer = null;
     if (this.intervalMs <= 0) return;
     this.running = true;
-    const t0 = performance.now();
+    let scanMs = 0;
     try {
       const now = await this.reads.signature();
+      scanMs = now.scanMs;
       const changed = this.last ? changedSections(this.last, now) : [];
       this.last = now;
       if (changed.length) {
@@ -60,6 +61,6 @@ export class HostWatch {
     } finally {
       this.running = false;
     }
-    if (this.intervalMs > 0) this.schedule(Math.max(this.intervalMs, 10 * (performance.now() - t0)));
+    if (this.intervalMs > 0) this.schedule(Math.max(this.intervalMs, 10 * scanMs));
   }
 }

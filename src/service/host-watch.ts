@@ -15,11 +15,14 @@ export type HostSection = 'inventory' | 'state';
 export interface HostSignature {
   inventory: string;
   state: string;
+  /** how long taking it took, ms */
+  scanMs: number;
 }
 
 const STATE_FILES = ['var/lib/vfioctl/state.json', 'var/lib/vfioctl/journal.json', 'var/lib/vfioctl/lock'];
 
 export function hostSignature(host: HostRoot): HostSignature {
+  const t0 = performance.now();
   const inv = createHash('sha256');
   const list = host.listPciAddresses();
   if (list.state === 'ok') {
@@ -44,7 +47,7 @@ export function hostSignature(host: HostRoot): HostSignature {
     const r = host.readText(rel);
     st.update(`${rel}\0${r.state === 'ok' ? r.value : r.state}\n`);
   }
-  return { inventory: inv.digest('hex'), state: st.digest('hex') };
+  return { inventory: inv.digest('hex'), state: st.digest('hex'), scanMs: performance.now() - t0 };
 }
 
 /** The sections whose signature differs. */

@@ -57,6 +57,8 @@ export interface RunningServer {
   origin: string;
   app: FastifyInstance;
   reads: ReadService;
+  /** the API routes, "METHOD /api/v1/..." */
+  routes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -182,6 +184,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   app.decorateRequest('authBy', null);
+  const routes: string[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD' && r.url.startsWith('/api/')) routes.push(`${m} ${r.url}`);
+  });
 
   /** Mutations: same-origin browsers (cookie) or scripts (Bearer); never under --read-only. */
   const sameOrigin = (req: FastifyRequest): boolean => {
@@ -317,6 +323,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     origin,
     app,
     reads,
+    routes,
     async close() {
       watch.stop();
       hub.close();

@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   persist: () => import('./commands/persist.js'),
   host: () => import('./commands/host.js'),
   sriov: () => import('./commands/sriov.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */

@@ -168,6 +168,8 @@ export interface ApplyOptions {
   regenerate?: boolean;
   /** driver move timeout, ms */
   timeoutMs?: number;
+  /** progress of each journaled step as it starts, is verified, fails or is rolled back (src/apply/run.ts) */
+  progress?: ApplyContext['progress'];
 }
 
 export interface ChangeResult {
@@ -743,6 +745,7 @@ export class Session {
         return this.virsh(uri ?? undefined);
       },
       journalCommands: this.live,
+      ...(opts.progress ? { progress: opts.progress } : {}),
     };
   }
 

@@ -35,15 +35,18 @@ export function ConfirmDialog({ req, onClose, onStarted }: { req: PreviewRequest
   const [busy, setBusy] = useState(false);
   const [force, setForce] = useState(false);
   useEffect(() => {
-    ref.current?.showModal();
-    api.preview(req).then(setPreview, (e: unknown) => setError(e as ApiError));
-  }, []);
+    if (!ref.current?.open) ref.current?.showModal();
+    // a blocked change goes ahead only through a new preview with force, which then says what the host loses
+    setPreview(null);
+    setError(null);
+    api.preview(force ? { ...req, options: { ...(req.options ?? {}), force: true } } : req).then(setPreview, (e: unknown) => setError(e as ApiError));
+  }, [force]);
   const apply = async (): Promise<void> => {
     if (!preview) return;
     setBusy(true);
     setError(null);
     try {
-      const { operationId } = await api.apply(preview.planId, force);
+      const { operationId } = await api.apply(preview.planId);
       onStarted(operationId, req.action);
       ref.current?.close();
     } catch (e) {
@@ -61,14 +64,14 @@ export function ConfirmDialog({ req, onClose, onStarted }: { req: PreviewRequest
       {!preview && !error ? <p role="status">Preparing the preview…</p> : null}
       {preview ? (
         <>
-          {preview.blocked ? (
+          {preview.blocked || force ? (
             <div class="error" role="alert">
               <strong>This change is blocked.</strong>
               <ul class="findings">
                 {preview.blockers.map((b, i) => (typeof b === 'string' ? <li key={i}>{b}</li> : <FindingView key={i} f={b as Finding} open />))}
               </ul>
               <label>
-                <input type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} /> apply anyway (--force): I have read the blockers
+                <input type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} /> preview it with --force: I have read the blockers{force && preview.blocked ? ' (still blocked: force does not override these)' : ''}
               </label>
             </div>
           ) : null}
@@ -105,7 +108,7 @@ export function ConfirmDialog({ req, onClose, onStarted }: { req: PreviewRequest
         <button type="button" onClick={() => ref.current?.close()}>
           Cancel
         </button>
-        <button type="button" class="primary" disabled={!preview || !applicable || busy || !preview.steps.length || (preview.blocked && !force)} onClick={apply}>
+        <button type="button" class="primary" disabled={!preview || !applicable || busy || !preview.steps.length || preview.blocked} onClick={apply}>
           {busy ? 'Starting…' : `Confirm: ${label.toLowerCase()}`}
         </button>
       </div>

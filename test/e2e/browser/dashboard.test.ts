@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard end to end in Debian's Chromium: sign in with the token, walk every page, build a plan,
  * apply a bind from the UI on a kernel-like fake tree and check the TREE (driver link, driver_override),

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The group map stays usable on a 4,096-function host: the synthetic 4k tree (test/support/topologies.ts
  * scaledHost, as bench/inventory.bench.ts builds it) served by the real server, the map measured in

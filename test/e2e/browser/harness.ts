@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Shared set-up of the browser suites: Debian's Chromium driven by playwright-core (never a downloaded
  * browser), the real `vfioctl serve` server started in-process on 127.0.0.1:0 against a directory tree,

@@ -61,7 +61,11 @@ export function App() {
           <span class="host" title={s.host.source}>
             {s.host.label}
             {s.readOnly ? <span class="badge badge-info">read-only</span> : null}
-            {!s.host.live ? <span class="badge badge-info">recorded host</span> : null}
+            {s.host.live ? null : (
+              <span class="badge badge-info" title={s.host.source === 'root' ? 'a host root that is not the running system: boot and initramfs commands do not run' : 'a recorded host: nothing can change'}>
+                {s.host.source === 'root' ? 'not the running system' : s.host.source === 'listing' ? 'pasted listing' : 'recorded host'}
+              </span>
+            )}
           </span>
         ) : null}
         <span class={`live ${live ? 'on' : 'off'}`} role="status" title={change ? `last host change ${change.at}: ${change.sections.join(', ')}` : 'live updates'}>

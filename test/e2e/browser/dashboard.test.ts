@@ -36,6 +36,7 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
   const shot = async (name: string): Promise<void> => {
     if (!shots) return;
     await page.waitForTimeout(150);
+    if (!(await page.locator('dialog[open]').count())) await page.evaluate(() => window.scrollTo(0, 0));
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       await page.screenshot({ path: path.join(shots, `${name}-${scheme}.png`) });
@@ -327,6 +328,9 @@ describe('dashboard in Chromium (fake-kernel tree)', { skip: reason ?? false }, 
     }
     await page.emulateMedia({ colorScheme: 'light' });
     assert.deepEqual(found, []);
+    // the check itself can fail: a button without a name is a critical violation
+    await page.evaluate(() => document.querySelector('main')!.append(document.createElement('button')));
+    assert.ok(serious(await axe(page)).some((v) => v.id === 'button-name'), 'axe reports an unnamed button');
   });
 
   it('said nothing on the console: no errors, warnings, uncaught exceptions or failed requests', () => {

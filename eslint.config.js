@@ -13,14 +13,14 @@ const io = [
 // Layers point down only: model <- core <- host <- adapters <- apply <- service <- cli/web.
 // The session (service/) is the library front ends use: it never imports a front end.
 const above = {
-  model: ['core', 'host', 'adapters', 'apply', 'service', 'cli', 'web'],
-  core: ['host', 'adapters', 'apply', 'service', 'cli', 'web'],
-  host: ['adapters', 'apply', 'service', 'cli', 'web'],
-  adapters: ['apply', 'service', 'cli', 'web'],
-  apply: ['service', 'cli', 'web'],
-  service: ['cli', 'web'],
-  // the node agent is a front end like the CLI: it calls the session, never the CLI
-  agent: ['cli', 'web'],
+  model: ['core', 'host', 'adapters', 'apply', 'service', 'server', 'cli', 'web'],
+  core: ['host', 'adapters', 'apply', 'service', 'server', 'cli', 'web'],
+  host: ['adapters', 'apply', 'service', 'server', 'cli', 'web'],
+  adapters: ['apply', 'service', 'server', 'cli', 'web'],
+  apply: ['service', 'server', 'cli', 'web'],
+  service: ['server', 'cli', 'web'],
+  // the node agent is a front end like the CLI: it calls the session, never the CLI or the server
+  agent: ['server', 'cli', 'web'],
 };
 const layerRule = (layer, pure) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -62,6 +62,11 @@ export default tseslint.config(
   layerRule('apply', false),
   layerRule('service', false),
   layerRule('agent', false),
+  // the web server is a front end beside the CLI: it calls the session (src/service/), never the CLI
+  {
+    files: ['src/server/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/**', '**/web/**'], message: 'src/server/ is a front end over the session API (src/service/): it never imports src/cli/ (see docs/architecture.md)' }] }] },
+  },
   // the second-front-end test proves the library alone serves a front end
   {
     files: ['test/service/**/*.ts'],

@@ -52,6 +52,28 @@ export interface ApplyContext {
    * be run by hand. A rollback inside the run that made them always undoes them.
    */
   readonly journalCommands?: boolean;
+  /**
+   * Progress of each journaled step, for a front end that shows it live (the dashboard's event stream):
+   * `started` when the step is journaled (before it is made), `verified` when it is made and checked,
+   * `failed` when it threw, `rolled-back` when a rollback undid it. Optional; never changes what runs.
+   */
+  readonly onStep?: (e: StepProgress) => void;
+}
+
+export interface StepProgress {
+  /** the step's journal sequence number (1-based) */
+  index: number;
+  title: string;
+  phase: 'started' | 'verified' | 'failed' | 'rolled-back';
+}
+
+/** Tell the context's progress listener; a listener that throws does not stop the run. */
+function reportProgress(ctx: Pick<ApplyContext, 'onStep'>, s: JournalStep, phase: StepProgress['phase']): void {
+  try {
+    ctx.onStep?.({ index: s.seq, title: describeStep(s), phase });
+  } catch {
+    // progress is for people watching; the run goes on
+  }
 }
 
 /** Distributes Omit over a union. */
@@ -135,12 +157,14 @@ export class Run {
     const s = { ...step, seq: this.journal.steps.length + 1, status: 'started' } as JournalStep;
     this.journal.steps.push(s);
     this.ctx.store.writeJournal(this.journal);
+    reportProgress(this.ctx, s, 'started');
     return s;
   }
 
   done(s: JournalStep): void {
     s.status = 'done';
     this.ctx.store.writeJournal(this.journal);
+    reportProgress(this.ctx, s, 'verified');
   }
 
   /** Run `body` as a journaled step. */
@@ -154,6 +178,7 @@ export class Run {
       return v;
     } catch (e) {
       s.error = e instanceof Error ? e.message : String(e);
+      reportProgress(this.ctx, s, 'failed');
       try {
         this.ctx.store.writeJournal(this.journal);
       } catch {
@@ -238,6 +263,7 @@ export async function rollbackJournal(ctx: ApplyContext, j: Journal, cause: unkn
       await undoStep(ctx, j, s, rerun, opts, report);
       s.status = 'undone';
       report.undone.push(describeStep(s));
+      reportProgress(ctx, s, 'rolled-back');
     } catch (e) {
       s.status = 'undo-failed';
       s.error = e instanceof Error ? e.message : String(e);

@@ -42,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   mapping: () => import('./commands/mapping.js'),
   'ansible-module': () => import('./commands/ansible-module.js'),
   'self-check': () => import('./commands/self-check.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 /** Global options that take a value (so their value is not mistaken for a command name). */

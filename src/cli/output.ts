@@ -31,15 +31,8 @@ export function renderTable(head: string[], rows: string[][], c: Colors): string
   return t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n';
 }
 
-/**
- * JSON text: DEL, C1 controls and the bidi and line-separator marks (which JSON.stringify leaves raw)
- * written as \u escapes, the same JSON value, nothing a terminal acts on. JSON.stringify escapes every C0
- * control (ESC included), so the text holds no character sanitizeTerminal would change: it is written as
- * it is (CliContext.printJson), which saves a second pass over documents of megabytes.
- */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
-}
+/** JSON text (src/model/json-text.ts): the CLI and the web server print the same bytes. */
+export { toJson } from '../model/json-text.js';
 
 /** The colour and weight sequences vfioctl's own colours use (picocolors); no others reach the terminal. */
 // eslint-disable-next-line no-control-regex

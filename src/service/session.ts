@@ -195,6 +195,8 @@ export interface ApplyOptions {
   regenerate?: boolean;
   /** driver move timeout, ms */
   timeoutMs?: number;
+  /** progress of each journaled step as it starts, is verified, fails or is rolled back (src/apply/run.ts) */
+  onStep?: ApplyContext['onStep'];
 }
 
 export interface ChangeResult {
@@ -975,6 +977,7 @@ export class Session {
         return this.virsh(uri ?? undefined);
       },
       journalCommands: this.live,
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
     };
   }
 

@@ -4,6 +4,7 @@
  */
 import { formatPciAddress, requirePciAddress } from '../model/pci-address.js';
 import { VfioctlError } from '../model/errors.js';
+import type { GuestInfo } from '../adapters/libvirt/guests.js';
 import { type IommuGroup, type PciFunction, type PciInventory, factUnknown } from '../model/pci-function.js';
 
 /** "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80]" or just the IDs without pci.ids. */
@@ -81,4 +82,22 @@ export function showReport(inv: PciInventory, input: string) {
     return { address: a, class: x?.class ?? null, name: x ? deviceName(x) : null, portType: x?.capabilities.pcie?.portType ?? null, acs: x?.capabilities.acs ? acsEnabled(x) : null, unknown };
   });
   return { version: 1 as const, source: inv.source, function: f, group: group ? groupView(group, byAddr) : null, topology: { rootBus: f.rootBus, path } };
+}
+
+/** One guest in `guests --json`. */
+export function guestJson(g: GuestInfo) {
+  return {
+    name: g.name,
+    state: g.state,
+    running: g.running,
+    machine: g.config.machine,
+    chipset: g.config.chipset,
+    firmware: g.config.firmware.kind,
+    hostdevs: g.config.hostdevs,
+  };
+}
+
+/** `guests --json`: from the session's guests report. */
+export function guestsDocument(report: { uri: string; guests: GuestInfo[]; shared: { address: string; guests: string[] }[] }) {
+  return { version: 1 as const, uri: report.uri, guests: report.guests.map(guestJson), shared: report.shared };
 }

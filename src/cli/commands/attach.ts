@@ -9,8 +9,7 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { ExitCode, UsageError } from '../../model/errors.js';
 import { formatPciAddress, requirePciAddress } from '../../model/pci-address.js';
-import { unifiedDiff } from '../../host/host-writer.js';
-import { type ApplyResult, type Effects, type HostdevChangeSet, describeCommands } from '../../adapters/libvirt/guests.js';
+import type { ApplyResult, Effects, HostdevChangeSet } from '../../adapters/libvirt/guests.js';
 import type { Change } from '../../service/session.js';
 import { shortAddr } from '../describe.js';
 import { type ConnectOptions, renderFindings, withConnect } from './shared.js';
@@ -34,17 +33,8 @@ export function parseAddresses(inputs: string[]) {
   return [...new Set(inputs.map((a) => formatPciAddress(requirePciAddress(a))))];
 }
 
-export function changeJson(set: HostdevChangeSet, uri: string | undefined) {
-  return {
-    effects: set.effects,
-    changes: set.changes.map((c) => ({ address: c.address, managed: c.managed, guestAddress: c.guestAddress, romBar: c.romBar, xml: c.xml })),
-    skipped: set.skipped,
-    notes: set.notes,
-    reattach: set.reattach,
-    commands: describeCommands(set, uri),
-    configDiff: set.configBefore !== null && set.configAfter !== null && set.configBefore !== set.configAfter ? unifiedDiff(`/etc/libvirt/qemu/${set.guest}.xml`, set.configBefore, set.configAfter) : null,
-  };
-}
+export { changeJson } from '../../service/operations.js';
+import { changeJson } from '../../service/operations.js';
 
 export function renderChangeSet(ctx: CliContext, set: HostdevChangeSet, uri: string | undefined, dryRun: boolean): void {
   const c = ctx.c;

@@ -7,24 +7,13 @@ import type { CliContext } from '../context.js';
 import { action } from '../command.js';
 import { renderTable } from '../output.js';
 import { shortAddr } from '../describe.js';
-import type { GuestInfo } from '../../adapters/libvirt/guests.js';
 import { pciHostdevs } from '../../adapters/libvirt/domain-xml.js';
 
 import { type ConnectOptions, virshFor, withConnect } from './shared.js';
 
 export { type ConnectOptions, renderFindings, virshFor, withConnect } from './shared.js';
-
-export function guestJson(g: GuestInfo) {
-  return {
-    name: g.name,
-    state: g.state,
-    running: g.running,
-    machine: g.config.machine,
-    chipset: g.config.chipset,
-    firmware: g.config.firmware.kind,
-    hostdevs: g.config.hostdevs,
-  };
-}
+export { guestJson } from '../../service/views.js';
+import { guestsDocument } from '../../service/views.js';
 
 export function register(program: Command, ctx: CliContext): void {
   withConnect(program.command('guests'))
@@ -37,7 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
         const users = new Map<string, string[]>();
         for (const g of guests) for (const h of pciHostdevs(g.config)) users.set(h.source, [...(users.get(h.source) ?? []), g.name]);
         if (ctx.json) {
-          ctx.printJson({ version: 1, uri: report.uri, guests: guests.map(guestJson), shared });
+          ctx.printJson(guestsDocument(report));
           return 0;
         }
         const c = ctx.c;

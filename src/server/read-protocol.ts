@@ -1,0 +1,31 @@
+/** Messages between the server and its read worker (src/server/read-worker.ts). */
+import { VfioctlError } from '../model/errors.js';
+import type { ReadRequest } from '../service/documents.js';
+import type { HostSignature } from '../service/host-watch.js';
+
+export type WorkerRequest =
+  | { id: number; kind: 'read'; generation: number; request: ReadRequest }
+  | { id: number; kind: 'signature' };
+
+export interface WireError {
+  code: string;
+  message: string;
+  remedy: string | null;
+  exitCode: number;
+  details?: Record<string, unknown>;
+}
+
+export type WorkerReply = { id: number; ok: true; value: string | HostSignature } | { id: number; ok: false; error: WireError };
+
+export function wireError(e: unknown): WireError {
+  if (e instanceof VfioctlError) {
+    let details: Record<string, unknown> | undefined;
+    try {
+      details = e.details ? (structuredClone(e.details) as Record<string, unknown>) : undefined;
+    } catch {
+      details = undefined;
+    }
+    return { code: e.code, message: e.message, remedy: e.remedy ?? null, exitCode: e.exitCode, ...(details ? { details } : {}) };
+  }
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e), remedy: 'report this with the output of `vfioctl snapshot`', exitCode: 1 };
+}

@@ -1,0 +1,124 @@
+/**
+ * Reads for the server: each read document is built in the read worker (or, with `inWorker: false`, on
+ * this thread) and its text is kept for the current generation, so repeated reads of an unchanged host
+ * cost a map lookup. A new generation (the host changed, a mutation ran) drops every kept text.
+ */
+import { Worker } from 'node:worker_threads';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openSession, type Session, type SessionOptions } from '../service/session.js';
+import { readReport, type ReadRequest } from '../service/documents.js';
+import { hostSignature, type HostSignature } from '../service/host-watch.js';
+import { jsonDocument } from '../model/reports.js';
+import { toJson } from '../model/json-text.js';
+import { errorFromWire } from './errors.js';
+import { wireError, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
+
+type Pending = { resolve: (v: string | HostSignature) => void; reject: (e: unknown) => void };
+
+/** Routes whose documents are kept until the generation changes (plan and render depend on the body). */
+const CACHED = new Set<ReadRequest['route']>(['ls', 'groups', 'doctor', 'show', 'status', 'guests', 'lint', 'explain', 'explain-list']);
+const MAX_CACHED = 256;
+
+export class ReadService {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly cache = new Map<string, Promise<string>>();
+  private gen = 0;
+  private local: { generation: number; session: Session } | null = null;
+  private closed = false;
+
+  constructor(private readonly options: SessionOptions, private readonly inWorker = true) {}
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** The host (or vfioctl's state) changed: later reads see it. */
+  bump(): void {
+    this.gen++;
+    this.cache.clear();
+  }
+
+  /** The text of a read document (the CLI's --json output); throws the read's error. */
+  document(request: ReadRequest): Promise<string> {
+    if (!CACHED.has(request.route)) return this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+    const key = JSON.stringify(request);
+    let p = this.cache.get(key);
+    if (!p) {
+      p = this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+      const gen = this.gen;
+      // failures are not kept (a transient error is retried by the next request)
+      p.catch(() => {
+        if (this.gen === gen) this.cache.delete(key);
+      });
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, p);
+    }
+    return p;
+  }
+
+  signature(): Promise<HostSignature> {
+    return this.call({ kind: 'signature' }) as Promise<HostSignature>;
+  }
+
+  private call(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+    if (this.closed) return Promise.reject(new Error('the server is shutting down'));
+    if (!this.inWorker) return this.runLocal(m);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ensureWorker().postMessage({ ...m, id } as WorkerRequest);
+    });
+  }
+
+  private async runLocal(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+    try {
+      if (m.kind === 'signature') return hostSignature(openSession(this.options).host());
+      if (!this.local || this.local.generation !== m.generation) this.local = { generation: m.generation, session: openSession(this.options) };
+      return toJson(jsonDocument(await readReport(this.local.session, m.request)));
+    } catch (e) {
+      throw errorFromWire(wireError(e));
+    }
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    // the worker module sits next to this one: .ts under the TypeScript loader (tests), .js when built
+    const ext = extname(fileURLToPath(import.meta.url));
+    const file = new URL(`./read-worker${ext}`, import.meta.url);
+    // under the TypeScript loader (tests, development) the worker registers it before loading its module
+    const w =
+      ext === '.ts'
+        ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, { eval: true, workerData: { options: this.options } })
+        : new Worker(file, { workerData: { options: this.options } });
+    w.unref();
+    w.on('message', (r: WorkerReply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(errorFromWire(r.error as WireError));
+    });
+    const fail = (e: unknown): void => {
+      if (this.worker === w) this.worker = null;
+      const err = errorFromWire({ code: 'internal', message: `the read worker stopped: ${e instanceof Error ? e.message : String(e)}`, remedy: 'retry; report it with the output of `vfioctl snapshot` if it recurs', exitCode: 1 });
+      for (const [, p] of this.pending) p.reject(err);
+      this.pending.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => {
+      if (this.worker === w) fail(new Error(`exit code ${code}`));
+    });
+    this.worker = w;
+    return w;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+}

@@ -24,7 +24,7 @@ export class ReadService {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly cache = new Map<string, Promise<string>>();
+  private readonly cache = new Map<string, Promise<Buffer>>();
   private gen = 0;
   private local: { generation: number; session: Session } | null = null;
   private closed = false;
@@ -41,13 +41,17 @@ export class ReadService {
     this.cache.clear();
   }
 
-  /** The text of a read document (the CLI's --json output); throws the read's error. */
-  document(request: ReadRequest): Promise<string> {
-    if (!CACHED.has(request.route)) return this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+  /**
+   * The bytes of a read document (the CLI's --json output, UTF-8); throws the read's error. Kept as bytes:
+   * a large document (the groups of a 4k host are 1.8 MiB) is encoded once, not on every request.
+   */
+  document(request: ReadRequest): Promise<Buffer> {
+    const build = (): Promise<Buffer> => (this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>).then((t) => Buffer.from(t, 'utf8'));
+    if (!CACHED.has(request.route)) return build();
     const key = JSON.stringify(request);
     let p = this.cache.get(key);
     if (!p) {
-      p = this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+      p = build();
       const gen = this.gen;
       // failures are not kept (a transient error is retried by the next request)
       p.catch(() => {

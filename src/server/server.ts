@@ -150,7 +150,7 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(text);
 }
 
-function sendJsonText(reply: FastifyReply, text: string, status = 200): FastifyReply {
+function sendJsonText(reply: FastifyReply, text: string | Buffer, status = 200): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(text);
 }
 
@@ -263,7 +263,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       const { input, format, machine } = renderInputOf(req.body, opts.session.connect !== undefined);
       const text = await reads.document({ route: 'render', input, format, machine });
       // the CLI's render document, named as the dashboard asks for it (kind, target, filename)
-      const doc = JSON.parse(text) as Record<string, unknown>;
+      const doc = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
       return sendJsonText(reply, `${JSON.stringify({ ...doc, kind: 'render', target: format, filename: renderFilename(format) }, null, 2)}\n`);
     } catch (e) {
       return sendError(reply, e);

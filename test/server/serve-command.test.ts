@@ -35,7 +35,7 @@ function run(args: string[]): Promise<{ line: string; stop(): Promise<number | n
 describe('vfioctl serve (the command)', () => {
   it('prints the URL with the real port and the token and the ssh -L hint; answers there; exits 0 on SIGTERM', async () => {
     const p = await run(['--sample', 'serve', '--listen', '127.0.0.1:0']);
-    const m = /^vfioctl serve: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43}))  \(from another machine: ssh -L (\d+):127\.0\.0\.1:(\d+) \S+, then open the same URL\)$/.exec(p.line);
+    const m = /^vfioctl serve: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43})) {2}\(from another machine: ssh -L (\d+):127\.0\.0\.1:(\d+) \S+, then open the same URL\)$/.exec(p.line);
     assert.ok(m, p.line);
     assert.notEqual(m[2], '0');
     assert.equal(m[4], m[2]);

@@ -12,9 +12,11 @@ import { hostSignature, type HostSignature } from '../service/host-watch.js';
 import { jsonDocument } from '../model/reports.js';
 import { toJson } from '../model/json-text.js';
 import { errorFromWire } from './errors.js';
-import { wireError, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
+import { planPreview, wireError, type PlannedPreview, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
+import type { OperationRequest } from '../service/operations.js';
 
-type Pending = { resolve: (v: string | HostSignature) => void; reject: (e: unknown) => void };
+type Pending = { resolve: (v: string | HostSignature | PlannedPreview) => void; reject: (e: unknown) => void };
+type Call = { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'preview'; request: OperationRequest } | { kind: 'signature' };
 
 /** Routes whose documents are kept until the generation changes (plan and render depend on the body). */
 const CACHED = new Set<ReadRequest['route']>(['ls', 'groups', 'doctor', 'show', 'status', 'guests', 'lint', 'explain', 'explain-list']);
@@ -67,7 +69,12 @@ export class ReadService {
     return this.call({ kind: 'signature' }) as Promise<HostSignature>;
   }
 
-  private call(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+  /** Plan a preview on a fresh read of the host, off this thread. */
+  preview(request: OperationRequest): Promise<PlannedPreview> {
+    return this.call({ kind: 'preview', request }) as Promise<PlannedPreview>;
+  }
+
+  private call(m: Call): Promise<string | HostSignature | PlannedPreview> {
     if (this.closed) return Promise.reject(new Error('the server is shutting down'));
     if (!this.inWorker) return this.runLocal(m);
     const id = this.nextId++;
@@ -77,9 +84,10 @@ export class ReadService {
     });
   }
 
-  private async runLocal(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+  private async runLocal(m: Call): Promise<string | HostSignature | PlannedPreview> {
     try {
       if (m.kind === 'signature') return hostSignature(openSession(this.options).host());
+      if (m.kind === 'preview') return await planPreview(openSession(this.options), m.request);
       if (!this.local || this.local.generation !== m.generation) this.local = { generation: m.generation, session: openSession(this.options) };
       return toJson(jsonDocument(await readReport(this.local.session, m.request)));
     } catch (e) {

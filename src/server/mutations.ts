@@ -17,6 +17,7 @@ import { toJson } from '../model/json-text.js';
 import { HttpError } from './errors.js';
 import type { EventHub } from './events.js';
 import type { PreviewRequest } from './requests.js';
+import type { PlannedPreview } from './read-protocol.js';
 
 export const MAX_PREVIEWS = 64;
 export const MAX_OPERATIONS = 32;
@@ -60,6 +61,8 @@ export interface MutationsOptions {
   previewTtlMs: number;
   /** called after every operation (the host may have changed) */
   changed: () => void;
+  /** plan a preview on a fresh read of the host (the read worker) */
+  plan: (request: PreviewRequest) => Promise<PlannedPreview>;
 }
 
 const id = (prefix: string): string => `${prefix}-${randomBytes(12).toString('base64url')}`;
@@ -81,15 +84,14 @@ export class Mutations {
 
   /** `POST /api/v1/preview`: the preview document (a read: allowed under --read-only, never applicable then). */
   async preview(request: PreviewRequest): Promise<string> {
-    const session = this.fresh();
-    const prepared = await prepareOperation(session, request);
-    const p = prepared.preview;
+    // planned in the read worker (a fresh read of the host): a preview on a large host does not hold this thread
+    const { preview: p, fingerprint, recorded } = await this.o.plan(request);
     this.purge();
     while (this.previews.size >= MAX_PREVIEWS) this.previews.delete(this.previews.keys().next().value!);
     const planId = id('plan');
     const expires = Date.now() + this.o.previewTtlMs;
-    this.previews.set(planId, { request, fingerprint: previewFingerprint(p), expires, blocked: p.blocked, action: p.action });
-    const applicable = !this.o.readOnly && !session.recorded && !p.blocked;
+    this.previews.set(planId, { request, fingerprint, expires, blocked: p.blocked, action: p.action });
+    const applicable = !this.o.readOnly && !recorded && !p.blocked;
     return toJson(jsonDocument({ kind: 'preview', planId, expiresAt: new Date(expires).toISOString(), applicable, ...p }));
   }
 

@@ -10,7 +10,7 @@ import { readReport, type ReadRequest } from '../service/documents.js';
 import { hostSignature } from '../service/host-watch.js';
 import { jsonDocument } from '../model/reports.js';
 import { toJson } from '../model/json-text.js';
-import { wireError, type WorkerRequest, type WorkerReply } from './read-protocol.js';
+import { planPreview, wireError, type WorkerRequest, type WorkerReply } from './read-protocol.js';
 
 const options = (workerData as { options: SessionOptions }).options;
 let current: { generation: number; session: Session } | null = null;
@@ -24,6 +24,7 @@ parentPort!.on('message', (m: WorkerRequest) => {
   void (async (): Promise<WorkerReply> => {
     try {
       if (m.kind === 'signature') return { id: m.id, ok: true, value: hostSignature(openSession(options).host()) };
+      if (m.kind === 'preview') return { id: m.id, ok: true, value: await planPreview(openSession(options), m.request) };
       const report = await readReport(sessionFor(m.generation), m.request as ReadRequest);
       return { id: m.id, ok: true, value: toJson(jsonDocument(report)) };
     } catch (e) {

@@ -12,9 +12,11 @@ import { hostSignature, type HostSignature } from '../service/host-watch.js';
 import { jsonDocument } from '../model/reports.js';
 import { toJson } from '../model/json-text.js';
 import { errorFromWire } from './errors.js';
-import { wireError, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
+import { planPreview, wireError, type PlannedPreview, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
+import type { OperationRequest } from '../service/operations.js';
 
-type Pending = { resolve: (v: string | HostSignature) => void; reject: (e: unknown) => void };
+type Pending = { resolve: (v: string | HostSignature | PlannedPreview) => void; reject: (e: unknown) => void };
+type Call = { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'preview'; request: OperationRequest } | { kind: 'signature' };
 
 /** Routes whose documents are kept until the generation changes (plan and render depend on the body). */
 const CACHED = new Set<ReadRequest['route']>(['ls', 'groups', 'doctor', 'show', 'status', 'guests', 'lint', 'explain', 'explain-list']);
@@ -24,7 +26,7 @@ export class ReadService {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly cache = new Map<string, Promise<string>>();
+  private readonly cache = new Map<string, Promise<Buffer>>();
   private gen = 0;
   private local: { generation: number; session: Session } | null = null;
   private closed = false;
@@ -41,13 +43,17 @@ export class ReadService {
     this.cache.clear();
   }
 
-  /** The text of a read document (the CLI's --json output); throws the read's error. */
-  document(request: ReadRequest): Promise<string> {
-    if (!CACHED.has(request.route)) return this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+  /**
+   * The bytes of a read document (the CLI's --json output, UTF-8); throws the read's error. Kept as bytes:
+   * a large document (the groups of a 4k host are 1.8 MiB) is encoded once, not on every request.
+   */
+  document(request: ReadRequest): Promise<Buffer> {
+    const build = (): Promise<Buffer> => (this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>).then((t) => Buffer.from(t, 'utf8'));
+    if (!CACHED.has(request.route)) return build();
     const key = JSON.stringify(request);
     let p = this.cache.get(key);
     if (!p) {
-      p = this.call({ kind: 'read', generation: this.gen, request }) as Promise<string>;
+      p = build();
       const gen = this.gen;
       // failures are not kept (a transient error is retried by the next request)
       p.catch(() => {
@@ -63,7 +69,12 @@ export class ReadService {
     return this.call({ kind: 'signature' }) as Promise<HostSignature>;
   }
 
-  private call(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+  /** Plan a preview on a fresh read of the host, off this thread. */
+  preview(request: OperationRequest): Promise<PlannedPreview> {
+    return this.call({ kind: 'preview', request }) as Promise<PlannedPreview>;
+  }
+
+  private call(m: Call): Promise<string | HostSignature | PlannedPreview> {
     if (this.closed) return Promise.reject(new Error('the server is shutting down'));
     if (!this.inWorker) return this.runLocal(m);
     const id = this.nextId++;
@@ -73,9 +84,10 @@ export class ReadService {
     });
   }
 
-  private async runLocal(m: { kind: 'read'; generation: number; request: ReadRequest } | { kind: 'signature' }): Promise<string | HostSignature> {
+  private async runLocal(m: Call): Promise<string | HostSignature | PlannedPreview> {
     try {
       if (m.kind === 'signature') return hostSignature(openSession(this.options).host());
+      if (m.kind === 'preview') return await planPreview(openSession(this.options), m.request);
       if (!this.local || this.local.generation !== m.generation) this.local = { generation: m.generation, session: openSession(this.options) };
       return toJson(jsonDocument(await readReport(this.local.session, m.request)));
     } catch (e) {

@@ -119,6 +119,9 @@ export function previewRequestOf(body: unknown): PreviewRequest {
       throw bad(`options.${k} has the wrong type`);
     }
   }
+  if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && (options.timeoutMs as number) > 0 && (options.timeoutMs as number) <= 600_000)) {
+    throw bad('options.timeoutMs must be a whole number of milliseconds, 1 to 600000');
+  }
   const guest = str(o, 'guest');
   if ((action === 'attach' || action === 'detach') && guest === undefined) throw bad(`${action} needs "guest"`);
   return { action: action as Action, addresses: addresses(o, false), ...(guest !== undefined ? { guest } : {}), options };

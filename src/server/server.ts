@@ -30,7 +30,7 @@ import type { TlsMaterial } from './tls.js';
 export const DEFAULT_PORT = 7386;
 
 export interface ServeOptions {
-  /** the host, as every front end opens it */
+  /** the host, as every front end opens it (a sample, snapshot or listing makes the server read-only) */
   session: SessionOptions;
   host: string;
   port: number;
@@ -150,7 +150,7 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(text);
 }
 
-function sendJsonText(reply: FastifyReply, text: string, status = 200): FastifyReply {
+function sendJsonText(reply: FastifyReply, text: string | Buffer, status = 200): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(text);
 }
 
@@ -158,7 +158,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const tls = opts.tls ?? null;
   checkListen(opts.host, !!tls);
   const token = newToken();
-  const readOnly = !!opts.readOnly;
+  // a recorded host (sample, snapshot) and an imported listing are never changed: the server says so up front
+  const readOnly = !!opts.readOnly || hostOf(opts.session).source !== 'root';
   const reads = new ReadService(opts.session, opts.readsInWorker !== false);
   const hub = new EventHub();
   const scheme = tls ? 'https' : 'http';
@@ -167,6 +168,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     readOnly,
     hub,
     previewTtlMs: opts.previewTtlMs ?? 10 * 60_000,
+    plan: (request) => reads.preview(request),
     changed: () => {
       reads.bump();
       void watch.rebaseline();
@@ -180,10 +182,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const app = Fastify({
     logger: false,
     bodyLimit: 256 * 1024,
+    // explain takes the message text as its path parameter
+    routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   app.decorateRequest('authBy', null);
+  // bodies are JSON only (Fastify also parses text/plain by default): anything else is 415
+  app.removeContentTypeParser('text/plain');
   const routes: string[] = [];
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) if (m !== 'HEAD' && r.url.startsWith('/api/')) routes.push(`${m} ${r.url}`);
@@ -263,7 +269,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       const { input, format, machine } = renderInputOf(req.body, opts.session.connect !== undefined);
       const text = await reads.document({ route: 'render', input, format, machine });
       // the CLI's render document, named as the dashboard asks for it (kind, target, filename)
-      const doc = JSON.parse(text) as Record<string, unknown>;
+      const doc = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
       return sendJsonText(reply, `${JSON.stringify({ ...doc, kind: 'render', target: format, filename: renderFilename(format) }, null, 2)}\n`);
     } catch (e) {
       return sendError(reply, e);
@@ -281,7 +287,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   app.post('/api/v1/apply', async (req, reply) => {
     try {
       if (!sameOrigin(req)) throw new HttpError(403, 'bad-origin', 'a change needs the Origin of this server (a page of another site cannot make it)', 'use the dashboard at the URL vfioctl serve printed, or a script with Authorization: Bearer TOKEN');
-      if (readOnly) throw new HttpError(403, 'read-only', 'this server was started with --read-only: it changes nothing', 'restart vfioctl serve without --read-only to apply changes');
+      if (readOnly) {
+        throw opts.readOnly
+          ? new HttpError(403, 'read-only', 'this server was started with --read-only: it changes nothing', 'restart vfioctl serve without --read-only to apply changes')
+          : new HttpError(403, 'read-only', `this host is ${hostOf(opts.session).source === 'listing' ? 'an imported listing' : 'a recorded host (a sample or a snapshot)'}: vfioctl does not change it`, 'run vfioctl serve on the host itself (--root / or no host option) to apply changes');
+      }
       const { planId, force } = applyRequestOf(req.body);
       return sendJsonText(reply, `${JSON.stringify(await mutations.apply(planId, force), null, 2)}\n`, 202);
     } catch (e) {

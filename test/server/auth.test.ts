@@ -9,6 +9,8 @@ import { serve, postJson, type TestServer } from './helpers.js';
 import { checkListen, isLoopback, parseListen } from '../../src/server/server.js';
 import { tokenMatches } from '../../src/server/auth.js';
 import { runCli } from '../support/cli.js';
+import { makeTempHostTree } from '../support/host-tree.js';
+import { SPEC } from '../apply/helpers.js';
 
 describe('serve: token and cookie', () => {
   let s: TestServer;
@@ -76,7 +78,8 @@ describe('serve: token and cookie', () => {
 
 describe('serve: Origin and read-only', () => {
   it('a cookie-authenticated apply needs the server\'s own Origin (403 otherwise); Bearer scripts need none', async () => {
-    const s = await serve({ sample: true });
+    const tree = makeTempHostTree(SPEC);
+    const s = await serve({ root: tree.root });
     try {
       const cookie = `vfioctl_session=${s.token}`;
       for (const origin of [undefined, 'http://evil.example', `http://127.0.0.1:${s.server.port + 1}`, 'null']) {
@@ -91,6 +94,7 @@ describe('serve: Origin and read-only', () => {
       assert.equal(bearer.status, 410);
     } finally {
       await s.close();
+      tree.cleanup();
     }
   });
 
@@ -105,6 +109,21 @@ describe('serve: Origin and read-only', () => {
       assert.equal(r.body.error.code, 'read-only');
       const session = await s.json<{ readOnly: boolean }>('/api/v1/session');
       assert.equal(session.body.readOnly, true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a recorded host (the sample) is read-only without --read-only: the session says so, apply is refused', async () => {
+    const s = await serve({ sample: true });
+    try {
+      assert.equal((await s.json<{ readOnly: boolean }>('/api/v1/session')).body.readOnly, true);
+      const p = await s.json<{ applicable: boolean; planId: string }>('/api/v1/preview', postJson({ action: 'bind', addresses: ['00:03.0'] }));
+      assert.equal(p.body.applicable, false);
+      const r = await s.json<{ error: { code: string; message: string } }>('/api/v1/apply', postJson({ planId: p.body.planId }));
+      assert.equal(r.status, 403);
+      assert.equal(r.body.error.code, 'read-only');
+      assert.match(r.body.error.message, /recorded host/);
     } finally {
       await s.close();
     }

@@ -6,6 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { serve, postJson, type TestServer } from './helpers.js';
 import { SseReader } from './sse.js';
 import { makeTempHostTree } from '../support/host-tree.js';
@@ -209,6 +211,43 @@ describe('serve: preview and apply on the kernel-like fake', () => {
       assert.equal(op.state, 'done', JSON.stringify(op.result));
       assert.equal((op.result as { command: string }).command, 'persist');
       assert.equal((op.result as { diff: string }).diff, p.body.diff);
+    } finally {
+      await w.done();
+    }
+  });
+
+  it('host enable-iommu: previewed twice the same (so it can be applied), the grub file gets exactly the previewed edit', async () => {
+    const w = await world();
+    try {
+      const p = await w.s.json<Preview>('/api/v1/preview', postJson({ action: 'enable-iommu' }));
+      assert.equal(p.status, 200, p.text);
+      assert.match(p.body.diff ?? '', /\+GRUB_CMDLINE_LINUX="intel_iommu=on iommu=pt"/);
+      const a = await w.s.json<{ operationId: string }>('/api/v1/apply', postJson({ planId: p.body.planId }));
+      assert.equal(a.status, 202, a.text);
+      const op = await finished(w.s, a.body.operationId);
+      assert.equal(op.state, 'done', JSON.stringify(op.result));
+      assert.equal(fs.readFileSync(path.join(w.root, 'etc/default/grub'), 'utf8'), 'GRUB_CMDLINE_LINUX="intel_iommu=on iommu=pt"\n');
+      assert.equal((op.result as { command: string }).command, 'host enable-iommu');
+    } finally {
+      await w.done();
+    }
+  });
+
+  it('bad preview bodies are 400 with the CLI error document', async () => {
+    const w = await world();
+    try {
+      for (const body of [{ action: 'format-disk' }, { action: 'bind', addresses: 'x' }, { action: 'bind', addresses: ['02:00.0'], options: { rm: true } }, { action: 'bind', addresses: ['02:00.0'], options: { timeoutMs: -1 } }, { action: 'attach', addresses: ['02:00.0'] }, { action: 'bind', addresses: ['zz:zz'] }]) {
+        const r = await w.s.json<{ schemaVersion: number; error: { code: string; remedy: string | null } }>('/api/v1/preview', postJson(body));
+        assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+        assert.equal(r.body.schemaVersion, 1);
+        assert.ok(r.body.error.code && r.body.error.remedy, r.text);
+        assert.doesNotMatch(r.text, /at .*\.ts:\d+/, 'no stack trace');
+      }
+      const notJson = await w.s.json<{ error: { code: string } }>('/api/v1/preview', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'bind 02:00.0' });
+      assert.equal(notJson.status, 415);
+      const broken = await w.s.json<{ error: { code: string } }>('/api/v1/preview', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":' });
+      assert.equal(broken.status, 400);
+      assert.equal(broken.body.error.code, 'bad-request');
     } finally {
       await w.done();
     }

@@ -29,6 +29,7 @@ const CASES: Case[] = [
   { path: '/api/v1/show/0000:7f:00.0', argv: ['show', '0000:7f:00.0'], status: 404 },
   { path: '/api/v1/explain', argv: ['explain', '--list'] },
   { path: `/api/v1/explain/${encodeURIComponent('vfio-pci 0000:02:00.0: group 2 is not viable')}`, argv: ['explain', 'vfio-pci 0000:02:00.0: group 2 is not viable'] },
+  { path: `/api/v1/explain/${encodeURIComponent(`qemu-system-x86_64: -device vfio-pci,host=0000:02:00.0: vfio 0000:02:00.0: failed to setup container for group 2: Failed to set iommu for container: Operation not permitted ${'x'.repeat(150)}`)}`, argv: ['explain', `qemu-system-x86_64: -device vfio-pci,host=0000:02:00.0: vfio 0000:02:00.0: failed to setup container for group 2: Failed to set iommu for container: Operation not permitted ${'x'.repeat(150)}`] },
   { path: '/api/v1/plan', body: { addresses: ['02:00.0'] }, argv: ['plan', '02:00.0'] },
   { path: '/api/v1/plan', body: { addresses: ['01:00.0', '02:00.1'], singleFunction: true, romBar: 'off', byId: true }, argv: ['plan', '01:00.0', '02:00.1', '--single-function', '--rom-bar', 'off', '--by-id'] },
 ];

@@ -9,7 +9,7 @@
  *
  * Needs what the kernel suite needs, plus libvirt-daemon, libvirt-clients and virtinst on the host
  * (test/kernel/packages.txt); skips with the reason otherwise. VFIOCTL_KERNEL_LIBVIRT_TESTS narrows the
- * guest tests (node --test-name-pattern in the guest) while working on one.
+ * guest tests (a regular expression over their names) while working on one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,7 +86,7 @@ if (reason) {
       memoryMiB: 6144,
       label: 'libvirt',
       data: { l2: { vmlinux: rel(l2.vmlinux), initramfs: rel(l2.initramfs) }, capsCache: rel(capsCache) },
-      env: pattern ? { NODE_OPTIONS: `--test-name-pattern=${pattern}` } : {},
+      env: pattern ? { VFIOCTL_LIBVIRT_ONLY: pattern } : {},
     });
     const newCaps = path.join(r.runDir, 'qemu-caps');
     if (fs.existsSync(newCaps) && fs.readdirSync(newCaps).length) {

@@ -16,7 +16,7 @@ import {
   vfioctl, driverOf, groupOf, kernelGroups, multifunctionBoundGroup, singletonBoundEndpoint, hexAttr, modprobe, saveResult, waitFor, pciAddresses, VFIOCTL,
 } from './lib/guest.mjs';
 import {
-  startLibvirtd, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, waitState, domstate, hostdevSources, env, timing, URI,
+  startLibvirtd, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, domstate, hostdevSources, env, timing, URI,
 } from './lib/libvirt.mjs';
 
 let daemon;
@@ -28,9 +28,13 @@ function progress(line) {
   appendFileSync('/results/progress.txt', `${((Date.now() - started) / 1000).toFixed(1)} s ${line}\n`);
 }
 
+/** VFIOCTL_LIBVIRT_ONLY (a regular expression, from the host's VFIOCTL_KERNEL_LIBVIRT_TESTS) picks tests. */
+const only = process.env.VFIOCTL_LIBVIRT_ONLY ? new RegExp(process.env.VFIOCTL_LIBVIRT_ONLY) : null;
+
 /** node:test's test, with its start, end and error in progress.txt. */
 function test(name, fn) {
-  return nodeTest(name, async (t) => {
+  const skip = only && !only.test(name) ? `not selected by VFIOCTL_KERNEL_LIBVIRT_TESTS=${only.source}` : false;
+  return nodeTest(name, { skip }, async (t) => {
     progress(`START ${name}`);
     try {
       await fn(t);

@@ -23,6 +23,8 @@ export const CONSOLE_DIR = join(RESULTS, 'l2-console');
 export const EMULATOR_DIR = '/tmp/libvirt-bin';
 export const EMULATOR = `${EMULATOR_DIR}/qemu-system-x86_64`;
 /** libvirt's QEMU capability cache: restored from the previous boot (see libvirt.test.ts), saved after. */
+/** Where libvirt's default storage pool lives. */
+export const IMAGES = '/var/lib/libvirt/images';
 export const CAPS_CACHE = '/var/cache/libvirt/qemu/capabilities';
 
 const LIBVIRTD_CONF = `# private daemon of the real-kernel libvirt boot
@@ -78,6 +80,11 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
   mkdirSync('/var', { recursive: true });
   if (!existsSync('/var/run')) symlinkSync('/run', '/var/run');
   for (const d of ['/etc/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt', '/run/libvirt', CONSOLE_DIR]) mkdirSync(d, { recursive: true });
+  // the default storage pool (virt-install --disk size=N): a tmpfs larger than the guest's memory, since
+  // libvirt refuses a volume larger than the pool's free space even though it is created sparse
+  mkdirSync(IMAGES, { recursive: true });
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64g,mode=0711', 'tmpfs', IMAGES], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`mount tmpfs on ${IMAGES}: ${m.stderr}`);
   writeFileSync('/etc/libvirt/libvirtd.conf', LIBVIRTD_CONF);
   writeFileSync('/etc/libvirt/qemu.conf', QEMU_CONF);
   mkdirSync(EMULATOR_DIR, { recursive: true });

@@ -49,7 +49,8 @@ function test(name, fn) {
 /** vfioctl with the daemon's URI in the environment (as a user with LIBVIRT_DEFAULT_URI set). */
 function vf(args, opts = {}) {
   process.env.LIBVIRT_DEFAULT_URI = URI;
-  return vfioctl(args, opts);
+  // a mutating command makes a dozen virsh calls: minutes on a busy machine under TCG
+  return vfioctl(args, { timeoutMs: 900_000, ...opts });
 }
 
 const idOf = (a) => `${hexAttr(a, 'vendor').padStart(4, '0')}:${hexAttr(a, 'device').padStart(4, '0')}`;

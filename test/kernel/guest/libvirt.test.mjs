@@ -9,7 +9,7 @@
 // L2 machine's PCI buses from QEMU's monitor (`info pci`, once the L2 firmware has numbered them).
 import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -83,7 +83,12 @@ function qemuCmdline(name) {
 async function waitQemuPci(name, id, ms = 600_000) {
   const end = Date.now() + ms;
   for (;;) {
-    const pci = qemuPciIds(name);
+    let pci = { ids: [], out: '' };
+    try {
+      pci = qemuPciIds(name);
+    } catch (e) {
+      pci.out = String(e); // not defined or not running yet
+    }
     if (pci.ids.includes(id)) return pci;
     if (Date.now() > end) throw new Error(`the L2 machine ${name} shows no ${id} after ${ms} ms:\n${pci.out}`);
     await new Promise((r) => setTimeout(r, 3000));
@@ -250,41 +255,45 @@ test("unmanaged (managed='no'): vfioctl bind, attach unmanaged, start, destroy, 
   await backOnHost([a], [driver]);
 });
 
-test('virt-install: the command vfioctl render virt-install prints, run as printed, creates a guest that starts with the device', async () => {
+/**
+ * What the rendered virt-install command needs from the machine beyond vfioctl's part: qemu-img (its new
+ * disk is qcow2) and a libvirt network named "default" (it adds a NIC on it). Null when both are there.
+ */
+function virtInstallGap() {
+  if (!existsSync('/usr/bin/qemu-img')) return "no /usr/bin/qemu-img (package qemu-utils): libvirt says \"creation of non-raw file images is not supported without qemu-img\" for virt-install's qcow2 disk";
+  if (virsh(['net-info', 'default']).status !== 0) return "no libvirt network \"default\" in the guest (it needs dnsmasq and the bridge module): virt-install says \"Network not found: no network with matching name 'default'\"";
+  return null;
+}
+
+test('virt-install: the command vfioctl render virt-install prints, run as printed, creates a guest that starts with the device', async (t) => {
   const a = singletonBoundEndpoint();
   const driver = driverOf(a);
   const r = vf(['render', 'virt-install', a, '--guest', 'l2-vi'], { json: false });
   assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`--host-device=${nodedevName(a)}\\b`));
   saveResult('virt-install.sh', r.stdout);
-  const run = (text, label) => {
-    const script = `/tmp/${label}.sh`;
-    writeFileSync(script, text);
-    chmodSync(script, 0o755);
-    const t0 = Date.now();
-    const vi = spawnSync('/bin/sh', [script], { encoding: 'utf8', env: env(), timeout: 900_000, killSignal: 'SIGKILL', input: '' });
-    timing(label, since(t0));
-    const out = `${vi.stdout}\n${vi.stderr}`;
-    saveResult(`${label}.out`, `exit ${vi.status} ${vi.signal ?? ''}\n${out}`);
-    errors.push({ case: label, status: vi.status, out });
-    return { status: vi.status, out };
-  };
-  let vi = run(r.stdout, 'virt-install');
-  if (vi.status !== 0 && !existsSync('/usr/bin/qemu-img') && /qemu-img/.test(vi.out)) {
-    // virt-install's new disk is qcow2, which libvirt creates with qemu-img (package qemu-utils): without
-    // it, the same command with a raw disk shows the rest (the only word changed is --disk)
-    virsh(['undefine', 'l2-vi', '--remove-all-storage']);
-    const raw = r.stdout.replace(/--disk size=20\b/, '--disk size=20,format=raw');
-    assert.notEqual(raw, r.stdout, 'the rendered command has no --disk size=20 to change');
-    vi = run(raw, 'virt-install-raw-disk');
-  }
-  assert.equal(vi.status, 0, `virt-install exited ${vi.status}:\n${vi.out}`);
+  const gap = virtInstallGap();
+  if (gap) return t.skip(`cannot run the rendered command here: ${gap}`);
+  const script = '/tmp/virt-install.sh';
+  writeFileSync(script, r.stdout);
+  chmodSync(script, 0o755);
+  const t0 = Date.now();
+  // without a graphical console virt-install waits for the guest to shut down (--wait -1): it is stopped
+  // once the guest runs with the device
+  const vi = spawn('/bin/sh', [script], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  vi.stdout.on('data', (d) => (out += d));
+  vi.stderr.on('data', (d) => (out += d));
   try {
+    const pci = await waitQemuPci('l2-vi', idOf(a), 900_000);
+    timing('virt-install: to the device on the L2 PCI bus', since(t0));
+    saveResult('virt-install-info-pci.txt', pci.out);
     assert.equal(domstate('l2-vi'), 'running');
     assert.deepEqual(hostdevSources(liveXml('l2-vi')), [a]);
     assert.equal(driverOf(a), 'vfio-pci');
-    const pci = await waitQemuPci('l2-vi', idOf(a));
-    saveResult('virt-install-info-pci.txt', pci.out);
   } finally {
+    vi.kill('SIGKILL');
+    saveResult('virt-install.out', out);
     virsh(['destroy', 'l2-vi']);
     virsh(['undefine', 'l2-vi', '--remove-all-storage']);
   }

@@ -103,7 +103,11 @@ function inactiveXml(name) {
   return virshOk(['dumpxml', '--inactive', name]);
 }
 
+/** Each endpoint's host driver at the start: what every test must give the devices back to. */
+const hostDriver = new Map();
+
 before(async () => {
+  for (const a of pciAddresses()) hostDriver.set(a, driverOf(a));
   modprobe('vfio-pci');
   const t0 = Date.now();
   daemon = await startLibvirtd();
@@ -172,7 +176,7 @@ test('nodedev: virsh nodedev-list/nodedev-dumpxml agree with vfioctl ls and grou
 test("managed='yes': vfioctl attach --config on a whole group, virsh start detaches it, L2 sees it, virsh destroy gives it back", async () => {
   const members = multifunctionBoundGroup();
   assert.ok(members, 'the topology has a multifunction group');
-  const drivers = members.map(driverOf);
+  const drivers = members.map((m) => hostDriver.get(m));
   assert.equal(defineXml('l2-managed', l2DomainXml({ name: 'l2-managed', hold: true })).status, 0);
   const r = vf(['attach', 'l2-managed', members[0], '--config', '--yes', '--json']);
   assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -199,7 +203,7 @@ test("managed='yes': vfioctl attach --config on a whole group, virsh start detac
 
 test('half a group: vfioctl attach --exact refuses; a hand-written half-group domain fails in libvirt with the message vfioctl explain explains', async () => {
   const members = multifunctionBoundGroup();
-  const drivers = members.map(driverOf);
+  const drivers = members.map((m) => hostDriver.get(m));
   const group = groupOf(members[0]);
   assert.equal(defineXml('l2-half', l2DomainXml({ name: 'l2-half' })).status, 0);
   const r = vf(['attach', 'l2-half', members[0], '--exact', '--config', '--yes', '--json']);
@@ -228,7 +232,7 @@ test('half a group: vfioctl attach --exact refuses; a hand-written half-group do
 test("unmanaged (managed='no'): vfioctl bind, attach unmanaged, start, destroy, vfioctl detach gives the function back", async () => {
   const a = singletonBoundEndpoint();
   assert.ok(a);
-  const driver = driverOf(a);
+  const driver = hostDriver.get(a);
   const b = vf(['bind', a, '--yes', '--json']);
   assert.equal(b.status, 0, b.stdout + b.stderr);
   assert.equal(driverOf(a), 'vfio-pci');
@@ -267,7 +271,7 @@ function virtInstallGap() {
 
 test('virt-install: the command vfioctl render virt-install prints, run as printed, creates a guest that starts with the device', async (t) => {
   const a = singletonBoundEndpoint();
-  const driver = driverOf(a);
+  const driver = hostDriver.get(a);
   const r = vf(['render', 'virt-install', a, '--guest', 'l2-vi'], { json: false });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, new RegExp(`--host-device=${nodedevName(a)}\\b`));
@@ -302,7 +306,7 @@ test('virt-install: the command vfioctl render virt-install prints, run as print
 
 test('journal: a SIGKILL between the two attach-device calls of a group (real daemon, real group) is undone by vfioctl recover', async () => {
   const members = multifunctionBoundGroup();
-  const drivers = members.map(driverOf);
+  const drivers = members.map((m) => hostDriver.get(m));
   assert.equal(defineXml('l2-crash', l2DomainXml({ name: 'l2-crash' })).status, 0);
   const before = inactiveXml('l2-crash');
   const dir = '/tmp/kill-virsh';
@@ -339,7 +343,7 @@ test('journal: a SIGKILL between the two attach-device calls of a group (real da
 
 test("vIOMMU: vfioctl render libvirt --nested (<iommu model='intel'>, <ioapic driver='qemu'/>) is accepted and started by libvirt", async () => {
   const a = singletonBoundEndpoint();
-  const driver = driverOf(a);
+  const driver = hostDriver.get(a);
   const r = vf(['render', 'libvirt', a, '--nested', '--guest', 'l2-nested'], { json: false });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   saveResult('render-libvirt-nested.xml', r.stdout);
@@ -372,7 +376,7 @@ test("vIOMMU: vfioctl render libvirt --nested (<iommu model='intel'>, <ioapic dr
 
 test('live: vfioctl attach --live hotplugs into a running L2 (pcie-root-port), vfioctl detach --live unplugs it; the host gets it back', async () => {
   const a = singletonBoundEndpoint();
-  const driver = driverOf(a);
+  const driver = hostDriver.get(a);
   assert.equal(defineXml('l2-live', l2DomainXml({ name: 'l2-live', hold: true, spareRootPorts: 3 })).status, 0);
   const t0 = Date.now();
   virshOk(['start', 'l2-live']);

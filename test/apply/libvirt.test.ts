@@ -18,6 +18,8 @@ import { applyRuntime } from '../../src/cli/context.js';
 import { runCli } from '../support/cli.js';
 import { SPEC } from './helpers.js';
 import { Virsh } from '../../src/adapters/libvirt/virsh.js';
+import { verifyHostdev } from '../../src/adapters/libvirt/guests.js';
+import { VfioctlError } from '../../src/model/errors.js';
 import { parseDomainXml, pciHostdevs, renderPciHostdevXml } from '../../src/adapters/libvirt/domain-xml.js';
 import { pciAddressOf } from '../../src/model/pci-address.js';
 import type { HostState, Journal } from '../../src/apply/state.js';
@@ -276,6 +278,46 @@ describe('journaled libvirt hostdev changes', () => {
       assert.match(rec.stdout, /undone: attach 0000:02:00\.0 to guest g \(persistent\)/);
       assert.ok(w.calls().slice(mark).every((a) => a[1] === 'test:///new'));
       assert.equal((await w.defs('g')).config.length, 1);
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('a live unplug the guest acknowledges seconds after libvirt returned is waited for, not rolled back', async () => {
+    // libvirt's detach-device --live returns after 5 s whether or not the guest has let go (pciehp alone
+    // waits 5 s after the attention button): the device leaves the live definition later
+    const w = world('detach');
+    try {
+      const r = await w.cli(['detach', 'hr', '02:00.0', '--live', '--json'], { FAKE_VIRSH_UNPLUG_MS: '1500' });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(r.json<{ result: { done: string[] } }>().result.done, ['0000:02:00.0', '0000:02:00.1']);
+      const defs = await w.defs('hr');
+      assert.deepEqual(defs.live, [], 'both functions left the running guest');
+      assert.equal(defs.config.length, 2, '--live leaves the persistent definition alone');
+      assert.equal(w.journal(), null);
+      assert.ok(!w.calls().some((c) => c.includes('attach-device')), 'nothing was re-attached');
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('a live unplug the guest never acknowledges fails verification after the wait, saying why', async () => {
+    const w = world('detach');
+    try {
+      const v = new Virsh({ program: FAKE, env: { ...process.env, ...w.env({ FAKE_VIRSH_UNPLUG_MS: '3600000' }) } });
+      await v.detachDevice('hr', HELD[0]!, { live: true, config: false });
+      const t0 = Date.now();
+      const e = await verifyHostdev(v, 'hr', '0000:02:00.0', { live: true, config: false }, 'absent', { waitMs: 600, pollMs: 100 }).catch((x: unknown) => x);
+      assert.ok(e instanceof VfioctlError, String(e));
+      assert.equal(e.code, 'verify-failed');
+      assert.match(e.message, /still in the live definition of hr 1 s after the unplug request/);
+      assert.match(e.remedy ?? '', /guest OS to acknowledge/);
+      assert.ok(Date.now() - t0 >= 600, 'it waited');
+      // a persistent-definition mismatch is not waited for
+      const t1 = Date.now();
+      const c = await verifyHostdev(v, 'hr', '0000:02:00.0', { live: false, config: true }, 'absent', { waitMs: 5000 }).catch((x: unknown) => x);
+      assert.ok(c instanceof VfioctlError && c.code === 'verify-failed');
+      assert.ok(Date.now() - t1 < 3000);
     } finally {
       w.cleanup();
     }

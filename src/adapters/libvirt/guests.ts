@@ -268,16 +268,40 @@ export async function changeHostdev(virsh: Virsh, op: 'attach' | 'detach', guest
   else await virsh.detachDevice(guest, xml, flags);
 }
 
-/** Read the flagged definitions back and throw `verify-failed` unless the hostdev is `want` in each. */
-export async function verifyHostdev(virsh: Virsh, guest: string, address: string, flags: HostdevFlags, want: 'present' | 'absent'): Promise<void> {
-  const now = await hostdevPresence(virsh, guest, address, flags);
-  for (const [where, present] of [['persistent', now.config], ['live', now.live]] as const) {
-    if (present === null) continue;
-    if (present !== (want === 'present')) {
-      throw new VfioctlError('verify-failed', `${address} is ${present ? 'still' : 'not'} in the ${where} definition of ${guest}`, {
-        remedy: 'check the guest with `vfioctl guests` and `virsh dumpxml`',
-      });
+/**
+ * How long a live unplug may take to show in the live definition. libvirt's detach-device --live asks QEMU
+ * to unplug, waits 5 s for the guest to let go and then returns success either way; the device leaves the
+ * live definition only when the guest OS has acknowledged the unplug (Linux's pciehp alone waits 5 s after
+ * the attention button before it powers the slot off, and a slow guest takes longer).
+ */
+export const LIVE_UNPLUG_WAIT_MS = 60_000;
+
+/**
+ * Read the flagged definitions back and throw `verify-failed` unless the hostdev is `want` in each. A live
+ * removal is waited for (up to `waitMs`, default LIVE_UNPLUG_WAIT_MS): libvirt reports it before the
+ * guest has released the device.
+ */
+export async function verifyHostdev(
+  virsh: Virsh, guest: string, address: string, flags: HostdevFlags, want: 'present' | 'absent',
+  opts: { waitMs?: number; pollMs?: number } = {},
+): Promise<void> {
+  const waitMs = want === 'absent' && flags.live ? opts.waitMs ?? LIVE_UNPLUG_WAIT_MS : 0;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const now = await hostdevPresence(virsh, guest, address, flags);
+    const wrong = ([['persistent', now.config], ['live', now.live]] as const).find(([, present]) => present !== null && present !== (want === 'present'));
+    if (!wrong) return;
+    const [where, present] = wrong;
+    if (where === 'live' && present && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+      continue;
     }
+    const unplug = where === 'live' && present && want === 'absent';
+    throw new VfioctlError('verify-failed', `${address} is ${present ? 'still' : 'not'} in the ${where} definition of ${guest}${unplug ? ` ${Math.round(waitMs / 1000)} s after the unplug request` : ''}`, {
+      remedy: unplug
+        ? `the guest has not released the device: a live unplug needs the guest OS to acknowledge it (PCIe hotplug or ACPI hotplug support, not paused, not still booting); check with \`virsh dumpxml ${guest}\`, or shut the guest down and use --config`
+        : 'check the guest with `vfioctl guests` and `virsh dumpxml`',
+    });
   }
 }
 

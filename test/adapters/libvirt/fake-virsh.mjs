@@ -11,6 +11,9 @@
  *   FAKE_VIRSH_FAIL=2,3       fail those calls the way libvirt does (exit 1, "error: ..." lines)
  *   FAKE_VIRSH_LIE=2          report success for that call without changing anything
  *   FAKE_VIRSH_KILL=2:before  SIGKILL the calling process at that call, before (or :after) the change
+ *   FAKE_VIRSH_UNPLUG_MS=1500 a live detach succeeds at once but the device leaves the live definition only
+ *                             that long afterwards, as when libvirt's 5 s wait for the guest runs out
+ *                             (pending unplugs are kept in state.json and applied by later calls)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,6 +42,14 @@ const save = () => {
   fs.renameSync(`${statePath}.tmp`, statePath);
 };
 const domain = (name) => state.domains[name] ?? fail(`failed to get domain '${name}'`);
+// unplugs the guest has finished since the last call
+state.unplugs = (state.unplugs ?? []).filter((u) => {
+  if (u.at > Date.now()) return true;
+  const d = state.domains[u.name];
+  if (d) d.live = d.live.filter((x) => sourceOf(x) !== u.src);
+  return false;
+});
+save();
 
 /** The hostdev's PCI source as dddd:bb:ss.f, from either quoting style and any attribute order. */
 function sourceOf(xml) {
@@ -96,7 +107,8 @@ switch (cmd) {
           d[l].push(xml.trim());
         } else {
           if (!has) fail(`Failed to detach device from ${file}\nerror: device not found: host pci device ${src} not found`);
-          d[l] = d[l].filter((x) => sourceOf(x) !== src);
+          if (l === 'live' && process.env.FAKE_VIRSH_UNPLUG_MS) state.unplugs.push({ name, src, at: Date.now() + Number(process.env.FAKE_VIRSH_UNPLUG_MS) });
+          else d[l] = d[l].filter((x) => sourceOf(x) !== src);
         }
       }
       save();

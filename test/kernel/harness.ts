@@ -363,13 +363,32 @@ export function buildInitramfs(kernel: KernelInfo): string {
 
 // ---------------------------------------------------------------- project build
 
-function newestMtime(dir: string): number {
+/**
+ * The newest modification time of the files below `dir`, skipping the folders in `skip` (dist/pkg, where
+ * the packaging suite builds at the same time) and entries that vanish while they are walked.
+ */
+function newestMtime(dir: string, skip: ReadonlySet<string> = new Set()): number {
   let newest = 0;
+  const gone = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
   const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
+    for (const e of entries) {
       const p = path.join(d, e.name);
+      if (skip.has(p)) continue;
       if (e.isDirectory()) walk(p);
-      else newest = Math.max(newest, fs.statSync(p).mtimeMs);
+      else {
+        try {
+          newest = Math.max(newest, fs.statSync(p).mtimeMs);
+        } catch (err) {
+          if (!gone(err)) throw err;
+        }
+      }
     }
   };
   if (fs.existsSync(dir)) walk(dir);
@@ -383,7 +402,7 @@ function newestMtime(dir: string): number {
 export function ensureBuilt(): string | null {
   const dist = path.join(PROJECT_DIR, 'dist');
   const main = path.join(dist, 'cli', 'main.js');
-  if (fs.existsSync(main) && newestMtime(dist) >= newestMtime(path.join(PROJECT_DIR, 'src'))) return null;
+  if (fs.existsSync(main) && newestMtime(dist, new Set([path.join(dist, 'pkg'), path.join(dist, 'web'), path.join(dist, 'bundle')])) >= newestMtime(path.join(PROJECT_DIR, 'src'))) return null;
   const tsc = path.join(PROJECT_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: PROJECT_DIR, timeoutMs: 300_000 });
   if (r.status !== 0) return `npm run build failed: ${(r.stdout + r.stderr).trim().slice(-3000)}`;

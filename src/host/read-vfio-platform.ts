@@ -128,7 +128,7 @@ function iommuAddressBits(host: HostRoot): number | null {
   let min: number | null = null;
   for (const name of l.value) {
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) continue;
-    const cap = host.readText(`sys/class/iommu/${name}/intel-iommu/cap`, { maxBytes: 64 });
+    const cap = host.readText(`sys/class/iommu/${name}/intel-iommu/cap`, { maxBytes: 4096 });
     if (cap.state !== 'ok') continue;
     const bits = intelIommuAddressBits(cap.value);
     if (bits !== null && (min === null || bits < min)) min = bits;
@@ -154,7 +154,7 @@ function readFunction(host: HostRoot, fn: PciFunction, aliases: Tri<VfioAlias[]>
     .map((n) => /^resource([0-5])_resize$/.exec(n))
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => {
-      const r = host.readText(`${rel}/${m[0]}`, { maxBytes: 64 });
+      const r = host.readText(`${rel}/${m[0]}`, { maxBytes: 4096 });
       return { index: Number(m[1]), value: r.state === 'ok' ? r.value.trim() : null };
     })
     .sort((a, b) => a.index - b.index);

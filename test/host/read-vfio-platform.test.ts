@@ -1,4 +1,5 @@
 /** readVfioPlatform on synthetic trees: iommufd nodes and config, modules.alias matches, debugfs, BARs. */
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostRoot } from '../../src/host/host-root.js';
@@ -87,4 +88,17 @@ test('BARs from the resource file (sizes, 64-bit, prefetchable) and the host add
   ]);
   assert.equal(f.cpuPhysBits, 46);
   assert.equal(f.iommuAddressBits, 39, 'VT-d cap d2008c40660462: MGAW 38 -> 39 bits');
+});
+
+test('sysfs attributes report a size of 4096: the IOMMU cap is read at that size (the real kernel showed EFBIG with a 64-byte cap)', () => {
+  const t = makeTempHostTree(platformHost({}));
+  try {
+    // a sysfs attribute's stat size is the page size, whatever it holds; pad the file to that size
+    const cap = `${t.root}/sys/devices/virtual/iommu/dmar0/intel-iommu/cap`;
+    fs.writeFileSync(cap, `d2008c40660462\n${' '.repeat(4096 - 15)}`);
+    const host = new HostRoot(t.root);
+    assert.equal(readVfioPlatform(host, readInventory(host).functions).iommuAddressBits, 39);
+  } finally {
+    t.cleanup();
+  }
 });

@@ -192,6 +192,13 @@ test('the single executable runs alone, with a PATH that has no node, from embed
     assert.equal(sc.verdict, 'incomplete', 'modprobe is not on this PATH');
     assert.equal(sc.checks.find((c) => c.id === 'embedded-data')?.ok, true);
     assert.equal(sc.checks.find((c) => c.id === 'samples')?.ok, true);
+    // Ansible runs a binary module as `MODULE ARGS_FILE`: the executable is the vfioctl_device module
+    const tree = path.join(dir, 'tree');
+    fs.cpSync(path.join(REPO, 'samples', 'q35-intel-iommu'), tree, { recursive: true, verbatimSymlinks: true });
+    const args = path.join(dir, 'args');
+    fs.writeFileSync(args, JSON.stringify({ state: 'bound', devices: ['00:03.0'], root: tree, _ansible_check_mode: true, _ansible_diff: false }));
+    const mod = JSON.parse(run(exe, [args], { env }).stdout) as { changed: boolean; failed: boolean; msg: string; claim: string[] };
+    assert.deepEqual([mod.changed, mod.failed, mod.claim], [true, false, ['0000:00:03.0']], mod.msg);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

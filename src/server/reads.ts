@@ -3,6 +3,7 @@
  * this thread) and its text is kept for the current generation, so repeated reads of an unchanged host
  * cost a map lookup. A new generation (the host changed, a mutation ran) drops every kept text.
  */
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,7 @@ export class ReadService {
   private local: { generation: number; session: Session } | null = null;
   private closed = false;
 
-  constructor(private readonly options: SessionOptions, private readonly inWorker = true) {}
+  constructor(private readonly options: SessionOptions, private readonly inWorker = workerModuleAvailable()) {}
 
   get generation(): number {
     return this.gen;
@@ -132,5 +133,21 @@ export class ReadService {
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();
+  }
+}
+
+/**
+ * The read worker's module is on disk next to this one (a source checkout, the compiled package). The
+ * bundled entry (npm bundle, single executable) has no separate worker module: its server builds the
+ * documents on the main thread (docs/server.md).
+ */
+function workerModuleAvailable(): boolean {
+  try {
+    const url = import.meta.url;
+    if (!url) return false;
+    const ext = extname(fileURLToPath(url));
+    return existsSync(fileURLToPath(new URL(`./read-worker${ext}`, url)));
+  } catch {
+    return false;
   }
 }

@@ -160,7 +160,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const token = newToken();
   // a recorded host (sample, snapshot) and an imported listing are never changed: the server says so up front
   const readOnly = !!opts.readOnly || hostOf(opts.session).source !== 'root';
-  const reads = new ReadService(opts.session, opts.readsInWorker !== false);
+  const reads = new ReadService(opts.session, opts.readsInWorker === false ? false : undefined);
   const hub = new EventHub();
   const scheme = tls ? 'https' : 'http';
   const mutations = new Mutations({

@@ -222,3 +222,28 @@ test('the npm tarball installs globally and runs its bundle', { skip, timeout: 9
     fs.rmSync(prefix, { recursive: true, force: true });
   }
 });
+
+test('the single executable serves the dashboard and its API (reads on the main thread: no worker module in the bundle)', { skip, timeout: 120_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sea-serve-'));
+  const child = spawn(SEA, ['serve', '--sample', '--listen', '127.0.0.1:0', '--json'], { env: { PATH: '/nonexistent', HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    });
+    const started = JSON.parse(line) as { port: number; token: string };
+    const groups = await fetch(`http://127.0.0.1:${started.port}/api/v1/groups`, { headers: { authorization: `Bearer ${started.token}` } });
+    assert.equal(groups.status, 200);
+    assert.ok(Array.isArray(((await groups.json()) as { groups: unknown[] }).groups));
+    const page = await fetch(`http://127.0.0.1:${started.port}/`, { headers: { cookie: `vfioctl_session=${started.token}` } });
+    assert.match(await page.text(), /<script type="module"[^>]+src="\/assets\//, 'the embedded front end is served');
+  } finally {
+    child.kill('SIGTERM');
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});

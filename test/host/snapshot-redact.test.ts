@@ -147,7 +147,8 @@ test('snapshot prints what it holds and warns about network addresses; --redact 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /redacted: .*ipv4.*mac.*uuid.*hostname.*home.*serial.*kernel-address/);
   const text = allText(red);
-  for (const s of SECRETS) assert.ok(!text.toLowerCase().includes(s.toLowerCase()), `${s} is still in the redacted snapshot`);
+  const where = (s: string): string => text.split('\n/').find((chunk) => chunk.toLowerCase().includes(s.toLowerCase()))?.split('\n')[0] ?? '?';
+  for (const s of SECRETS) assert.ok(!text.toLowerCase().includes(s.toLowerCase()), `${s} is still in the redacted snapshot (in /${where(s)})`);
   const manifest = JSON.parse(fs.readFileSync(path.join(red, 'vfioctl-snapshot.json'), 'utf8')) as { hostname: unknown; redacted?: boolean };
   assert.equal(manifest.hostname, null);
   assert.equal(manifest.redacted, true);

@@ -25,7 +25,9 @@ import { canonicalPciAddress, type PciAddressString } from '../model/pci-address
 import type { PciFunction, PciInventory } from '../model/pci-function.js';
 
 const HEX4_PAIR = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** A mapping or node name: letters, digits, _ . - (at most 63), as node names and the files use them. */
+export const MAPPING_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME = MAPPING_NAME;
 
 const entrySchema = z.strictObject({
   address: z.string().max(32).refine((a) => canonicalPciAddress(a) !== null, 'not a PCI address (DDDD:BB:DD.F)'),

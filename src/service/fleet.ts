@@ -14,7 +14,7 @@ import type { Finding } from '../model/finding.js';
 import { canonicalPciAddress, type PciAddressString } from '../model/pci-address.js';
 import type { PciFunction } from '../model/pci-function.js';
 import { type BindOutcome, type NodeLabel, featureFileText, isVfioDriver, nodeLabels, parseFeatureFile } from '../core/node-labels.js';
-import { type DeviceMappings, type MappingCheck, type SerialOf, checkMapping, mappingAddresses, parseDeviceMappings } from '../core/device-mapping.js';
+import { type DeviceMappings, type MappingCheck, type SerialOf, MAPPING_NAME, checkMapping, mappingAddresses, parseDeviceMappings } from '../core/device-mapping.js';
 import type { Session } from './session.js';
 
 /** Where NFD's worker reads local feature files (root-relative). */
@@ -42,10 +42,10 @@ export function serialReader(session: Session): SerialOf {
 
 /** This node's name: NODE_NAME (the Kubernetes downward API), else the root's etc/hostname, else the running system's. */
 export function nodeName(session: Session, env: Record<string, string | undefined> = session.env): string {
-  if (env.NODE_NAME && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(env.NODE_NAME)) return env.NODE_NAME;
+  if (env.NODE_NAME && MAPPING_NAME.test(env.NODE_NAME)) return env.NODE_NAME;
   const r = session.host().readText('etc/hostname');
   const fromFile = r.state === 'ok' ? r.value.trim().split(/\s/)[0] : '';
-  if (fromFile && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(fromFile)) return fromFile;
+  if (fromFile && MAPPING_NAME.test(fromFile)) return fromFile;
   if (session.host().isLive) return os.hostname().split('.')[0]!;
   throw new UsageError('no-node-name', `cannot tell this node's name (${session.host().display('etc/hostname')} is absent or not a host name)`, 'name the node with --node NAME (or set NODE_NAME)');
 }
@@ -116,7 +116,7 @@ export function writeFeatureFile(session: Session, text: string, dir: string = N
 const selectorSchema = z.union([
   z.strictObject({ address: z.string().max(32).refine((a) => canonicalPciAddress(a) !== null, 'not a PCI address') }),
   z.strictObject({ id: z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/, 'vendor:device, 4 hex digits each') }),
-  z.strictObject({ mapping: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a mapping name') }),
+  z.strictObject({ mapping: z.string().regex(MAPPING_NAME, 'a mapping name') }),
 ]);
 
 const nodeDevicesSchema = z.strictObject({

@@ -34,6 +34,22 @@ const lazyRequire = {
   },
 };
 
+/**
+ * zod once, as ES modules: the lazy `require('zod')` above would otherwise pull in zod's CommonJS build
+ * beside the ES build the static imports use (two copies). Its locale catalogue (`z.locales`, about
+ * 600 KiB minified, every language zod translates messages into) is left out: vfioctl's messages are
+ * its own and zod's English default is imported apart from the catalogue.
+ */
+const zodOnce = {
+  name: 'zod-once',
+  setup(build) {
+    const zodDir = join(REPO, 'node_modules', 'zod');
+    build.onResolve({ filter: /^zod$/ }, () => ({ path: join(zodDir, 'index.js') }));
+    build.onResolve({ filter: /[\\/]locales[\\/]index\.c?js$/ }, (args) => (args.importer.startsWith(zodDir) ? { path: 'zod-locales', namespace: 'vfioctl-empty' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'vfioctl-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 export async function bundle({ out = join(REPO, 'dist/bundle/vfioctl.cjs'), commit = gitCommit(), minify = true } = {}) {
   const result = await esbuild.build({
     entryPoints: [join(REPO, 'src/cli/entry.ts')],
@@ -48,7 +64,7 @@ export async function bundle({ out = join(REPO, 'dist/bundle/vfioctl.cjs'), comm
     sourcemap: false,
     metafile: true,
     logLevel: 'warning',
-    plugins: [lazyRequire],
+    plugins: [lazyRequire, zodOnce],
     define: {
       'import.meta.url': '__vfioctl_module_url',
       __VFIOCTL_COMMIT__: JSON.stringify(commit ?? ''),

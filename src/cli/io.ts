@@ -2,6 +2,8 @@
  * The CLI's connection to the outside world, injectable so that tests run commands in-process with real
  * host trees and read what a person (or a script) would see.
  */
+import { isatty } from 'node:tty';
+
 export interface CliIo {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
@@ -33,7 +35,9 @@ export function processIo(): CliIo {
     stderr: process.stderr,
     isTTY: !!process.stdout.isTTY,
     env: process.env,
-    confirm: process.stdin.isTTY && process.stdout.isTTY ? askOnTerminal : undefined,
+    // isatty(0), not process.stdin.isTTY: touching process.stdin builds its stream (and loads Node's stream
+    // and socket modules) on every run
+    confirm: isatty(0) && process.stdout.isTTY ? askOnTerminal : undefined,
   };
 }
 

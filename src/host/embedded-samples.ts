@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { embeddedAsset } from './embedded.js';
+import { nodeCrypto } from './lazy-builtins.js';
 
 export const SAMPLES_ASSET = 'samples.tar';
 const COMPLETE = '.vfioctl-complete';
@@ -52,7 +52,7 @@ function unpack(archive: Buffer, into: string): void {
 export function embeddedSamplesDir(env: Record<string, string | undefined> = process.env): string | null {
   const archive = embeddedAsset(SAMPLES_ASSET);
   if (!archive) return null;
-  const key = createHash('sha256').update(archive).digest('hex').slice(0, 16);
+  const key = nodeCrypto().createHash('sha256').update(archive).digest('hex').slice(0, 16);
   const base = cacheBase(env);
   if (base) {
     const dir = join(base, `samples-${key}`);

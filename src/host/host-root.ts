@@ -707,11 +707,15 @@ export class HostRoot {
       return this.failure(abs, e);
     }
     try {
+      let size = known !== undefined && known !== 'file' ? known.size : 0;
       if (known === undefined) {
-        const bad = this.badKind(abs, fs.fstatSync(fd), cap);
+        const st = fs.fstatSync(fd);
+        const bad = this.badKind(abs, st, cap);
         if (bad) return bad;
+        size = st.size;
       }
-      let buf = readBuffer;
+      // a big file (pci.ids, a snapshot) is read into a buffer of its size, not grown by doubling
+      let buf = size >= readBuffer.length ? Buffer.allocUnsafe(Math.min(size + 1, cap + 1)) : readBuffer;
       let len = 0;
       for (;;) {
         if (len === buf.length) {

@@ -7,7 +7,7 @@
  * Missing and unreadable stay distinct in every Fact. Files that exist but cannot be read are also
  * listed in `problems` so the user sees them.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync } from './lazy-builtins.js';
 import type { HostRoot, ReadResult } from './host-root.js';
 import { parseKernelCmdline, readGrubVariable } from '../model/kernel-cmdline.js';
 import { detectBootTooling } from './detect-boot.js';

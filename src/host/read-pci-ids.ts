@@ -2,7 +2,7 @@
  * Find and load the pci.ids database: first inside the host root (a captured tree may carry its own),
  * then on the running system. Plain or gzip-compressed, at the paths pciutils and hwdata use.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync } from './lazy-builtins.js';
 import { HostRoot } from './host-root.js';
 import { readInputBytes } from './read-input.js';
 import { type PciIds, parsePciIds, EMPTY_PCI_IDS } from '../model/pci-ids.js';
@@ -32,7 +32,7 @@ export function readPciIds(host: HostRoot): PciIds {
     // An explicit database file (tests and users with a custom copy), outside any host root.
     try {
       const buf = readInputBytes(env, MAX_IDS_BYTES);
-      return parsePciIds((env.endsWith('.gz') ? gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }) : buf).toString('utf8'), env);
+      return fromBytes(env.endsWith('.gz') ? gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }) : buf, env);
     } catch {
       return EMPTY_PCI_IDS;
     }
@@ -55,7 +55,7 @@ export function embeddedPciIds(): PciIds {
   let ids = EMPTY_PCI_IDS;
   if (buf) {
     try {
-      ids = parsePciIds(gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }).toString('utf8'), `(embedded) ${EMBEDDED_PCI_IDS}`);
+      ids = fromBytes(gunzipSync(buf, { maxOutputLength: MAX_IDS_BYTES }), `(embedded) ${EMBEDDED_PCI_IDS}`);
     } catch {
       ids = EMPTY_PCI_IDS;
     }
@@ -78,7 +78,16 @@ function loadFile(h: HostRoot, rel: string): PciIds {
       return EMPTY_PCI_IDS;
     }
   }
-  const ids = parsePciIds(buf.toString('utf8'), display);
+  const ids = fromBytes(buf, display);
   cache.set(display, ids);
   return ids;
+}
+
+/**
+ * The file as Latin-1 text (one char per byte: a copy, no decoding), each name turned back from its UTF-8
+ * bytes when it is looked up. Decoding all 1.4 MB as UTF-8 up front made a two-byte string and cost more
+ * than every lookup of an inventory together (docs/performance.md).
+ */
+function fromBytes(buf: Buffer, source: string): PciIds {
+  return parsePciIds(buf.toString('latin1'), source, { decodeName: (raw) => Buffer.from(raw, 'latin1').toString('utf8') });
 }

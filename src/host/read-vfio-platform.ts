@@ -6,7 +6,7 @@
  * the CPU's physical address bits and the IOMMU address width. Every read is bounded by HostRoot's caps
  * and resolved inside the root; nothing here judges.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync } from './lazy-builtins.js';
 import type { HostRoot, ReadResult } from './host-root.js';
 import type { PciFunction } from '../model/pci-function.js';
 import { pciAddressOf } from '../model/pci-address.js';

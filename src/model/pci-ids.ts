@@ -13,107 +13,130 @@ export interface PciIds {
   readonly source: string | null;
 }
 
-/**
- * The database, read lazily: building it indexes where each vendor's block and the class section start
- * (one pattern scan of the text), and a vendor's devices and subsystems are parsed the first time one
- * of them is looked up. An inventory looks up a few dozen vendors of the two thousand in the file, so
- * this costs a few milliseconds where parsing every line cost about sixty (docs/performance.md). Lookups
- * answer exactly what a full parse would: the last entry wins where one is listed twice.
- */
-export function parsePciIds(text: string, source: string | null = null): PciIds {
-  /** vendor id -> offsets of its vendor lines (a vendor listed twice has two blocks) */
-  let vendorAt: Map<number, number[]> | null = null;
-  const classStarts: number[] = [];
-  const blocks = new Map<number, VendorBlock>();
-  let classes: ClassTables | null = null;
+/** How a caller that read the file as Latin-1 (one char per byte) gets a name's real text back. */
+export interface PciIdsTextOptions {
+  /** Applied to each name that contains a byte above 0x7f (e.g. Latin-1 text holding UTF-8 bytes). */
+  decodeName?: (raw: string) => string;
+}
 
-  const index = (): Map<number, number[]> => {
-    if (vendorAt) return vendorAt;
-    vendorAt = new Map();
-    // one pass over line starts: a vendor line is four lowercase hex digits and a space, a class "C "
-    const n = text.length;
-    for (let at = 0; at < n; ) {
-      const c = text.charCodeAt(at);
-      if (c === 67 /* C */ && text.charCodeAt(at + 1) === 32) classStarts.push(at);
-      else if (isHex(c) && isHex(text.charCodeAt(at + 1)) && isHex(text.charCodeAt(at + 2)) && isHex(text.charCodeAt(at + 3)) && text.charCodeAt(at + 4) === 32) {
-        const v = parseInt(text.slice(at, at + 4), 16);
-        const list = vendorAt.get(v);
-        if (list) list.push(at);
-        else vendorAt.set(v, [at]);
-      }
-      const end = text.indexOf('\n', at);
-      if (end < 0) break;
-      at = end + 1;
+/**
+ * The database, read lazily: nothing is scanned up front. A vendor's block is found by searching the
+ * text for its vendor line ("\nvvvv "), the class section by searching for its "C " lines, and a
+ * vendor's devices and subsystems are parsed the first time one of them is looked up. An inventory
+ * looks up a few dozen vendors of the two thousand in the file, so this costs well under a millisecond
+ * where parsing every line cost about sixty (docs/performance.md). Lookups answer exactly what a full
+ * parse would: the last entry wins where one is listed twice.
+ *
+ * The host layer hands the file over as Latin-1 text with `decodeName` turning the UTF-8 bytes of a
+ * name back into characters: decoding the whole 1.4 MB file as UTF-8 cost more than all the lookups.
+ */
+export function parsePciIds(text: string, source: string | null = null, options: PciIdsTextOptions = {}): PciIds {
+  const classStarts: number[] = [];
+  let classesFound = false;
+  const blocks = new Map<number, VendorBlock | null>();
+  let classes: ClassTables | null = null;
+  const decode = options.decodeName;
+  const name = (raw: string): string => {
+    const t = raw.trim();
+    // eslint-disable-next-line no-control-regex
+    return decode && /[^\x00-\x7f]/.test(t) ? decode(t).trim() : t;
+  };
+
+  /** Offsets of every line that starts with `prefix` (a line start: offset 0 or after a \n). */
+  const linesStartingWith = (prefix: string): number[] => {
+    const out: number[] = [];
+    if (text.startsWith(prefix)) out.push(0);
+    const needle = `\n${prefix}`;
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) out.push(at + 1);
+    return out;
+  };
+
+  const vendorStarts = (v: number): number[] => linesStartingWith(`${hex4(v)} `);
+
+  const findClasses = (): number[] => {
+    if (!classesFound) {
+      classStarts.push(...linesStartingWith('C '));
+      classesFound = true;
     }
-    return vendorAt;
+    return classStarts;
+  };
+
+  /**
+   * Offsets of `needle` in text[from, to): searched in that slice only (a search of the whole text for
+   * an ID a block does not list would run on to the end of the 1.4 MB file).
+   */
+  const within = (from: number, to: number, needle: string): number[] => {
+    const part = text.slice(from, to);
+    const out: number[] = [];
+    for (let p = part.indexOf(needle); p >= 0; p = part.indexOf(needle, p + 1)) out.push(from + p);
+    return out;
+  };
+
+  /** Where a run of lines ends: the first line after `from` that `stop` matches (or the text's end). */
+  const runEnd = (stop: RegExp, from: number): number => {
+    stop.lastIndex = from;
+    const m = stop.exec(text);
+    return m ? m.index + 1 : text.length;
   };
 
   const block = (v: number): VendorBlock | null => {
     const hit = blocks.get(v);
-    if (hit) return hit;
-    const starts = index().get(v);
-    if (!starts) return null;
-    const b: VendorBlock = { name: '', deviceAt: new Map(), subsystems: new Map() };
+    if (hit !== undefined) return hit;
+    const starts = vendorStarts(v);
+    if (!starts.length) {
+      blocks.set(v, null);
+      return null;
+    }
+    const b: VendorBlock = { name: '', ranges: [], devices: new Map() };
     for (const start of starts) {
       const eol = lineEnd(text, start);
-      b.name = text.slice(start + 4, eol).trim();
-      // device lines only ("\tdddd  name"); their subsystems are read when asked for
-      for (let at = eol + 1; at < text.length; ) {
-        const end = lineEnd(text, at);
-        const c = text.charCodeAt(at);
-        if (c === 9) {
-          if (text.charCodeAt(at + 1) !== 9) {
-            const d = parseInt(text.slice(at + 1, at + 5), 16);
-            const list = b.deviceAt.get(d);
-            if (list) list.push(at);
-            else b.deviceAt.set(d, [at]);
-          }
-        } else if (end > at && c !== 35 /* # */) break;
-        at = end + 1;
-      }
+      b.name = name(text.slice(start + 4, eol));
+      // the block is its device and subsystem lines (tab-indented), comments and empty lines
+      b.ranges.push([eol, runEnd(BLOCK_END, eol)]);
     }
     blocks.set(v, b);
     return b;
   };
 
+  /** Offsets of the device's lines ("\tdddd  name") in every block of the vendor, in file order. */
+  const deviceLines = (v: number, d: number): number[] => {
+    const b = block(v);
+    if (!b) return [];
+    let at = b.devices.get(d);
+    if (!at) {
+      at = [];
+      const needle = `\n\t${hex4(d)} `;
+      for (const [from, to] of b.ranges) for (const p of within(from, to, needle)) at.push(p + 1);
+      b.devices.set(d, at);
+    }
+    return at;
+  };
+
   const deviceName = (v: number, d: number): string | null => {
-    const at = block(v)?.deviceAt.get(d);
-    if (!at) return null;
+    const at = deviceLines(v, d);
+    if (!at.length) return null;
     const last = at[at.length - 1]!;
-    return text.slice(last + 5, lineEnd(text, last)).trim();
+    return name(text.slice(last + 5, lineEnd(text, last)));
   };
 
   const subsystemName = (v: number, d: number, key: string): string | null => {
-    const b = block(v);
-    const at = b?.deviceAt.get(d);
-    if (!b || !at) return null;
-    let subs = b.subsystems.get(d);
-    if (!subs) {
-      subs = new Map();
-      for (const start of at) {
-        for (let pos = lineEnd(text, start) + 1; pos < text.length; ) {
-          const end = lineEnd(text, pos);
-          const c = text.charCodeAt(pos);
-          if (c === 9 && text.charCodeAt(pos + 1) === 9) {
-            // "\t\tssss dddd  name"
-            subs.set(text.slice(pos + 2, pos + 11), text.slice(pos + 11, end).trim());
-          } else if (end > pos && c !== 35) break;
-          pos = end + 1;
-        }
-      }
-      b.subsystems.set(d, subs);
+    let found: string | null = null;
+    const needle = `\n\t\t${key}`;
+    for (const start of deviceLines(v, d)) {
+      // "\t\tssss dddd  name" lines follow their device line
+      const eol = lineEnd(text, start);
+      for (const p of within(eol, runEnd(SUBSYSTEMS_END, eol), needle)) found = name(text.slice(p + 1 + 2 + key.length, lineEnd(text, p + 1)));
     }
-    return subs.get(key) ?? null;
+    return found;
   };
 
   const classTables = (): ClassTables => {
     if (classes) return classes;
-    index();
     const t: ClassTables = { classes: new Map(), subclasses: new Map(), progifs: new Map() };
-    for (const start of classStarts) {
+    for (const start of findClasses()) {
       const eol = lineEnd(text, start);
       const cls = parseInt(text.slice(start + 2, start + 4), 16);
-      t.classes.set(cls, text.slice(start + 4, eol).trim());
+      t.classes.set(cls, name(text.slice(start + 4, eol)));
       let sub = -1;
       for (let pos = eol + 1; pos < text.length; ) {
         const end = lineEnd(text, pos);
@@ -123,8 +146,8 @@ export function parsePciIds(text: string, source: string | null = null): PciIds 
           const body = text.slice(pos + (two ? 2 : 1), end);
           if (!two) {
             sub = parseInt(body.slice(0, 2), 16);
-            t.subclasses.set(cls * 256 + sub, body.slice(2).trim());
-          } else t.progifs.set((cls * 256 + sub) * 256 + parseInt(body.slice(0, 2), 16), body.slice(2).trim());
+            t.subclasses.set(cls * 256 + sub, name(body.slice(2)));
+          } else t.progifs.set((cls * 256 + sub) * 256 + parseInt(body.slice(0, 2), 16), name(body.slice(2)));
         } else if (end > pos && c !== 35) break;
         pos = end + 1;
       }
@@ -132,7 +155,6 @@ export function parsePciIds(text: string, source: string | null = null): PciIds 
     return (classes = t);
   };
 
-  const hex4 = (x: number): string => x.toString(16).padStart(4, '0');
   return {
     source,
     vendor: (v) => block(v)?.name ?? null,
@@ -146,11 +168,16 @@ export function parsePciIds(text: string, source: string | null = null): PciIds 
 
 interface VendorBlock {
   name: string;
-  /** device id -> offsets of its device lines (the last one names it) */
-  deviceAt: Map<number, number[]>;
-  /** device id -> "ssss dddd" (as written) -> name, parsed when first asked for */
-  subsystems: Map<number, Map<string, string>>;
+  /** [from, to) of each of the vendor's blocks (a vendor listed twice has two) */
+  ranges: [number, number][];
+  /** device id -> offsets of its device lines (the last one names it), found when first asked for */
+  devices: Map<number, number[]>;
 }
+
+/** The line that ends a vendor's block: one that is not indented, not a comment and not empty. */
+const BLOCK_END = /\n[^\t#\n]/g;
+/** The line that ends a device's subsystems: one that is not doubly indented, a comment or empty. */
+const SUBSYSTEMS_END = /\n(?!\t\t|#|\n)/g;
 
 interface ClassTables {
   classes: Map<number, string>;
@@ -158,9 +185,9 @@ interface ClassTables {
   progifs: Map<number, string>;
 }
 
-/** 0-9 or a-f (pci.ids writes IDs in lower case). */
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+/** An ID as pci.ids writes it: four lower-case hex digits. */
+function hex4(x: number): string {
+  return x.toString(16).padStart(4, '0');
 }
 
 /** Offset of the \n ending the line that starts at `pos` (or the text's length). */

@@ -120,3 +120,28 @@ test('the system pci.ids reads the same lazily as line by line', { skip: SYSTEM 
   const n = agree(fs.readFileSync(SYSTEM!, 'utf8'), 41);
   assert.ok(n > 1500, `${n} entries compared`);
 });
+
+test('an ID is looked up only inside its own block: a device or subsystem another vendor or device lists is not borrowed', () => {
+  const ids = parsePciIds(SAMPLE);
+  assert.equal(ids.device(0x8086, 0x1b80), null, "NVIDIA's 1b80 is not an Intel device");
+  assert.equal(ids.subsystem(0x8086, 0x1522, 0x1043, 0x8591), null, "a subsystem of NVIDIA's device is not one of Intel's 1522");
+  assert.equal(ids.subsystem(0x10de, 0x1b80, 0x8086, 0x0001), null, "Intel's I350 subsystem is not one of NVIDIA's devices");
+  assert.equal(ids.device(0x10de, 0x1041), null, "Red Hat's 1041, after an unrelated section, is not NVIDIA's");
+});
+
+test('text read one char per byte (Latin-1) gets its UTF-8 names back through decodeName, and ASCII names are left alone', () => {
+  const utf8 = Buffer.from(['1234  Société Générale', '\t0001  Carte réseau 10 GbE', '\t\t1234 0002  Modèle ✓', '8086  Intel Corporation', 'C 02  Network controller'].join('\n'), 'utf8');
+  const decoded: string[] = [];
+  const ids = parsePciIds(utf8.toString('latin1'), 'test', {
+    decodeName: (raw) => {
+      decoded.push(raw);
+      return Buffer.from(raw, 'latin1').toString('utf8');
+    },
+  });
+  assert.equal(ids.vendor(0x1234), 'Société Générale');
+  assert.equal(ids.device(0x1234, 1), 'Carte réseau 10 GbE');
+  assert.equal(ids.subsystem(0x1234, 1, 0x1234, 2), 'Modèle ✓');
+  assert.equal(ids.vendor(0x8086), 'Intel Corporation');
+  assert.equal(ids.className(0x02), 'Network controller');
+  assert.equal(decoded.length, 3, `only the non-ASCII names are decoded: ${decoded.join(' | ')}`);
+});

@@ -11,11 +11,11 @@
  * Failures become a VirshError carrying the command line, the exit code, libvirt's message (the last
  * "error: " line) and a remedy derived from the messages libvirt is known to print.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, VfioctlError } from '../../model/errors.js';
 import { makeTempDir } from '../../host/temp-files.js';
+import { nodeChildProcess } from '../../host/lazy-builtins.js';
 
 export interface VirshOptions {
   /** Connection URI (--connect); when absent virsh uses LIBVIRT_DEFAULT_URI or its default. */
@@ -204,7 +204,7 @@ export class Virsh {
     return new Promise((resolve, reject) => {
       let child;
       try {
-        child = spawn(this.program, argv, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = nodeChildProcess().spawn(this.program, argv, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (e) {
         reject(this.spawnError(shown, e));
         return;

@@ -10,38 +10,13 @@
  * VFIOCTL_KERNEL_BOOTS=amd,amd-noir,virtio-iommu selects boots; VFIOCTL_KERNEL_GUEST_TESTS narrows the
  * guest files, as in kernel.test.ts.
  */
-import { test, type TestContext } from 'node:test';
+import { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  checkAvailability, prepare, runGuest, describeFailures, ensureBuilt, PROJECT_DIR, type GuestRun, type GuestRunOptions,
-} from './harness.js';
+import { type GuestRun } from './harness.js';
+import { type Boot, bootSuite, readJson, replayGuestSnapshot, vfioctlOnHost } from './boot-suite.js';
 import { amdTopology, virtioIommuTopology } from './topologies.js';
-
-interface Boot {
-  name: string;
-  options: GuestRunOptions;
-}
-
-function vfioctlOnHost(args: string[]): { status: number | null; json: unknown; out: string } {
-  const r = spawnSync(process.execPath, [path.join(PROJECT_DIR, 'bin', 'vfioctl.js'), ...args], {
-    encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 * 1024 * 1024, timeout: 120_000,
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, json, out: `${r.stdout}\n${r.stderr}` };
-}
-
-/** Output may name the root it read; make the two comparable. */
-function normalizeRoot(v: unknown, root: string): unknown {
-  return JSON.parse(JSON.stringify(v, (k, val: unknown) => (k === 'root' && val === root ? '<root>' : val)));
-}
 
 /**
  * The doctor on a capture differs from the live one only where it must: it is not the live host, so the
@@ -54,26 +29,14 @@ function doctorShape(doc: unknown): unknown {
 
 /** The guest's snapshot, unpacked and read back here with --root, equals what the guest saw live. */
 async function snapshotOnHost(t: TestContext, r: GuestRun): Promise<void> {
-  const tarFile = path.join(r.runDir, 'snapshot.tar');
-  if (!fs.existsSync(tarFile)) return; // the guest's snapshot test failed and said why
-  const snap = path.join(r.runDir, 'snapshot');
-  const x = spawnSync('tar', ['-C', r.runDir, '-xf', tarFile], { encoding: 'utf8' });
-  assert.equal(x.status, 0, `unpacking the guest's snapshot: ${x.stderr}`);
-  for (const cmd of ['groups', 'ls']) {
-    await t.test(`host: vfioctl ${cmd} --json --root <guest snapshot> equals the guest's live output`, () => {
-      const live = path.join(r.runDir, `live-${cmd}.json`);
-      assert.ok(fs.existsSync(live), `the guest saved no live-${cmd}.json`);
-      const host = vfioctlOnHost([cmd, '--json', '--root', snap]);
-      assert.equal(host.status, 0, host.out);
-      assert.deepEqual(normalizeRoot(host.json, snap), normalizeRoot(JSON.parse(fs.readFileSync(live, 'utf8')), '/'));
-    });
-  }
+  const snap = await replayGuestSnapshot(t, r);
+  if (!snap) return; // the guest's snapshot test failed and said why
   await t.test('host: vfioctl doctor --root <guest snapshot> gives the live verdict and findings', () => {
     const live = path.join(r.runDir, 'live-doctor.json');
     assert.ok(fs.existsSync(live), 'the guest saved no live-doctor.json');
     const host = vfioctlOnHost(['doctor', '--json', '--no-libvirt', '--root', snap]);
     assert.ok(host.json, host.out);
-    assert.deepEqual(doctorShape(host.json), doctorShape(JSON.parse(fs.readFileSync(live, 'utf8'))));
+    assert.deepEqual(doctorShape(host.json), doctorShape(readJson(live)));
   });
 }
 
@@ -114,40 +77,5 @@ const boots: Boot[] = [
   },
 ];
 
-const availability = checkAvailability();
-if (!availability.ok) {
-  const reason = `real-kernel IOMMU suite SKIPPED: ${availability.reason}`;
-  console.log(`# ${reason}`);
-  test('real kernel under QEMU (amd-iommu, virtio-iommu)', { skip: reason }, () => {});
-} else {
-  const onlyBoots = process.env.VFIOCTL_KERNEL_BOOTS?.split(',').filter(Boolean);
-  const onlyGuest = process.env.VFIOCTL_KERNEL_GUEST_TESTS?.split(',').filter(Boolean);
-
-  test('real kernel: prepare packages, kernel, initramfs and build', { timeout: 900_000 }, (t) => {
-    const p = prepare();
-    t.diagnostic(`kernel ${p.kernel.package} (${p.kernel.version}), initramfs ${path.basename(p.initramfs)}, prepared in ${p.seconds} s`);
-    const buildError = ensureBuilt();
-    if (buildError) t.diagnostic(`build: ${buildError}`);
-  });
-
-  for (const boot of boots) {
-    if (onlyBoots && !onlyBoots.includes(boot.name)) continue;
-    const options = onlyGuest ? { ...boot.options, guestTests: boot.options.guestTests.filter((g) => onlyGuest.includes(g)) } : boot.options;
-    if (!options.guestTests.length) continue;
-    test(`real kernel boot "${boot.name}": ${options.topology.description}`, { timeout: (options.timeoutMs ?? 300_000) + 120_000 }, async (t) => {
-      const r = await runGuest({ label: boot.name, ...options });
-      const line = `boot ${boot.name}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.verdict}, guest ${r.summary?.passed ?? 0} passed / ${r.summary?.failed ?? 0} failed`;
-      console.log(`# ${line}`);
-      t.diagnostic(line);
-      for (const g of r.summary?.tests ?? []) {
-        if (g.nesting !== 0) continue;
-        await t.test(`guest ${g.file ?? ''}: ${g.name}`, { skip: g.status === 'skip' ? g.skipReason ?? 'skipped in the guest' : false }, () => {
-          if (g.status === 'fail') assert.fail(`${g.name} failed in the guest:\n${g.error ?? '(no message)'}\n(run dir ${r.runDir})`);
-        });
-      }
-      await snapshotOnHost(t, r);
-      assert.equal(r.verdict, 'passed', describeFailures(r));
-      assert.ok(r.summary && r.summary.passed > 0, `the guest ran no test\n${describeFailures(r)}`);
-    });
-  }
-}
+// every boot's snapshot (when its guest made one) is replayed here
+bootSuite({ title: 'real-kernel IOMMU suite', boots: boots.map((b) => ({ ...b, after: snapshotOnHost })), describe: (b) => b.options.topology.description });

@@ -35,16 +35,18 @@ const lazyRequire = {
 };
 
 /**
- * zod once, as ES modules: the lazy `require('zod')` above would otherwise pull in zod's CommonJS build
- * beside the ES build the static imports use (two copies). Its locale catalogue (`z.locales`, about
- * 600 KiB minified, every language zod translates messages into) is left out: vfioctl's messages are
- * its own and zod's English default is imported apart from the catalogue.
+ * zod once, as its CommonJS build: the lazy `require('zod')` above and the static imports elsewhere
+ * would otherwise bundle both of zod's builds. The CommonJS one is evaluated on first use; the ES one is
+ * hoisted, and its namespace objects (about 1,100 getters) were built at every start-up (4-6 ms of the
+ * bundle's top level, docs/performance.md). Its locale catalogue (`z.locales`, about 600 KiB minified,
+ * every language zod translates messages into) is left out: vfioctl's messages are its own and zod's
+ * English default is imported apart from the catalogue.
  */
 const zodOnce = {
   name: 'zod-once',
   setup(build) {
     const zodDir = join(REPO, 'node_modules', 'zod');
-    build.onResolve({ filter: /^zod$/ }, () => ({ path: join(zodDir, 'index.js') }));
+    build.onResolve({ filter: /^zod$/ }, () => ({ path: join(zodDir, 'index.cjs') }));
     build.onResolve({ filter: /[\\/]locales[\\/]index\.c?js$/ }, (args) => (args.importer.startsWith(zodDir) ? { path: 'zod-locales', namespace: 'vfioctl-empty' } : undefined));
     build.onLoad({ filter: /.*/, namespace: 'vfioctl-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
   },

@@ -53,9 +53,7 @@ const zodOnce = {
 };
 
 export async function bundle({ out = join(REPO, 'dist/bundle/vfioctl.cjs'), commit = gitCommit(), minify = true } = {}) {
-  const result = await esbuild.build({
-    entryPoints: [join(REPO, 'src/cli/entry.ts')],
-    outfile: out,
+  const common = {
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -73,7 +71,11 @@ export async function bundle({ out = join(REPO, 'dist/bundle/vfioctl.cjs'), comm
       __VFIOCTL_BUNDLED__: 'true',
     },
     banner: { js: `"use strict";var __vfioctl_module_url=require("node:url").pathToFileURL(__filename).href;` },
-  });
+  };
+  const result = await esbuild.build({ ...common, entryPoints: [join(REPO, 'src/cli/entry.ts')], outfile: out });
+  // the server's read worker (src/server/reads.ts starts it from beside the bundle, or from a single
+  // executable's asset of the same name)
+  await esbuild.build({ ...common, metafile: false, entryPoints: [join(REPO, 'src/server/read-worker.ts')], outfile: join(dirname(out), 'read-worker.cjs') });
   return { out, metafile: result.metafile };
 }
 

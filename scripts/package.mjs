@@ -90,6 +90,8 @@ if (only.has('sea')) {
   const pciIds = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'].find((p) => fs.existsSync(p));
   if (pciIds) add('pci.ids.gz', gzipSync(fs.readFileSync(pciIds), { level: 9 }));
   else console.warn('warning: no pci.ids on this machine (install pciutils): the single executable has no fallback');
+  // the server's read worker, started from this asset (src/server/reads.ts)
+  add('read-worker.cjs', fs.readFileSync(path.join(REPO, 'dist', 'bundle', 'read-worker.cjs')));
   for (const f of fs.readdirSync(path.join(REPO, 'schemas')).filter((f) => f.endsWith('.json')).sort()) add(`schemas/${f}`, fs.readFileSync(path.join(REPO, 'schemas', f)));
   const web = path.join(REPO, 'dist', 'web');
   if (fs.existsSync(web)) for (const rel of walkFiles(web)) add(`web/${rel.split(path.sep).join('/')}`, fs.readFileSync(path.join(web, rel)));

@@ -13,6 +13,7 @@ import { hostSignature, type HostSignature } from '../service/host-watch.js';
 import { jsonDocument } from '../model/reports.js';
 import { toJson } from '../model/json-text.js';
 import { errorFromWire } from './errors.js';
+import { embeddedAsset, isSingleExecutable } from '../host/embedded.js';
 import { planPreview, wireError, type PlannedPreview, type WireError, type WorkerReply, type WorkerRequest } from './read-protocol.js';
 import type { OperationRequest } from '../service/operations.js';
 
@@ -33,6 +34,11 @@ export class ReadService {
   private closed = false;
 
   constructor(private readonly options: SessionOptions, private readonly inWorker = workerModuleAvailable()) {}
+
+  /** Where the documents are built: the read worker, or the main thread (a build without the worker). */
+  get where(): 'worker' | 'main-thread' {
+    return this.inWorker ? 'worker' : 'main-thread';
+  }
 
   get generation(): number {
     return this.gen;
@@ -98,14 +104,15 @@ export class ReadService {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    // the worker module sits next to this one: .ts under the TypeScript loader (tests), .js when built
-    const ext = extname(fileURLToPath(import.meta.url));
-    const file = new URL(`./read-worker${ext}`, import.meta.url);
-    // under the TypeScript loader (tests, development) the worker registers it before loading its module
-    const w =
-      ext === '.ts'
-        ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, { eval: true, workerData: { options: this.options } })
-        : new Worker(file, { workerData: { options: this.options } });
+    const spec = readWorkerSpec();
+    if (!spec) throw new Error('no read worker in this build');
+    const workerData = { options: this.options };
+    let w: Worker;
+    if ('source' in spec) w = new Worker(spec.source, { eval: true, workerData });
+    else if (spec.ts) {
+      // under the TypeScript loader (tests, development) the worker registers it before loading its module
+      w = new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(spec.file.href)}); });`, { eval: true, workerData });
+    } else w = new Worker(spec.file, { workerData });
     w.unref();
     w.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
@@ -136,18 +143,33 @@ export class ReadService {
   }
 }
 
+/** The bundled read worker's name: beside the bundle (dist/bundle/) and among a single executable's assets. */
+export const READ_WORKER_BUNDLE = 'read-worker.cjs';
+
+type WorkerSpec = { file: URL; ts: boolean } | { source: string };
+
 /**
- * The read worker's module is on disk next to this one (a source checkout, the compiled package). The
- * bundled entry (npm bundle, single executable) has no separate worker module: its server builds the
- * documents on the main thread (docs/server.md).
+ * Where the read worker comes from: a single executable carries its bundle as an asset (started from
+ * source); the npm bundle (dist/bundle/vfioctl.cjs) has dist/bundle/read-worker.cjs beside it; a source
+ * checkout or the compiled modules have the worker module next to this one (.ts under the TypeScript
+ * loader, .js when built). Null when none is there: the server then builds documents on the main thread.
  */
-function workerModuleAvailable(): boolean {
+function readWorkerSpec(): WorkerSpec | null {
+  if (isSingleExecutable()) {
+    const asset = embeddedAsset(READ_WORKER_BUNDLE);
+    return asset ? { source: asset.toString('utf8') } : null;
+  }
   try {
     const url = import.meta.url;
-    if (!url) return false;
+    if (!url) return null;
     const ext = extname(fileURLToPath(url));
-    return existsSync(fileURLToPath(new URL(`./read-worker${ext}`, url)));
+    const file = ext === '.cjs' ? new URL(`./${READ_WORKER_BUNDLE}`, url) : new URL(`./read-worker${ext}`, url);
+    return existsSync(fileURLToPath(file)) ? { file, ts: ext === '.ts' } : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+function workerModuleAvailable(): boolean {
+  return readWorkerSpec() !== null;
 }

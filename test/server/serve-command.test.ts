@@ -48,8 +48,9 @@ describe('vfioctl serve (the command)', () => {
 
   it('--json prints one serve-started line', async () => {
     const p = await run(['--sample', 'serve', '--listen', '127.0.0.1:0', '--read-only', '--json']);
-    const j = JSON.parse(p.line) as { schemaVersion: number; kind: string; url: string; port: number; token: string; tls: null; readOnly: boolean };
-    assert.deepEqual(Object.keys(j), ['schemaVersion', 'kind', 'url', 'port', 'token', 'tls', 'readOnly']);
+    const j = JSON.parse(p.line) as { schemaVersion: number; kind: string; url: string; port: number; token: string; tls: null; readOnly: boolean; reads: string };
+    assert.deepEqual(Object.keys(j), ['schemaVersion', 'kind', 'url', 'port', 'token', 'tls', 'readOnly', 'reads']);
+    assert.equal(j.reads, 'worker');
     assert.equal(j.kind, 'serve-started');
     assert.equal(j.url, `http://127.0.0.1:${j.port}/?token=${j.token}`);
     assert.equal(j.readOnly, true);

@@ -51,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
         const server = await startServer({ session, host, port, readOnly: !!o.readOnly, tls, ...(runtime ? { runtime } : {}) });
         const shown = host === '0.0.0.0' || host === '::' ? server.url.replace(/\/\/[^/]+\//, `//${hostname()}:${server.port}/`) : server.url;
         if (ctx.json) {
-          ctx.out(`${JSON.stringify({ schemaVersion: 1, kind: 'serve-started', url: shown, port: server.port, token: server.token, tls: tls ? { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned } : null, readOnly: !!o.readOnly })}\n`);
+          ctx.out(`${JSON.stringify({ schemaVersion: 1, kind: 'serve-started', url: shown, port: server.port, token: server.token, tls: tls ? { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned } : null, readOnly: !!o.readOnly, reads: server.reads.where })}\n`);
         } else {
           const reach = tls && !isLoopback(host) ? `TLS certificate SHA-256 ${tls.fingerprint}` : `from another machine: ssh -L ${server.port}:127.0.0.1:${server.port} ${hostname()}, then open the same URL`;
           ctx.out(`vfioctl serve: ${shown}  (${reach})\n`);

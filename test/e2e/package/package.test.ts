@@ -204,7 +204,7 @@ test('the single executable runs alone, with a PATH that has no node, from embed
   }
 });
 
-test('the npm tarball installs globally and runs its bundle', { skip, timeout: 900_000 }, () => {
+test('the npm tarball installs globally and runs its bundle (and its server with the read worker)', { skip, timeout: 900_000 }, async () => {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-npm-'));
   try {
     timed('npm install -g', () => run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', TGZ], { timeoutMs: 900_000 }));
@@ -216,17 +216,19 @@ test('the npm tarball installs globally and runs its bundle', { skip, timeout: 9
     assert.match(run(bin, ['groups', '--sample'], { env }).stdout, /^group 0\b/m);
     const installed = path.join(prefix, 'lib', 'node_modules', 'vfioctl');
     assert.ok(fs.existsSync(path.join(installed, 'dist', 'bundle', 'vfioctl.cjs.cache')), 'the code cache is shipped');
+    assert.ok(fs.existsSync(path.join(installed, 'dist', 'bundle', 'read-worker.cjs')), "the server's read worker is shipped beside the bundle");
     assert.equal(fs.existsSync(path.join(installed, 'dist', 'pkg')), false, 'the packages themselves are not in the tarball');
+    await serveChecks(bin, env);
     console.log(`timings: ${timings.join('; ')}`);
   } finally {
     fs.rmSync(prefix, { recursive: true, force: true });
   }
 });
 
-test('the single executable serves the dashboard and its API (reads on the main thread: no worker module in the bundle)', { skip, timeout: 120_000 }, async () => {
+/** Start `cmd serve --sample` on a free loopback port; check its reads run in the worker and answer. */
+async function serveChecks(cmd: string, env: Record<string, string>): Promise<void> {
   const { spawn } = await import('node:child_process');
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sea-serve-'));
-  const child = spawn(SEA, ['serve', '--sample', '--listen', '127.0.0.1:0', '--json'], { env: { PATH: '/nonexistent', HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, ['serve', '--sample', '--listen', '127.0.0.1:0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -236,14 +238,23 @@ test('the single executable serves the dashboard and its API (reads on the main 
       });
       child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
     });
-    const started = JSON.parse(line) as { port: number; token: string };
+    const started = JSON.parse(line) as { port: number; token: string; reads: string };
+    assert.equal(started.reads, 'worker', `${cmd} starts its read worker from its bundle`);
     const groups = await fetch(`http://127.0.0.1:${started.port}/api/v1/groups`, { headers: { authorization: `Bearer ${started.token}` } });
     assert.equal(groups.status, 200);
     assert.ok(Array.isArray(((await groups.json()) as { groups: unknown[] }).groups));
     const page = await fetch(`http://127.0.0.1:${started.port}/`, { headers: { cookie: `vfioctl_session=${started.token}` } });
-    assert.match(await page.text(), /<script type="module"[^>]+src="\/assets\//, 'the embedded front end is served');
+    assert.match(await page.text(), /<script type="module"[^>]+src="\/assets\//, 'the front end is served');
   } finally {
     child.kill('SIGTERM');
+  }
+}
+
+test('the single executable serves the dashboard and its API, reads built in its embedded read worker', { skip, timeout: 120_000 }, async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sea-serve-'));
+  try {
+    await serveChecks(SEA, { PATH: '/nonexistent', HOME: home, NO_COLOR: '1' });
+  } finally {
     fs.rmSync(home, { recursive: true, force: true });
   }
 });

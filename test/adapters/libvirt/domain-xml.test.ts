@@ -1,13 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { editDomainXml, parseDomainXml, pciHostdevs, renderPciHostdevXml, type DomainConfig } from '../../../src/adapters/libvirt/domain-xml.js';
 import { parseLibvirtNumber } from '../../../src/adapters/libvirt/xml-dom.js';
 import { type PciAddressString, pciAddressOf } from '../../../src/model/pci-address.js';
 import { expectGoldenOutput } from '../../support/golden.js';
+import { assertValidLibvirtXml, hasLibvirtValidator, NO_VALIDATOR } from '../../support/libvirt-schema.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../../golden/libvirt');
 const input = (name: string) => fs.readFileSync(path.join(GOLDEN, name), 'utf8');
@@ -17,21 +16,6 @@ function parsed(name: string): DomainConfig {
   const r = parseDomainXml(input(name));
   assert.ok(r.ok, r.ok ? '' : r.error.message);
   return r.value;
-}
-
-const hasValidator = spawnSync('virt-xml-validate', ['--help']).error === undefined && spawnSync('xmllint', ['--version']).error === undefined;
-
-/** libvirt's own schema check (virt-xml-validate from libvirt-clients). */
-function validateDomain(xml: string): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-validate-'));
-  try {
-    const f = path.join(dir, 'domain.xml');
-    fs.writeFileSync(f, xml);
-    const r = spawnSync('virt-xml-validate', [f, 'domain'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `virt-xml-validate rejected the XML:\n${r.stderr}${r.stdout}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 describe('libvirt numbers (base 0, as libvirt parses address attributes)', () => {
@@ -159,14 +143,14 @@ describe('editDomainXml', () => {
     const d = parseDomainXml(r.value);
     assert.ok(d.ok);
     assert.deepEqual(pciHostdevs(d.value).map((h) => h.source).slice(-2), ['0000:05:00.0', '0000:05:00.1']);
-    if (hasValidator) validateDomain(r.value);
+    if (hasLibvirtValidator) assertValidLibvirtXml(r.value);
   });
 
   it('adds into a <devices> without hostdevs (golden)', () => {
     const r = editDomainXml(input('domain-minimal.xml'), { addHostdevs: add });
     assert.ok(r.ok);
     golden('domain-minimal.add.xml', r.value);
-    if (hasValidator) validateDomain(r.value);
+    if (hasLibvirtValidator) assertValidLibvirtXml(r.value);
   });
 
   it('removes hostdevs by source address, whatever base the XML used (golden)', () => {
@@ -177,7 +161,7 @@ describe('editDomainXml', () => {
     assert.ok(d.ok);
     assert.deepEqual(pciHostdevs(d.value).map((h) => h.source), ['0000:01:00.0']);
     assert.equal(d.value.hostdevs.length, 2, 'the USB hostdev stays');
-    if (hasValidator) validateDomain(r.value);
+    if (hasLibvirtValidator) assertValidLibvirtXml(r.value);
   });
 
   it('add then remove gives back the original text', () => {
@@ -191,9 +175,9 @@ describe('editDomainXml', () => {
     }
   });
 
-  it('the hand-written inputs are valid libvirt XML', { skip: hasValidator ? false : 'virt-xml-validate not installed (libvirt-clients)' }, () => {
-    validateDomain(input('domain-q35-gpu.xml'));
-    validateDomain(input('domain-minimal.xml'));
+  it('the hand-written inputs are valid libvirt XML', { skip: hasLibvirtValidator ? false : NO_VALIDATOR }, () => {
+    assertValidLibvirtXml(input('domain-q35-gpu.xml'));
+    assertValidLibvirtXml(input('domain-minimal.xml'));
   });
 });
 

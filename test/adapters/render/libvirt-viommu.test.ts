@@ -6,35 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { renderLibvirt, renderLibvirtDomain, renderLibvirtParts } from '../../../src/adapters/render/libvirt.js';
 import { renderPlan } from '../../../src/adapters/render/index.js';
 import { planPassthrough } from '../../../src/core/plan.js';
 import { canonicalPciAddress, type PciAddressString } from '../../../src/model/pci-address.js';
 import { expectGolden } from '../../support/golden.js';
+import { validateDomain } from '../../support/libvirt-schema.js';
 import { impactFacts, sriovNic } from '../../support/inventory-builder.js';
 import { nestedVfPlan } from './fixtures.js';
-
-const validator = spawnSync('sh', ['-c', 'command -v virt-xml-validate'], { encoding: 'utf8' }).stdout.trim();
-
-function validateDomain(t: { skip(msg: string): void }, xml: string): void {
-  if (!validator) {
-    t.skip('virt-xml-validate is not installed (apt-get install libvirt-clients): schema validation skipped');
-    return;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-xml-'));
-  try {
-    const f = path.join(dir, 'domain.xml');
-    fs.writeFileSync(f, xml);
-    const r = spawnSync(validator, [f, 'domain'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `virt-xml-validate rejected the domain:\n${r.stdout}${r.stderr}\n${xml}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const A = (s: string): PciAddressString => canonicalPciAddress(s) as PciAddressString;
 

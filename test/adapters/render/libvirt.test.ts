@@ -1,32 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { renderLibvirt, renderLibvirtDomain, renderLibvirtParts } from '../../../src/adapters/render/libvirt.js';
 import { parseDomainXml, pciHostdevs } from '../../../src/adapters/libvirt/domain-xml.js';
 import { expectGolden } from '../../support/golden.js';
+import { hasLibvirtValidator, NO_VALIDATOR, validateDomain } from '../../support/libvirt-schema.js';
 import { chipsetPlan, desktopPlan, nestedVfPlan } from './fixtures.js';
-
-const validator = spawnSync('sh', ['-c', 'command -v virt-xml-validate'], { encoding: 'utf8' }).stdout.trim();
-
-/** Validate a domain against libvirt's own RelaxNG schema (virt-xml-validate from libvirt-clients). */
-function validateDomain(t: { skip(msg: string): void }, xml: string): void {
-  if (!validator) {
-    t.skip('virt-xml-validate is not installed (apt-get install libvirt-clients): schema validation skipped');
-    return;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-xml-'));
-  try {
-    const f = path.join(dir, 'domain.xml');
-    fs.writeFileSync(f, xml);
-    const r = spawnSync(validator, [f, 'domain'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `virt-xml-validate rejected the domain:\n${r.stdout}${r.stderr}\n${xml}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('desktop GPU: multifunction hostdevs behind one root port, hidden KVM features (golden)', () => {
   const plan = desktopPlan();
@@ -87,8 +65,8 @@ test('i440fx placement: multifunction on bus 0 from slot 0x10, no root ports; va
 });
 
 test('the schema check can fail: a broken hostdev is rejected by virt-xml-validate', (t) => {
-  if (!validator) {
-    t.skip('virt-xml-validate is not installed (apt-get install libvirt-clients)');
+  if (!hasLibvirtValidator) {
+    t.skip(NO_VALIDATOR);
     return;
   }
   const bad = renderLibvirtDomain(desktopPlan()).replace("mode='subsystem'", "mode='bogus'");

@@ -16,10 +16,12 @@ import {
   vfioctl, driverOf, groupOf, kernelGroups, multifunctionBoundGroup, singletonBoundEndpoint, hexAttr, modprobe, saveResult, waitFor, pciAddresses, VFIOCTL,
 } from './lib/guest.mjs';
 import {
-  startLibvirtd, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, domstate, hostdevSources, env, timing, URI,
+  startLibvirtd, startDefaultNetwork, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, domstate, hostdevSources, env, timing, URI,
 } from './lib/libvirt.mjs';
 
 let daemon;
+/** What startDefaultNetwork gave: { seconds }, { gap } (this machine lacks a piece) or { error }. */
+let network = { gap: 'the setup did not get to the network' };
 const errors = [];
 const started = Date.now();
 
@@ -118,6 +120,14 @@ before(async () => {
   virshOk(['domcapabilities', '--virttype', 'qemu', '--machine', 'q35']);
   timing('virsh domcapabilities', since(t1));
   saveCapsCache();
+  // the network virt-install's NIC joins; a failure here fails the virt-install case, not every case
+  try {
+    network = startDefaultNetwork();
+    if (network.seconds !== undefined) timing('network "default" (bridge) started', network.seconds);
+  } catch (e) {
+    network = { error: String(e?.message ?? e) };
+  }
+  progress(`network "default": ${JSON.stringify(network)}`);
 });
 
 after(async () => {
@@ -261,11 +271,12 @@ test("unmanaged (managed='no'): vfioctl bind, attach unmanaged, start, destroy, 
 
 /**
  * What the rendered virt-install command needs from the machine beyond vfioctl's part: qemu-img (its new
- * disk is qcow2) and a libvirt network named "default" (it adds a NIC on it). Null when both are there.
+ * disk is qcow2) and a libvirt network named "default" (it adds a NIC on it; the setup defines one on a
+ * bridge, which needs ip(8) and the bridge and tun modules). Null when both are there.
  */
 function virtInstallGap() {
   if (!existsSync('/usr/bin/qemu-img')) return "no /usr/bin/qemu-img (package qemu-utils): libvirt says \"creation of non-raw file images is not supported without qemu-img\" for virt-install's qcow2 disk";
-  if (virsh(['net-info', 'default']).status !== 0) return "no libvirt network \"default\" in the guest (it needs dnsmasq and the bridge module): virt-install says \"Network not found: no network with matching name 'default'\"";
+  if (network.gap) return `no libvirt network "default" in the guest (${network.gap}): virt-install says "Network not found: no network with matching name 'default'"`;
   return null;
 }
 
@@ -278,6 +289,8 @@ test('virt-install: the command vfioctl render virt-install prints, run as print
   saveResult('virt-install.sh', r.stdout);
   const gap = virtInstallGap();
   if (gap) return t.skip(`cannot run the rendered command here: ${gap}`);
+  assert.ok(!network.error, `the network "default" did not start: ${network.error}`);
+  assert.equal(virsh(['net-info', 'default']).status, 0, 'no libvirt network "default"');
   const script = '/tmp/virt-install.sh';
   writeFileSync(script, r.stdout);
   chmodSync(script, 0o755);

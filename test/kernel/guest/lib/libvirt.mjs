@@ -129,6 +129,46 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
   return { pid: child.pid, seconds: (Date.now() - t0) / 1000, restoredCaps: restored, log, child, stop: () => stopLibvirtd(child) };
 }
 
+/** The Linux bridge behind libvirt's network "default" in this guest (an interface name: at most 15 bytes). */
+export const DEFAULT_BRIDGE = 'vfioctl-br0';
+const IP = '/usr/sbin/ip';
+
+/**
+ * libvirt's network "default" as on a host whose guests join a bridged LAN: <forward mode='bridge'/> onto
+ * a Linux bridge, with no <ip>, so libvirt runs no dnsmasq and adds no firewall rules. virt-install puts a
+ * NIC on this network when the host's default route is not on a bridge (virtinst's
+ * DeviceInterface.set_default_source); libvirt plugs that NIC's tap device (/dev/net/tun) into the bridge.
+ *
+ * Returns { gap } when this machine lacks a piece (no ip(8), no bridge or tun module: the caller skips
+ * what needs the network), { seconds } when the network runs; throws when the kernel or libvirt refuses.
+ */
+export function startDefaultNetwork({ bridge = DEFAULT_BRIDGE } = {}) {
+  const t0 = Date.now();
+  if (!existsSync(IP)) return { gap: `no ${IP} (package iproute2) to create the bridge ${bridge}` };
+  for (const m of ['bridge', 'tun']) {
+    const r = spawnSync('modprobe', [m], { encoding: 'utf8' });
+    if (r.status !== 0) return { gap: `modprobe ${m} failed (is it in the harness's GUEST_MODULES?): ${r.stderr.trim()}` };
+  }
+  if (!existsSync('/dev/net/tun')) throw new Error('tun is loaded but there is no /dev/net/tun (devtmpfs creates it)');
+  const ip = (args) => {
+    const r = spawnSync(IP, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  };
+  if (!existsSync(`/sys/class/net/${bridge}`)) ip(['link', 'add', bridge, 'type', 'bridge']);
+  ip(['link', 'set', bridge, 'up']);
+  if (!existsSync(`/sys/class/net/${bridge}/bridge`)) throw new Error(`${bridge} is not a bridge (no /sys/class/net/${bridge}/bridge)`);
+  const file = '/tmp/network-default.xml';
+  writeFileSync(file, `<network>
+  <name>default</name>
+  <forward mode='bridge'/>
+  <bridge name='${bridge}'/>
+</network>
+`);
+  virshOk(['net-define', file]);
+  virshOk(['net-start', 'default']);
+  return { seconds: (Date.now() - t0) / 1000 };
+}
+
 /** What runs in the guest, with each thread's kernel wait channel (for a daemon that does not answer). */
 export function processes() {
   const out = [];

@@ -301,15 +301,24 @@ test('virt-install: the command vfioctl render virt-install prints, run as print
   let out = '';
   vi.stdout.on('data', (d) => (out += d));
   vi.stderr.on('data', (d) => (out += d));
+  // virt-install that exits before the device shows (an error) fails the case at once, with its output
+  let exited = false;
+  const failed = new Promise((_, reject) => vi.on('close', (code, signal) => {
+    exited = true;
+    if (code !== 0) reject(new Error(`virt-install exited ${code ?? signal} before the device showed on the L2 PCI bus:\n${out.slice(-4000)}`));
+  }));
+  failed.catch(() => {}); // settled by the race below; an exit after it is the kill in finally
   try {
-    const pci = await waitQemuPci('l2-vi', idOf(a), 900_000);
+    const pci = await Promise.race([waitQemuPci('l2-vi', idOf(a), 900_000), failed]);
     timing('virt-install: to the device on the L2 PCI bus', since(t0));
     saveResult('virt-install-info-pci.txt', pci.out);
     assert.equal(domstate('l2-vi'), 'running');
-    assert.deepEqual(hostdevSources(liveXml('l2-vi')), [a]);
+    const live = liveXml('l2-vi');
+    saveResult('virt-install-domain.xml', live);
+    assert.deepEqual(hostdevSources(live), [a]);
     assert.equal(driverOf(a), 'vfio-pci');
   } finally {
-    vi.kill('SIGKILL');
+    if (!exited) vi.kill('SIGKILL');
     saveResult('virt-install.out', out);
     virsh(['destroy', 'l2-vi']);
     virsh(['undefine', 'l2-vi', '--remove-all-storage']);

@@ -6,7 +6,7 @@
 // share), no namespaces and no cgroups (the initramfs mounts none), no virtlogd.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RESULTS, runInfo } from './guest.mjs';
 
 export const URI = 'qemu:///system';
@@ -18,10 +18,13 @@ export const CONSOLE_DIR = join(RESULTS, 'l2-console');
 /**
  * The only QEMU the daemon finds: libvirtd runs with this directory first in PATH and without /usr/bin,
  * so it probes one emulator (probing qemu-system-i386 as well doubles a start that takes minutes under
- * TCG). Domains name it as their <emulator>.
+ * TCG). Domains name it as their <emulator>. The directory also holds the other /usr/bin programs the
+ * daemon runs: qemu-img, which the storage driver needs for a qcow2 volume (virt-install --disk size=N;
+ * without it libvirt says "creation of non-raw file images is not supported without qemu-img").
  */
 export const EMULATOR_DIR = '/tmp/libvirt-bin';
 export const EMULATOR = `${EMULATOR_DIR}/qemu-system-x86_64`;
+const DAEMON_PROGRAMS = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img'];
 /** libvirt's QEMU capability cache: restored from the previous boot (see libvirt.test.ts), saved after. */
 /** Where libvirt's default storage pool lives. */
 export const IMAGES = '/var/lib/libvirt/images';
@@ -88,7 +91,10 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
   writeFileSync('/etc/libvirt/libvirtd.conf', LIBVIRTD_CONF);
   writeFileSync('/etc/libvirt/qemu.conf', QEMU_CONF);
   mkdirSync(EMULATOR_DIR, { recursive: true });
-  if (!existsSync(EMULATOR)) symlinkSync('/usr/bin/qemu-system-x86_64', EMULATOR);
+  for (const p of DAEMON_PROGRAMS) {
+    const link = join(EMULATOR_DIR, basename(p));
+    if (existsSync(p) && !existsSync(link)) symlinkSync(p, link);
+  }
   const saved = runInfo().data?.capsCache;
   let restored = 0;
   if (saved && existsSync(join('/project', saved))) {
@@ -154,6 +160,9 @@ export function startDefaultNetwork({ bridge = DEFAULT_BRIDGE } = {}) {
     const r = spawnSync(IP, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
   };
+  // the loopback interface every host has up (the initramfs leaves it down): QEMU's graphics server, which
+  // virt-install adds by default, listens on 127.0.0.1
+  ip(['link', 'set', 'lo', 'up']);
   if (!existsSync(`/sys/class/net/${bridge}`)) ip(['link', 'add', bridge, 'type', 'bridge']);
   ip(['link', 'set', bridge, 'up']);
   if (!existsSync(`/sys/class/net/${bridge}/bridge`)) throw new Error(`${bridge} is not a bridge (no /sys/class/net/${bridge}/bridge)`);

@@ -138,6 +138,8 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
 /** The Linux bridge behind libvirt's network "default" in this guest (an interface name: at most 15 bytes). */
 export const DEFAULT_BRIDGE = 'vfioctl-br0';
 const IP = '/usr/sbin/ip';
+/** This guest's own address on that bridge. */
+const HOST_ADDRESS = '192.0.2.1/24';
 
 /**
  * libvirt's network "default" as on a host whose guests join a bridged LAN: <forward mode='bridge'/> onto
@@ -160,11 +162,15 @@ export function startDefaultNetwork({ bridge = DEFAULT_BRIDGE } = {}) {
     const r = spawnSync(IP, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
   };
-  // the loopback interface every host has up (the initramfs leaves it down): QEMU's graphics server, which
-  // virt-install adds by default, listens on 127.0.0.1
+  // The loopback up and an IPv4 address on the bridge, as a host on a bridged LAN has them (the initramfs
+  // has neither): QEMU's SPICE server, the graphics virt-install adds by default, listens on 127.0.0.1 and
+  // resolves it with AI_ADDRCONFIG, which fails ("Address family for hostname not supported") while the
+  // machine has no IPv4 address besides the loopback's. The address is a documentation one (RFC 5737);
+  // there is no default route, so virt-install still picks the network "default".
   ip(['link', 'set', 'lo', 'up']);
   if (!existsSync(`/sys/class/net/${bridge}`)) ip(['link', 'add', bridge, 'type', 'bridge']);
   ip(['link', 'set', bridge, 'up']);
+  ip(['address', 'replace', HOST_ADDRESS, 'dev', bridge]);
   if (!existsSync(`/sys/class/net/${bridge}/bridge`)) throw new Error(`${bridge} is not a bridge (no /sys/class/net/${bridge}/bridge)`);
   const file = '/tmp/network-default.xml';
   writeFileSync(file, `<network>

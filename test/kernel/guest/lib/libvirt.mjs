@@ -88,6 +88,13 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
   mkdirSync(IMAGES, { recursive: true });
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64g,mode=0711', 'tmpfs', IMAGES], { encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`mount tmpfs on ${IMAGES}: ${m.stderr}`);
+  // pseudo-terminals, as every host has them (the initramfs mounts no devpts): a serial console of type
+  // pty, which virt-install gives its guests, is one ("-chardev pty: Failed to create PTY" without it)
+  mkdirSync('/dev/pts', { recursive: true });
+  if (!readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === '/dev/pts')) {
+    const pts = spawnSync('mount', ['-t', 'devpts', '-o', 'gid=5,mode=620,ptmxmode=000', 'devpts', '/dev/pts'], { encoding: 'utf8' });
+    if (pts.status !== 0) throw new Error(`mount devpts on /dev/pts: ${pts.stderr}`);
+  }
   writeFileSync('/etc/libvirt/libvirtd.conf', LIBVIRTD_CONF);
   writeFileSync('/etc/libvirt/qemu.conf', QEMU_CONF);
   mkdirSync(EMULATOR_DIR, { recursive: true });

@@ -38,6 +38,8 @@ export const GUEST_MODULES = [
   'virtio_pci', '9pnet_virtio', '9p',
   'vfio-pci', 'vfio_iommu_type1',
   'e1000', 'e1000e', '8139too', 'nvme',
+  // a libvirt network for the libvirt boot (a bridge) and the tap devices of its guests' NICs (/dev/net/tun)
+  'bridge', 'tun',
 ];
 
 /** Bumped when the initramfs layout changes in a way the hashed inputs do not show. */

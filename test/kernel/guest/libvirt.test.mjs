@@ -10,16 +10,18 @@
 import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, chmodSync, existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import {
   vfioctl, driverOf, groupOf, kernelGroups, multifunctionBoundGroup, singletonBoundEndpoint, hexAttr, modprobe, saveResult, waitFor, pciAddresses, VFIOCTL,
 } from './lib/guest.mjs';
 import {
-  startLibvirtd, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, domstate, hostdevSources, env, timing, URI,
+  startLibvirtd, startDefaultNetwork, DEFAULT_BRIDGE, saveCapsCache, virsh, virshOk, l2DomainXml, defineXml, hostdevXml, waitListing, domstate, hostdevSources, env, timing, URI,
 } from './lib/libvirt.mjs';
 
 let daemon;
+/** What startDefaultNetwork gave: { seconds }, { gap } (this machine lacks a piece) or { error }. */
+let network = { gap: 'the setup did not get to the network' };
 const errors = [];
 const started = Date.now();
 
@@ -64,10 +66,14 @@ async function backOnHost(addrs, drivers) {
   }
 }
 
-/** The vendor:device IDs on the PCI buses of an L2 QEMU (its monitor's `info pci`; works while paused). */
+/**
+ * The vendor:device IDs on the PCI buses of an L2 QEMU (its monitor's `info pci`; works while paused), and
+ * each function's QEMU device id (libvirt's alias: hostdev0, net0...).
+ */
 function qemuPciIds(name) {
   const out = virshOk(['qemu-monitor-command', name, '--hmp', 'info pci']);
-  return { out, ids: [...out.matchAll(/PCI device ([0-9a-f]{4}):([0-9a-f]{4})/g)].map((m) => `${m[1]}:${m[2]}`) };
+  const devices = out.split(/^\s*Bus\s/m).map((b) => ({ id: /PCI device ([0-9a-f]{4}:[0-9a-f]{4})/.exec(b)?.[1], qdev: /\bid "([^"]*)"/.exec(b)?.[1] ?? '' })).filter((d) => d.id);
+  return { out, ids: devices.map((d) => d.id), devices };
 }
 
 /** The command line of a domain's QEMU (from libvirt's pid file). */
@@ -80,17 +86,17 @@ function qemuCmdline(name) {
  * Wait until the L2 machine's PCI buses show `id`: QEMU's `info pci` lists devices behind a root port only
  * once the L2 firmware has numbered the buses (a few seconds of L2 time), so the domain runs, unpaused.
  */
-async function waitQemuPci(name, id, ms = 600_000) {
+async function waitQemuPci(name, id, ms = 600_000, { qdev = null } = {}) {
   const end = Date.now() + ms;
   for (;;) {
-    let pci = { ids: [], out: '' };
+    let pci = { ids: [], devices: [], out: '' };
     try {
       pci = qemuPciIds(name);
     } catch (e) {
       pci.out = String(e); // not defined or not running yet
     }
-    if (pci.ids.includes(id)) return pci;
-    if (Date.now() > end) throw new Error(`the L2 machine ${name} shows no ${id} after ${ms} ms:\n${pci.out}`);
+    if (qdev ? pci.devices.some((d) => d.id === id && qdev.test(d.qdev)) : pci.ids.includes(id)) return pci;
+    if (Date.now() > end) throw new Error(`the L2 machine ${name} shows no ${id}${qdev ? ` with a device id matching ${qdev}` : ''} after ${ms} ms:\n${pci.out}`);
     await new Promise((r) => setTimeout(r, 3000));
   }
 }
@@ -118,6 +124,14 @@ before(async () => {
   virshOk(['domcapabilities', '--virttype', 'qemu', '--machine', 'q35']);
   timing('virsh domcapabilities', since(t1));
   saveCapsCache();
+  // the network virt-install's NIC joins; a failure here fails the virt-install case, not every case
+  try {
+    network = startDefaultNetwork();
+    if (network.seconds !== undefined) timing('network "default" (bridge) started', network.seconds);
+  } catch (e) {
+    network = { error: String(e?.message ?? e) };
+  }
+  progress(`network "default": ${JSON.stringify(network)}`);
 });
 
 after(async () => {
@@ -261,11 +275,12 @@ test("unmanaged (managed='no'): vfioctl bind, attach unmanaged, start, destroy, 
 
 /**
  * What the rendered virt-install command needs from the machine beyond vfioctl's part: qemu-img (its new
- * disk is qcow2) and a libvirt network named "default" (it adds a NIC on it). Null when both are there.
+ * disk is qcow2) and a libvirt network named "default" (it adds a NIC on it; the setup defines one on a
+ * bridge, which needs ip(8) and the bridge and tun modules). Null when both are there.
  */
 function virtInstallGap() {
   if (!existsSync('/usr/bin/qemu-img')) return "no /usr/bin/qemu-img (package qemu-utils): libvirt says \"creation of non-raw file images is not supported without qemu-img\" for virt-install's qcow2 disk";
-  if (virsh(['net-info', 'default']).status !== 0) return "no libvirt network \"default\" in the guest (it needs dnsmasq and the bridge module): virt-install says \"Network not found: no network with matching name 'default'\"";
+  if (network.gap) return `no libvirt network "default" in the guest (${network.gap}): virt-install says "Network not found: no network with matching name 'default'"`;
   return null;
 }
 
@@ -278,6 +293,8 @@ test('virt-install: the command vfioctl render virt-install prints, run as print
   saveResult('virt-install.sh', r.stdout);
   const gap = virtInstallGap();
   if (gap) return t.skip(`cannot run the rendered command here: ${gap}`);
+  assert.ok(!network.error, `the network "default" did not start: ${network.error}`);
+  assert.equal(virsh(['net-info', 'default']).status, 0, 'no libvirt network "default"');
   const script = '/tmp/virt-install.sh';
   writeFileSync(script, r.stdout);
   chmodSync(script, 0o755);
@@ -288,15 +305,29 @@ test('virt-install: the command vfioctl render virt-install prints, run as print
   let out = '';
   vi.stdout.on('data', (d) => (out += d));
   vi.stderr.on('data', (d) => (out += d));
+  // virt-install that exits before the device shows (an error) fails the case at once, with its output
+  let exited = false;
+  const failed = new Promise((_, reject) => vi.on('close', (code, signal) => {
+    exited = true;
+    if (code !== 0) reject(new Error(`virt-install exited ${code ?? signal} before the device showed on the L2 PCI bus:\n${out.slice(-4000)}`));
+  }));
+  failed.catch(() => {}); // settled by the race below; an exit after it is the kill in finally
   try {
-    const pci = await waitQemuPci('l2-vi', idOf(a), 900_000);
+    // the assigned function by its libvirt alias: virt-install's NIC can be the same model (e1000e)
+    const pci = await Promise.race([waitQemuPci('l2-vi', idOf(a), 900_000, { qdev: /^hostdev\d+$/ }), failed]);
     timing('virt-install: to the device on the L2 PCI bus', since(t0));
     saveResult('virt-install-info-pci.txt', pci.out);
     assert.equal(domstate('l2-vi'), 'running');
-    assert.deepEqual(hostdevSources(liveXml('l2-vi')), [a]);
+    const live = liveXml('l2-vi');
+    saveResult('virt-install-domain.xml', live);
+    assert.deepEqual(hostdevSources(live), [a]);
     assert.equal(driverOf(a), 'vfio-pci');
+    // the NIC virt-install added is on the network "default": its tap device is a port of the bridge
+    const nic = /<interface type='(?:bridge|network)'>[\s\S]*?<source network='default'[\s\S]*?<target dev='([^']+)'/.exec(live);
+    assert.ok(nic, `no NIC on the network "default" in the domain virt-install created:\n${live}`);
+    assert.equal(basename(realpathSync(`/sys/class/net/${nic[1]}/master`)), DEFAULT_BRIDGE, `${nic[1]} is not a port of ${DEFAULT_BRIDGE}`);
   } finally {
-    vi.kill('SIGKILL');
+    if (!exited) vi.kill('SIGKILL');
     saveResult('virt-install.out', out);
     virsh(['destroy', 'l2-vi']);
     virsh(['undefine', 'l2-vi', '--remove-all-storage']);

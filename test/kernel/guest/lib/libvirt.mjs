@@ -6,7 +6,7 @@
 // share), no namespaces and no cgroups (the initramfs mounts none), no virtlogd.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RESULTS, runInfo } from './guest.mjs';
 
 export const URI = 'qemu:///system';
@@ -18,10 +18,13 @@ export const CONSOLE_DIR = join(RESULTS, 'l2-console');
 /**
  * The only QEMU the daemon finds: libvirtd runs with this directory first in PATH and without /usr/bin,
  * so it probes one emulator (probing qemu-system-i386 as well doubles a start that takes minutes under
- * TCG). Domains name it as their <emulator>.
+ * TCG). Domains name it as their <emulator>. The directory also holds the other /usr/bin programs the
+ * daemon runs: qemu-img, which the storage driver needs for a qcow2 volume (virt-install --disk size=N;
+ * without it libvirt says "creation of non-raw file images is not supported without qemu-img").
  */
 export const EMULATOR_DIR = '/tmp/libvirt-bin';
 export const EMULATOR = `${EMULATOR_DIR}/qemu-system-x86_64`;
+const DAEMON_PROGRAMS = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img'];
 /** libvirt's QEMU capability cache: restored from the previous boot (see libvirt.test.ts), saved after. */
 /** Where libvirt's default storage pool lives. */
 export const IMAGES = '/var/lib/libvirt/images';
@@ -85,10 +88,20 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
   mkdirSync(IMAGES, { recursive: true });
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64g,mode=0711', 'tmpfs', IMAGES], { encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`mount tmpfs on ${IMAGES}: ${m.stderr}`);
+  // pseudo-terminals, as every host has them (the initramfs mounts no devpts): a serial console of type
+  // pty, which virt-install gives its guests, is one ("-chardev pty: Failed to create PTY" without it)
+  mkdirSync('/dev/pts', { recursive: true });
+  if (!readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === '/dev/pts')) {
+    const pts = spawnSync('mount', ['-t', 'devpts', '-o', 'gid=5,mode=620,ptmxmode=000', 'devpts', '/dev/pts'], { encoding: 'utf8' });
+    if (pts.status !== 0) throw new Error(`mount devpts on /dev/pts: ${pts.stderr}`);
+  }
   writeFileSync('/etc/libvirt/libvirtd.conf', LIBVIRTD_CONF);
   writeFileSync('/etc/libvirt/qemu.conf', QEMU_CONF);
   mkdirSync(EMULATOR_DIR, { recursive: true });
-  if (!existsSync(EMULATOR)) symlinkSync('/usr/bin/qemu-system-x86_64', EMULATOR);
+  for (const p of DAEMON_PROGRAMS) {
+    const link = join(EMULATOR_DIR, basename(p));
+    if (existsSync(p) && !existsSync(link)) symlinkSync(p, link);
+  }
   const saved = runInfo().data?.capsCache;
   let restored = 0;
   if (saved && existsSync(join('/project', saved))) {
@@ -127,6 +140,55 @@ export async function startLibvirtd({ readyTimeoutMs = 1_200_000 } = {}) {
     await sleep(250);
   }
   return { pid: child.pid, seconds: (Date.now() - t0) / 1000, restoredCaps: restored, log, child, stop: () => stopLibvirtd(child) };
+}
+
+/** The Linux bridge behind libvirt's network "default" in this guest (an interface name: at most 15 bytes). */
+export const DEFAULT_BRIDGE = 'vfioctl-br0';
+const IP = '/usr/sbin/ip';
+/** This guest's own address on that bridge. */
+const HOST_ADDRESS = '192.0.2.1/24';
+
+/**
+ * libvirt's network "default" as on a host whose guests join a bridged LAN: <forward mode='bridge'/> onto
+ * a Linux bridge, with no <ip>, so libvirt runs no dnsmasq and adds no firewall rules. virt-install puts a
+ * NIC on this network when the host's default route is not on a bridge (virtinst's
+ * DeviceInterface.set_default_source); libvirt plugs that NIC's tap device (/dev/net/tun) into the bridge.
+ *
+ * Returns { gap } when this machine lacks a piece (no ip(8), no bridge or tun module: the caller skips
+ * what needs the network), { seconds } when the network runs; throws when the kernel or libvirt refuses.
+ */
+export function startDefaultNetwork({ bridge = DEFAULT_BRIDGE } = {}) {
+  const t0 = Date.now();
+  if (!existsSync(IP)) return { gap: `no ${IP} (package iproute2) to create the bridge ${bridge}` };
+  for (const m of ['bridge', 'tun']) {
+    const r = spawnSync('modprobe', [m], { encoding: 'utf8' });
+    if (r.status !== 0) return { gap: `modprobe ${m} failed (is it in the harness's GUEST_MODULES?): ${r.stderr.trim()}` };
+  }
+  if (!existsSync('/dev/net/tun')) throw new Error('tun is loaded but there is no /dev/net/tun (devtmpfs creates it)');
+  const ip = (args) => {
+    const r = spawnSync(IP, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  };
+  // The loopback up and an IPv4 address on the bridge, as a host on a bridged LAN has them (the initramfs
+  // has neither): QEMU's SPICE server, the graphics virt-install adds by default, listens on 127.0.0.1 and
+  // resolves it with AI_ADDRCONFIG, which fails ("Address family for hostname not supported") while the
+  // machine has no IPv4 address besides the loopback's. The address is a documentation one (RFC 5737);
+  // there is no default route, so virt-install still picks the network "default".
+  ip(['link', 'set', 'lo', 'up']);
+  if (!existsSync(`/sys/class/net/${bridge}`)) ip(['link', 'add', bridge, 'type', 'bridge']);
+  ip(['link', 'set', bridge, 'up']);
+  ip(['address', 'replace', HOST_ADDRESS, 'dev', bridge]);
+  if (!existsSync(`/sys/class/net/${bridge}/bridge`)) throw new Error(`${bridge} is not a bridge (no /sys/class/net/${bridge}/bridge)`);
+  const file = '/tmp/network-default.xml';
+  writeFileSync(file, `<network>
+  <name>default</name>
+  <forward mode='bridge'/>
+  <bridge name='${bridge}'/>
+</network>
+`);
+  virshOk(['net-define', file]);
+  virshOk(['net-start', 'default']);
+  return { seconds: (Date.now() - t0) / 1000 };
 }
 
 /** What runs in the guest, with each thread's kernel wait channel (for a daemon that does not answer). */

@@ -15,7 +15,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkAvailability, prepare, runGuest, describeFailures, ensureBuilt, PROJECT_DIR, WORK_DIR, type KernelInfo } from './harness.js';
+import { checkAvailability, prepare, runGuest, ensureBuilt, PROJECT_DIR, WORK_DIR, type KernelInfo } from './harness.js';
+import { assertGuestPassed, bootLine, reportGuestTests } from './boot-suite.js';
 import type { Topology } from './topologies.js';
 import { buildL2 } from './l2.js';
 
@@ -99,16 +100,7 @@ if (reason) {
     } catch {
       // the guest got no further than its setup
     }
-    const line = `boot libvirt: ${(r.durationMs / 1000).toFixed(1)} s, ${r.verdict}, guest ${r.summary?.passed ?? 0} passed / ${r.summary?.failed ?? 0} failed; ${Object.entries(timings).map(([k, v]) => `${k} ${v} s`).join(', ')}`;
-    console.log(`# ${line}`);
-    t.diagnostic(line);
-    for (const g of r.summary?.tests ?? []) {
-      if (g.nesting !== 0) continue;
-      await t.test(`guest ${g.file ?? ''}: ${g.name}`, { skip: g.status === 'skip' ? g.skipReason ?? 'skipped in the guest' : false }, () => {
-        if (g.status === 'fail') assert.fail(`${g.name} failed in the guest:\n${g.error ?? '(no message)'}\n(run dir ${r.runDir})`);
-      });
-    }
-    assert.equal(r.verdict, 'passed', describeFailures(r));
-    assert.ok(r.summary && r.summary.passed > 0, `the guest ran no test\n${describeFailures(r)}`);
+    await reportGuestTests(t, r, `${bootLine('libvirt', r)}; ${Object.entries(timings).map(([k, v]) => `${k} ${v} s`).join(', ')}`);
+    assertGuestPassed(r);
   });
 }

@@ -732,7 +732,9 @@ export class HostRoot {
         if (oneShot && n < want) break;
       }
       this.accessLog?.files.add(abs);
-      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : this.viewNext ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len)) };
+      // the shared buffer is copied out (unless the caller asked for a view it uses at once); a buffer
+      // made for this file is handed over as it is
+      return { state: 'ok', value: encoding ? buf.toString(encoding, 0, len) : this.viewNext || buf !== readBuffer ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len)) };
     } catch (e) {
       return this.failure(abs, e);
     } finally {

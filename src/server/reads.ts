@@ -1,5 +1,5 @@
 /**
- * Reads for the server: each read document is built in the read worker (or, with `inWorker: false`, on
+ * Reads for the server: each read document is built in the read worker (or, with `inWorker` false, on
  * this thread) and its text is kept for the current generation, so repeated reads of an unchanged host
  * cost a map lookup. A new generation (the host changed, a mutation ran) drops every kept text.
  */
@@ -33,11 +33,17 @@ export class ReadService {
   private local: { generation: number; session: Session } | null = null;
   private closed = false;
 
-  constructor(private readonly options: SessionOptions, private readonly inWorker = workerModuleAvailable()) {}
+  /** Where the read worker comes from, found once; null: documents are built on the main thread. */
+  private readonly workerSpec: WorkerSpec | null;
+
+  /** `inWorker: false` builds every document on the main thread even where the build has the worker. */
+  constructor(private readonly options: SessionOptions, inWorker?: false) {
+    this.workerSpec = inWorker === false ? null : readWorkerSpec();
+  }
 
   /** Where the documents are built: the read worker, or the main thread (a build without the worker). */
   get where(): 'worker' | 'main-thread' {
-    return this.inWorker ? 'worker' : 'main-thread';
+    return this.workerSpec ? 'worker' : 'main-thread';
   }
 
   get generation(): number {
@@ -83,11 +89,12 @@ export class ReadService {
 
   private call(m: Call): Promise<string | HostSignature | PlannedPreview> {
     if (this.closed) return Promise.reject(new Error('the server is shutting down'));
-    if (!this.inWorker) return this.runLocal(m);
+    const spec = this.workerSpec;
+    if (!spec) return this.runLocal(m);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.ensureWorker().postMessage({ ...m, id } as WorkerRequest);
+      this.ensureWorker(spec).postMessage({ ...m, id } as WorkerRequest);
     });
   }
 
@@ -102,10 +109,8 @@ export class ReadService {
     }
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(spec: WorkerSpec): Worker {
     if (this.worker) return this.worker;
-    const spec = readWorkerSpec();
-    if (!spec) throw new Error('no read worker in this build');
     const workerData = { options: this.options };
     let w: Worker;
     if ('source' in spec) w = new Worker(spec.source, { eval: true, workerData });
@@ -168,8 +173,4 @@ function readWorkerSpec(): WorkerSpec | null {
   } catch {
     return null;
   }
-}
-
-function workerModuleAvailable(): boolean {
-  return readWorkerSpec() !== null;
 }

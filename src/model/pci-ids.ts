@@ -31,8 +31,6 @@ export interface PciIdsTextOptions {
  * name back into characters: decoding the whole 1.4 MB file as UTF-8 cost more than all the lookups.
  */
 export function parsePciIds(text: string, source: string | null = null, options: PciIdsTextOptions = {}): PciIds {
-  const classStarts: number[] = [];
-  let classesFound = false;
   const blocks = new Map<number, VendorBlock | null>();
   let classes: ClassTables | null = null;
   const decode = options.decodeName;
@@ -52,14 +50,6 @@ export function parsePciIds(text: string, source: string | null = null, options:
   };
 
   const vendorStarts = (v: number): number[] => linesStartingWith(`${hex4(v)} `);
-
-  const findClasses = (): number[] => {
-    if (!classesFound) {
-      classStarts.push(...linesStartingWith('C '));
-      classesFound = true;
-    }
-    return classStarts;
-  };
 
   /**
    * Offsets of `needle` in text[from, to): searched in that slice only (a search of the whole text for
@@ -133,7 +123,7 @@ export function parsePciIds(text: string, source: string | null = null, options:
   const classTables = (): ClassTables => {
     if (classes) return classes;
     const t: ClassTables = { classes: new Map(), subclasses: new Map(), progifs: new Map() };
-    for (const start of findClasses()) {
+    for (const start of linesStartingWith('C ')) {
       const eol = lineEnd(text, start);
       const cls = parseInt(text.slice(start + 2, start + 4), 16);
       t.classes.set(cls, name(text.slice(start + 4, eol)));

@@ -10,23 +10,9 @@ import { join } from 'node:path';
 import {
   PROJECT, PCI, vfioctl, driverOf, groupOf, attr, kernelGroups, classOf, isBridgeClass, movableEndpoints,
   singletonBoundEndpoint, multifunctionBoundGroup, saveResult, modprobe,
+  QEMU, STATE, expectOk, stateBound,
 } from './lib/guest.mjs';
 
-const STATE = '/var/lib/vfioctl';
-const QEMU = '/usr/bin/qemu-system-x86_64';
-
-function ok(r, what) {
-  assert.equal(r.status, 0, `${what} exited ${r.status}:\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(0, 3000)}`);
-  return r.json;
-}
-
-function stateBound() {
-  try {
-    return Object.keys(JSON.parse(readFileSync(join(STATE, 'state.json'), 'utf8')).bound);
-  } catch {
-    return [];
-  }
-}
 
 function assertClean(addrs, originals) {
   addrs.forEach((a, i) => {
@@ -43,14 +29,14 @@ test('bind and release a single function (endpoint alone in its group)', () => {
   assert.ok(addr);
   const original = driverOf(addr);
   const group = groupOf(addr);
-  const b = ok(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
+  const b = expectOk(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
   assert.deepEqual(b.claim, [addr]);
   assert.equal(driverOf(addr), 'vfio-pci');
   assert.ok(existsSync(`/dev/vfio/${group}`));
   assert.deepEqual(b.result.groups.map((g) => [g.group, g.viable]), [[group, true]]);
-  const st = ok(vfioctl(['status', '--json']), 'status');
+  const st = expectOk(vfioctl(['status', '--json']), 'status');
   assert.deepEqual(st.bound.map((x) => [x.address, x.original.driver]), [[addr, original]]);
-  ok(vfioctl(['release', addr, '--yes', '--json']), 'release');
+  expectOk(vfioctl(['release', addr, '--yes', '--json']), 'release');
   assert.equal(existsSync(`/dev/vfio/${group}`), false);
   assertClean([addr], [original]);
 });
@@ -59,7 +45,7 @@ test('bind one function of a multifunction device: the plan claims the group; a 
   const members = multifunctionBoundGroup();
   assert.ok(members);
   const originals = members.map(driverOf);
-  const b = ok(vfioctl(['bind', members[0], '--yes', '--json']), 'bind');
+  const b = expectOk(vfioctl(['bind', members[0], '--yes', '--json']), 'bind');
   assert.deepEqual(b.claim, members);
   for (const m of members) assert.equal(driverOf(m), 'vfio-pci');
   try {
@@ -70,7 +56,7 @@ test('bind one function of a multifunction device: the plan claims the group; a 
     saveResult('apply-nested-qemu.txt', `${q.stdout}\n${q.stderr}`);
     assert.equal(q.status, 0, `nested QEMU refused the group vfioctl bound:\n${q.stdout}\n${q.stderr}`);
   } finally {
-    ok(vfioctl(['release', '--all', '--yes', '--json']), 'release --all');
+    expectOk(vfioctl(['release', '--all', '--yes', '--json']), 'release --all');
   }
   assertClean(members, originals);
 });
@@ -86,26 +72,26 @@ test('devices behind a conventional PCIe-to-PCI bridge: the bridge stays on the 
   assert.ok(found, 'no group with a bridge and endpoints behind it');
   const originals = found.endpoints.map(driverOf);
   const bridgeDrivers = found.bridges.map(driverOf);
-  const b = ok(vfioctl(['bind', found.endpoints[0], '--yes', '--json']), 'bind');
+  const b = expectOk(vfioctl(['bind', found.endpoints[0], '--yes', '--json']), 'bind');
   assert.deepEqual(b.claim, found.endpoints);
   assert.deepEqual(b.result.groups.map((g) => g.viable), [true]);
   for (const e of found.endpoints) assert.equal(driverOf(e), 'vfio-pci');
   assert.deepEqual(found.bridges.map(driverOf), bridgeDrivers, 'the bridge moved');
-  ok(vfioctl(['release', '--all', '--yes', '--json']), 'release');
+  expectOk(vfioctl(['release', '--all', '--yes', '--json']), 'release');
   assertClean(found.endpoints, originals);
 });
 
 test('a forced failure (return to a driver that does not exist) is rolled back to the journal\'s state', () => {
   const addr = singletonBoundEndpoint();
   const original = driverOf(addr);
-  ok(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
+  expectOk(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
   const r = vfioctl(['release', addr, '--to', 'no-such-driver', '--yes', '--json', '--timeout', '3000']);
   assert.equal(r.status, 1, r.stdout);
   assert.match(r.json.error.message, /did not bind to no-such-driver.*rolled back: return .* to no-such-driver/);
   assert.equal(driverOf(addr), 'vfio-pci', 'rollback put it back on vfio-pci, as the journal says');
   assert.equal(attr(addr, 'driver_override'), 'vfio-pci');
   assert.deepEqual(stateBound(), [addr]);
-  ok(vfioctl(['release', addr, '--yes', '--json']), 'release');
+  expectOk(vfioctl(['release', addr, '--yes', '--json']), 'release');
   assertClean([addr], [original]);
 });
 
@@ -148,7 +134,7 @@ test('SR-IOV: VFs on the emulated NVMe through vfioctl sriov set', () => {
   assert.ok(existsSync(join(PCI, pf, 'virtfn0')), 'virtfn0 missing');
   const vf = readFileSync(join(PCI, pf, 'virtfn0', 'uevent'), 'utf8');
   console.log(`# SR-IOV on ${pf}: ${attr(pf, 'sriov_numvfs')} VFs; virtfn0: ${vf.replace(/\n/g, ' ')}`);
-  ok(vfioctl(['sriov', 'set', pf, '0', '--yes', '--json']), 'sriov set 0');
+  expectOk(vfioctl(['sriov', 'set', pf, '0', '--yes', '--json']), 'sriov set 0');
   assert.equal(existsSync(join(PCI, pf, 'virtfn0')), false);
 });
 

@@ -5,29 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import {
   vfioctl, driverOf, groupOf, attr, singletonBoundEndpoint, movableEndpoints, kernelGroups, classOf, isBridgeClass, saveResult,
+  QEMU, expectOk, stateBound,
 } from './lib/guest.mjs';
 import { iommuSignals, setUnsafeInterrupts, dmesgLines } from './lib/iommu.mjs';
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const STATE = '/var/lib/vfioctl';
 const sig = iommuSignals();
-
-function ok(r, what) {
-  assert.equal(r.status, 0, `${what} exited ${r.status}:\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(0, 3000)}`);
-  return r.json;
-}
-
-function stateBound() {
-  try {
-    return Object.keys(JSON.parse(readFileSync(join(STATE, 'state.json'), 'utf8')).bound);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * A group whose endpoints are two or more functions of one slot, all with a driver, the rest bridges
@@ -64,7 +49,7 @@ test('vfioctl bind, a nested QEMU takes the device (with allow_unsafe_interrupts
   assert.ok(addr, 'no endpoint with a driver alone in its group');
   const original = driverOf(addr);
   const group = groupOf(addr);
-  const b = ok(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
+  const b = expectOk(vfioctl(['bind', addr, '--yes', '--json']), 'bind');
   assert.deepEqual(b.claim, [addr]);
   const log = {};
   try {
@@ -88,7 +73,7 @@ test('vfioctl bind, a nested QEMU takes the device (with allow_unsafe_interrupts
     }
   } finally {
     saveResult('iommu-bind-nested.json', log);
-    ok(vfioctl(['release', addr, '--yes', '--json']), 'release');
+    expectOk(vfioctl(['release', addr, '--yes', '--json']), 'release');
   }
   assert.equal(existsSync(`/dev/vfio/${group}`), false);
   assertClean([addr], [original]);
@@ -100,14 +85,14 @@ test('vfioctl bind of one function of a multifunction device claims its endpoint
   const { endpoints, bridges } = found;
   const originals = endpoints.map(driverOf);
   const bridgeDrivers = bridges.map(driverOf);
-  const b = ok(vfioctl(['bind', endpoints[0], '--yes', '--json']), 'bind');
+  const b = expectOk(vfioctl(['bind', endpoints[0], '--yes', '--json']), 'bind');
   try {
     assert.deepEqual(b.claim, endpoints);
     for (const m of endpoints) assert.equal(driverOf(m), 'vfio-pci');
     assert.deepEqual(bridges.map(driverOf), bridgeDrivers, 'a bridge moved');
     assert.ok(existsSync(`/dev/vfio/${groupOf(endpoints[0])}`));
   } finally {
-    ok(vfioctl(['release', '--all', '--yes', '--json']), 'release --all');
+    expectOk(vfioctl(['release', '--all', '--yes', '--json']), 'release --all');
   }
   assertClean(endpoints, originals);
 });

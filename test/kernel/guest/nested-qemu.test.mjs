@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
   multifunctionBoundGroup, driverOf, groupOf, overrideDriver, restoreDriver, modprobe, saveResult,
+  QEMU,
 } from './lib/guest.mjs';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
 
 /** Start a paused nested QEMU with vfio-pci devices, list its PCI devices and quit. */
 function nestedQemu(hosts) {

@@ -1,6 +1,7 @@
 // Helpers for the guest suite (plain JavaScript, run by node inside the QEMU guest).
 // These read the kernel's sysfs directly: they are the independent oracle the tool's output is compared
 // with, so they share no code with src/.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -9,6 +10,10 @@ export const PROJECT = '/project';
 export const RESULTS = '/results';
 export const PCI = '/sys/bus/pci/devices';
 export const GROUPS = '/sys/kernel/iommu_groups';
+/** vfioctl's state directory on the (guest's) running host. */
+export const STATE = '/var/lib/vfioctl';
+/** The QEMU the nested-guest tests start (the host's, from the shared /usr). */
+export const QEMU = '/usr/bin/qemu-system-x86_64';
 
 let runCache;
 /** The host's run.json: topology, features, harness devices, data. */
@@ -183,6 +188,21 @@ export function vfioctl(args, { json = true, timeoutMs = 120_000 } = {}) {
     }
   }
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: parsed };
+}
+
+/** A vfioctl result that must have exited 0 (else the assertion shows its output); its JSON. */
+export function expectOk(r, what) {
+  assert.equal(r.status, 0, `${what} exited ${r.status}:\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(0, 3000)}`);
+  return r.json;
+}
+
+/** The addresses state.json records as bound by vfioctl ([] when it has none or no state file). */
+export function stateBound() {
+  try {
+    return Object.keys(JSON.parse(readFileSync(join(STATE, 'state.json'), 'utf8')).bound);
+  } catch {
+    return [];
+  }
 }
 
 const memo = new Map();
